@@ -1,0 +1,35 @@
+"""`keras-gst` command line: one entry point, one module per subcommand.
+
+Each module listed in ``COMMANDS`` defines ``register(subparsers)``, which adds its subparser and sets
+``func`` (called with the parsed ``argparse.Namespace``, returning an exit code or None). Modules are
+imported only when the CLI starts, so adding a subcommand is adding a module and a line here.
+"""
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = [
+    "keras_gst.commands.info",
+]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-gst",
+        description="GST (Grouped Spatial-Temporal aggregation) video models for Keras 3.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    code = args.func(args)
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
