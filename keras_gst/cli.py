@@ -7,6 +7,7 @@ imported only when the CLI starts, so adding a subcommand is adding a module and
 
 import argparse
 import importlib
+import os
 import sys
 
 COMMANDS = [
@@ -26,6 +27,7 @@ def build_parser():
 
 
 def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out of CLI output
     args = build_parser().parse_args(argv)
     code = args.func(args)
     return int(code or 0)

@@ -1,0 +1,1 @@
+from keras_gst.analysis.complexity import count_macs, count_params

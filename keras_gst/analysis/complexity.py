@@ -1,0 +1,37 @@
+"""Parameter and multiply-accumulate (MAC) counts, as in the paper's Table 2."""
+
+import keras
+
+from keras_gst.layers.frames import FrameConv2D
+from keras_gst.layers.gst_block import UNITS
+
+
+def count_params(model):
+    """{"params": trainable parameters (what PyTorch counts), "params_total": all weights, including
+    BatchNorm moving statistics (Keras' `count_params()`)}."""
+    trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
+    return {"params": trainable, "params_total": int(model.count_params())}
+
+
+def count_macs(model, input_shape):
+    """Multiply-accumulates of one clip of `input_shape` = (T, H, W, 3) through a `GSTResNet`:
+    convolutions and the classifier, as the paper counts "FLOPs" (BatchNorm, ReLU, pooling excluded).
+
+    The model is rebuilt from its config with that static input shape to read every layer's input shape.
+    """
+    from keras_gst.models.gst_resnet import GSTResNet
+
+    if not isinstance(model, GSTResNet):
+        raise TypeError(f"count_macs expects a keras_gst GSTResNet. Received: {type(model).__name__}")
+    t, h, w, c = input_shape
+    config = model.get_config()
+    config.update(num_frames=t, input_shape=(h, w, c))
+    static = GSTResNet.from_config(config)
+    total = 0
+    for layer in static.layers:
+        if isinstance(layer, (FrameConv2D,) + tuple(UNITS.values())):
+            total += layer.macs(tuple(layer.input.shape[1:]))
+        elif isinstance(layer, keras.layers.Dense):
+            frames, features = layer.input.shape[1:]
+            total += frames * features * layer.units
+    return total

@@ -1,0 +1,70 @@
+"""`keras-gst info`: build a model and print its summary, parameter and MAC counts."""
+
+import json
+
+
+def register(subparsers):
+    parser = subparsers.add_parser("info", help="Build a GST/baseline model and print params and MACs.")
+    add_model_arguments(parser)
+    parser.add_argument("--frames", type=int, default=8, help="frames per clip for the MAC count (default 8)")
+    parser.add_argument("--size", type=int, default=224, help="frame height and width for the MAC count (default 224)")
+    parser.add_argument("--summary", action="store_true", help="also print the Keras layer summary")
+    parser.add_argument("--json", action="store_true", help="print one JSON line (keys params, params_total, macs)")
+    parser.set_defaults(func=run)
+
+
+def add_model_arguments(parser, num_classes_default=174):
+    """Model selection flags shared by the CLI commands that build models."""
+    parser.add_argument("--model", default="gst_resnet50", choices=["gst_resnet18", "gst_resnet34", "gst_resnet50", "gst_resnet101"])
+    parser.add_argument("--block", default="gst", choices=["gst", "c2d", "c3d", "p3d"], help="GST or a Table 2 baseline")
+    parser.add_argument("--alpha", type=float, default=0.25, help="GST share of temporal output channels")
+    parser.add_argument("--beta", type=float, default=0.5, help="GST share of spatial input channels (1 = GST-Large)")
+    parser.add_argument("--groups", type=int, default=1, help="channel groups of the c3d convolutions")
+    parser.add_argument("--num-classes", type=int, default=num_classes_default)
+
+
+def build_model_from_args(args, weights=None, **kwargs):
+    from keras_gst.models.gst_resnet import GSTResNet
+
+    depth = int(args.model.rsplit("resnet", 1)[1])
+    return GSTResNet(
+        depth=depth,
+        num_classes=args.num_classes,
+        block=args.block,
+        alpha=args.alpha,
+        beta=args.beta,
+        groups=args.groups,
+        weights=weights,
+        name=f"{args.block}_resnet{depth}",
+        **kwargs,
+    )
+
+
+def run(args):
+    from keras_gst.analysis import count_macs, count_params
+
+    model = build_model_from_args(args)
+    counts = count_params(model)
+    macs = count_macs(model, (args.frames, args.size, args.size, 3))
+    result = {
+        "model": args.model,
+        "block": args.block,
+        "alpha": args.alpha,
+        "beta": args.beta,
+        "groups": args.groups,
+        "num_classes": args.num_classes,
+        "frames": args.frames,
+        "size": args.size,
+        **counts,
+        "macs": macs,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    if args.summary:
+        model.summary()
+    print(f"{model.name}: {args.num_classes} classes, {args.frames}x{args.size}x{args.size} clip")
+    print(f"  trainable parameters (PyTorch's count):      {counts['params']:,}")
+    print(f"  all weights incl. BN moving statistics:      {counts['params_total']:,}")
+    print(f"  multiply-accumulates per clip (conv + fc):   {macs / 1e9:.2f} G")
+    return 0

@@ -1,0 +1,143 @@
+"""Per-frame layers on (B, T, H, W, C) video tensors.
+
+Frames are folded into the batch axis, one 2D op runs on (B*T, H, W, C), and the result is unfolded.
+Padding is explicit and symmetric (PyTorch semantics), so strided convolutions match the authors'
+PyTorch model and torchvision/keras-hub ResNets exactly (TF "same" pads asymmetrically when strides > 1).
+"""
+
+import keras
+from keras import ops
+
+CONV_INITIALIZER = {
+    # torchvision's ResNet init (kaiming_normal_, mode="fan_out", nonlinearity="relu"), used by the authors.
+    "class_name": "VarianceScaling",
+    "config": {"scale": 2.0, "mode": "fan_out", "distribution": "untruncated_normal"},
+}
+
+
+def fold_frames(x):
+    """(B, T, H, W, C) -> (B*T, H, W, C)."""
+    shape = ops.shape(x)
+    return ops.reshape(x, (-1, shape[2], shape[3], shape[4]))
+
+
+def unfold_frames(y, num_frames):
+    """(B*T, H, W, C) -> (B, T, H, W, C) given T (an int or a scalar tensor)."""
+    shape = ops.shape(y)
+    return ops.reshape(y, (-1, num_frames, shape[1], shape[2], shape[3]))
+
+
+def pad_spatial(x, pad, rank=5):
+    """Zero-pad H and W (the two axes before channels) by `pad` on both sides."""
+    if pad == 0:
+        return x
+    widths = [[0, 0]] * (rank - 3) + [[pad, pad], [pad, pad], [0, 0]]
+    return ops.pad(x, widths)
+
+
+def conv_output_size(size, kernel_size, stride):
+    """Output length of a convolution with symmetric padding kernel_size // 2 (PyTorch formula)."""
+    if size is None:
+        return None
+    return (size + 2 * (kernel_size // 2) - kernel_size) // stride + 1
+
+
+def frame_conv2d(x, kernel, strides):
+    """Per-frame 2D convolution of (B, T, H, W, Cin) with a (k, k, Cin, Cout) kernel, symmetric padding."""
+    num_frames = ops.shape(x)[1]
+    y = pad_spatial(fold_frames(x), kernel.shape[0] // 2, rank=4)
+    y = ops.conv(y, kernel, strides=strides, padding="valid")
+    return unfold_frames(y, num_frames)
+
+
+def conv3d(x, kernel, strides):
+    """3D convolution of (B, T, H, W, Cin) with a (kt, kh, kw, Cin, Cout) kernel, stride only in space,
+    symmetric padding kt // 2 in time and kh // 2 in space ("same" in time)."""
+    pt, ps = kernel.shape[0] // 2, kernel.shape[1] // 2
+    if pt or ps:
+        x = ops.pad(x, [[0, 0], [pt, pt], [ps, ps], [ps, ps], [0, 0]])
+    return ops.conv(x, kernel, strides=(1, strides, strides), padding="valid")
+
+
+@keras.saving.register_keras_serializable(package="keras_gst")
+class FrameConv2D(keras.layers.Layer):
+    """A bias-free 2D convolution applied to every frame of a (B, T, H, W, C) video.
+
+    Equivalent to a PyTorch `Conv3d` with kernel (1, k, k), stride (1, s, s), padding (0, k//2, k//2).
+    The kernel has the Keras Conv2D layout (k, k, Cin, filters).
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        if kernel_size % 2 != 1:
+            raise ValueError(f"FrameConv2D needs an odd kernel_size. Received: kernel_size={kernel_size}")
+        self.filters = int(filters)
+        self.kernel_size = int(kernel_size)
+        self.strides = int(strides)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(self.kernel_size, self.kernel_size, input_shape[-1], self.filters),
+            initializer=keras.initializers.get(CONV_INITIALIZER),
+        )
+
+    def call(self, x):
+        return frame_conv2d(x, self.kernel, self.strides)
+
+    def compute_output_shape(self, input_shape):
+        b, t, h, w, _ = input_shape
+        k, s = self.kernel_size, self.strides
+        return (b, t, conv_output_size(h, k, s), conv_output_size(w, k, s), self.filters)
+
+    def macs(self, input_shape):
+        """Multiply-accumulates for one clip of shape (T, H, W, C)."""
+        t, h, w, c = input_shape
+        k, s = self.kernel_size, self.strides
+        return t * conv_output_size(h, k, s) * conv_output_size(w, k, s) * self.filters * k * k * c
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_gst")
+class FrameMaxPooling2D(keras.layers.Layer):
+    """Per-frame max pooling with symmetric zero padding pool_size // 2.
+
+    Zero padding equals PyTorch's -inf padding here because the input follows a ReLU (>= 0) and every
+    window holds at least one real element.
+    """
+
+    def __init__(self, pool_size=3, strides=2, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = int(pool_size)
+        self.strides = int(strides)
+
+    def call(self, x):
+        num_frames = ops.shape(x)[1]
+        y = pad_spatial(fold_frames(x), self.pool_size // 2, rank=4)
+        y = ops.max_pool(y, self.pool_size, strides=self.strides, padding="valid")
+        return unfold_frames(y, num_frames)
+
+    def compute_output_shape(self, input_shape):
+        b, t, h, w, c = input_shape
+        k, s = self.pool_size, self.strides
+        return (b, t, conv_output_size(h, k, s), conv_output_size(w, k, s), c)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(pool_size=self.pool_size, strides=self.strides)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_gst")
+class FrameGlobalAveragePooling(keras.layers.Layer):
+    """(B, T, H, W, C) -> (B, T, C): spatial mean per frame."""
+
+    def call(self, x):
+        return ops.mean(x, axis=(2, 3))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], input_shape[4])

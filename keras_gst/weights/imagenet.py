@@ -1,0 +1,114 @@
+"""ImageNet initialisation from a 2D keras-hub `ResNetBackbone`, mapped as the authors do.
+
+keras-hub's plain ResNets (`resnet_{18,50,101}_imagenet`, timm `a1_in1k` weights) match our graph: stride
+on the 3x3 convolution (ResNet v1.5), BatchNorm epsilon 1e-5, no conv biases, the same layer names
+(`conv1_*` is our `stem_*`). Mapping (REFERENCE.md, "ImageNet init"):
+
+- stem, 1x1 convs, shortcut convs and their BatchNorms: copied (2D kernels become per-frame kernels);
+- GST unit: the spatial kernel takes the 3x3 kernel sliced to its first (1-alpha)*filters output filters
+  and its first beta*Cin input channels; the temporal kernel keeps its Kaiming init; the unit's BN takes
+  the full ImageNet BN of that conv;
+- C2D unit: the 3x3 kernel and BN copied;
+- C3D unit (no authors' init exists): the 3x3 kernel inflated I3D-style (replicated over the 3 time
+  taps, divided by 3), per channel group; BN copied;
+- P3D unit: spatial kernel and its BN copied; temporal kernel Kaiming, output BN at its default init;
+- the classifier is never loaded (new classes).
+"""
+
+import numpy as np
+
+from keras_gst.layers.gst_block import C2DBlock, C3DBlock, GSTBlock, P3DBlock
+
+PRESETS = {18: "resnet_18_imagenet", 50: "resnet_50_imagenet", 101: "resnet_101_imagenet"}
+
+
+def load_imagenet(model):
+    """Initialise `model` from the keras-hub ImageNet ResNet preset of its depth."""
+    import keras_hub
+
+    if model.depth not in PRESETS:
+        raise ValueError(
+            f"keras-hub has no plain ImageNet ResNet-{model.depth} preset (only resnet_vd_34, a different "
+            f"network with a deep stem). Use torchvision's ImageNet ResNet-{model.depth} weights, exactly the "
+            f"authors' initialisation: weights='resnet{model.depth}-....pth' (needs `pip install "
+            f"\"keras-gst[torch]\"`), or weights=None."
+        )
+    preset = PRESETS[model.depth]
+    try:
+        backbone = keras_hub.models.ResNetBackbone.from_preset(preset)
+    except Exception as error:  # network / Kaggle failures come in many exception types
+        raise RuntimeError(
+            f"Could not download the keras-hub preset {preset!r} for weights='imagenet' ({type(error).__name__}: "
+            f"{error}). This machine may be offline. Fix: on a machine with network, run "
+            f"`keras_hub.models.ResNetBackbone.from_preset({preset!r}).save_to_preset('{preset}')` and pass "
+            f"weights='<that directory>', or pass weights=None to train from scratch."
+        ) from error
+    return load_2d_resnet(model, backbone, source=preset)
+
+
+def _check_compatible(model, backbone, source):
+    from keras_gst.models.gst_resnet import RESNET_SPECS, STAGE_FILTERS
+
+    block_type, stage_blocks = RESNET_SPECS[model.depth]
+    expected = {
+        "block_type": f"{block_type}_block",
+        "stackwise_num_blocks": list(stage_blocks),
+        "stackwise_num_filters": list(STAGE_FILTERS),
+        "stackwise_num_strides": [1, 2, 2, 2],
+        "input_conv_filters": [64],
+        "input_conv_kernel_sizes": [7],
+        "use_pre_activation": False,
+    }
+    config = backbone.get_config()
+    wrong = {k: config.get(k) for k, v in expected.items() if _as_list(config.get(k)) != v}
+    if wrong:
+        raise ValueError(
+            f"{source} is not a plain ResNet-{model.depth} matching this model: {wrong} differ from {expected}."
+        )
+
+
+def _as_list(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def load_2d_resnet(model, backbone, source="backbone"):
+    """Inflate a 2D keras-hub `ResNetBackbone` of the same depth into `model` (see module docstring)."""
+    _check_compatible(model, backbone, source)
+
+    def conv(name):
+        return backbone.get_layer(name).get_weights()[0]
+
+    def bn(name):
+        return backbone.get_layer(name).get_weights()
+
+    model.get_layer("stem_conv").set_weights([conv("conv1_conv")])
+    model.get_layer("stem_bn").set_weights(bn("conv1_bn"))
+    for layer in model.layers:
+        name = layer.name
+        if not name.startswith("stack") or not layer.weights:
+            continue
+        if isinstance(layer, (GSTBlock, C2DBlock, C3DBlock, P3DBlock)):
+            _load_unit(layer, conv(f"{name}_conv"), bn(f"{name}_bn"))
+        else:  # *_{0,1,3}_conv / *_bn: same names in keras-hub
+            layer.set_weights(backbone.get_layer(name).get_weights())
+    return None
+
+
+def _load_unit(unit, kernel, bn_weights):
+    if isinstance(unit, GSTBlock):
+        cin_s = unit.spatial_kernel.shape[2]
+        unit.spatial_kernel.assign(kernel[:, :, :cin_s, : unit.spatial_filters])
+        unit.bn.set_weights(bn_weights)
+    elif isinstance(unit, C2DBlock):
+        unit.kernel.assign(kernel)
+        unit.bn.set_weights(bn_weights)
+    elif isinstance(unit, C3DBlock):
+        cin, cout = unit.kernel.shape[3], unit.filters // unit.groups
+        grouped = np.concatenate(
+            [kernel[:, :, g * cin : (g + 1) * cin, g * cout : (g + 1) * cout] for g in range(unit.groups)], axis=-1
+        )
+        unit.kernel.assign(np.repeat(grouped[None], 3, axis=0) / 3.0)
+        unit.bn.set_weights(bn_weights)
+    elif isinstance(unit, P3DBlock):
+        unit.spatial_kernel.assign(kernel)
+        unit.spatial_bn.set_weights(bn_weights)
