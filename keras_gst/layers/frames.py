@@ -50,13 +50,34 @@ def frame_conv2d(x, kernel, strides):
     return unfold_frames(y, num_frames)
 
 
-def conv3d(x, kernel, strides):
+TEMPORAL_IMPLS = ("conv3d", "conv2d")
+
+
+def conv3d(x, kernel, strides, impl="conv3d"):
     """3D convolution of (B, T, H, W, Cin) with a (kt, kh, kw, Cin, Cout) kernel, stride only in space,
-    symmetric padding kt // 2 in time and kh // 2 in space ("same" in time)."""
+    symmetric padding kt // 2 in time and kh // 2 in space ("same" in time).
+
+    impl="conv3d": one Conv3D op. impl="conv2d": the exactly equivalent sum over the kt time taps of
+    per-frame Conv2Ds on time-shifted frames (zero frames at both ends), built only from ops that TFLite
+    runs in int8 (CONV_2D, ADD, slices), where CONV_3D stays float.
+    """
+    if impl not in TEMPORAL_IMPLS:
+        raise ValueError(f"`temporal_impl` must be one of {TEMPORAL_IMPLS}. Received: {impl!r}")
     pt, ps = kernel.shape[0] // 2, kernel.shape[1] // 2
-    if pt or ps:
-        x = ops.pad(x, [[0, 0], [pt, pt], [ps, ps], [ps, ps], [0, 0]])
-    return ops.conv(x, kernel, strides=(1, strides, strides), padding="valid")
+    if impl == "conv3d":
+        if pt or ps:
+            x = ops.pad(x, [[0, 0], [pt, pt], [ps, ps], [ps, ps], [0, 0]])
+        return ops.conv(x, kernel, strides=(1, strides, strides), padding="valid")
+    num_frames = ops.shape(x)[1]
+    if pt:
+        zeros = ops.zeros_like(x[:, :pt])
+        x = ops.concatenate([zeros, x, zeros], axis=1)
+    total = None
+    for dt in range(kernel.shape[0]):
+        frames = x[:, dt : dt + num_frames] if pt else x
+        y = frame_conv2d(frames, kernel[dt], strides)
+        total = y if total is None else total + y
+    return total
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")

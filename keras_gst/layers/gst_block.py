@@ -12,13 +12,17 @@ stride only in space, BatchNorm epsilon 1e-5 and momentum 0.9 (PyTorch's default
 import keras
 from keras import ops
 
-from keras_gst.layers.frames import CONV_INITIALIZER, conv3d, conv_output_size, frame_conv2d
+from keras_gst.layers.frames import CONV_INITIALIZER, TEMPORAL_IMPLS, conv3d, conv_output_size, frame_conv2d
 
 
 class _ConvUnit(keras.layers.Layer):
-    """Shared plumbing: validation, the output BatchNorm ("bn"), optional ReLU, shapes and config."""
+    """Shared plumbing: validation, the output BatchNorm ("bn"), optional ReLU, shapes and config.
 
-    def __init__(self, filters, strides=1, activation=True, **kwargs):
+    `temporal_impl` picks how temporal convolutions run: "conv3d" (one Conv3D op) or "conv2d" (the
+    exactly equivalent sum of per-frame Conv2Ds on time-shifted frames, for all-int8 TFLite).
+    """
+
+    def __init__(self, filters, strides=1, activation=True, temporal_impl="conv3d", **kwargs):
         super().__init__(**kwargs)
         if int(filters) != filters or filters < 1:
             raise ValueError(f"`filters` must be a positive integer. Received: filters={filters}")
@@ -27,6 +31,9 @@ class _ConvUnit(keras.layers.Layer):
         self.filters = int(filters)
         self.strides = int(strides)
         self.activation = bool(activation)
+        if temporal_impl not in TEMPORAL_IMPLS:
+            raise ValueError(f"`temporal_impl` must be one of {TEMPORAL_IMPLS}. Received: {temporal_impl!r}")
+        self.temporal_impl = temporal_impl
         self.bn = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="bn", dtype=self.dtype_policy)
 
     def _kernel(self, name, shape):
@@ -50,7 +57,9 @@ class _ConvUnit(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(filters=self.filters, strides=self.strides, activation=self.activation)
+        config.update(
+            filters=self.filters, strides=self.strides, activation=self.activation, temporal_impl=self.temporal_impl
+        )
         return config
 
 
@@ -118,7 +127,7 @@ class GSTBlock(_ConvUnit):
             cin_s = self.spatial_kernel.shape[2]
             xs, xt = x[..., :cin_s], x[..., cin_s:]
         spatial = frame_conv2d(xs, self.spatial_kernel, self.strides)
-        temporal = conv3d(xt, self.temporal_kernel, self.strides)
+        temporal = conv3d(xt, self.temporal_kernel, self.strides, self.temporal_impl)
         return self._finish(ops.concatenate([spatial, temporal], axis=-1), training)
 
     def macs(self, input_shape):
@@ -170,12 +179,17 @@ class C3DBlock(_ConvUnit):
 
     def call(self, x, training=None):
         if self.groups == 1:
-            y = conv3d(x, self.kernel, self.strides)
+            y = conv3d(x, self.kernel, self.strides, self.temporal_impl)
         else:
             cin, cout = self.kernel.shape[3], self.filters // self.groups
             y = ops.concatenate(
                 [
-                    conv3d(x[..., g * cin : (g + 1) * cin], self.kernel[..., g * cout : (g + 1) * cout], self.strides)
+                    conv3d(
+                        x[..., g * cin : (g + 1) * cin],
+                        self.kernel[..., g * cout : (g + 1) * cout],
+                        self.strides,
+                        self.temporal_impl,
+                    )
                     for g in range(self.groups)
                 ],
                 axis=-1,
@@ -212,7 +226,7 @@ class P3DBlock(_ConvUnit):
 
     def call(self, x, training=None):
         y = ops.relu(self.spatial_bn(frame_conv2d(x, self.spatial_kernel, self.strides), training=training))
-        return self._finish(conv3d(y, self.temporal_kernel, 1), training)
+        return self._finish(conv3d(y, self.temporal_kernel, 1, self.temporal_impl), training)
 
     def macs(self, input_shape):
         return self._positions(input_shape) * (9 * input_shape[-1] + 3 * self.filters) * self.filters

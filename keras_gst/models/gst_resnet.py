@@ -48,6 +48,9 @@ class GSTResNet(keras.Model):
         num_frames: fixed T, or None (any number of frames).
         input_shape: (H, W, 3) with H, W >= 32 or None; default (None, None, 3), any size.
         dropout: dropout rate before the classifier (0.3 as the authors).
+        temporal_impl: "conv3d" (default) or "conv2d": temporal convolutions as one Conv3D op, or as the
+            exactly equivalent sum of per-frame Conv2Ds on time-shifted frames (all-int8 TFLite export).
+            Same weights either way.
         weights: None, "imagenet", or a path (see `keras_gst.weights.load_weights`). Not part of the
             config: a saved model restores its own weights.
     """
@@ -63,6 +66,7 @@ class GSTResNet(keras.Model):
         num_frames=None,
         input_shape=None,
         dropout=0.3,
+        temporal_impl="conv3d",
         weights=None,
         **kwargs,
     ):
@@ -86,11 +90,10 @@ class GSTResNet(keras.Model):
         block_type, stage_blocks = RESNET_SPECS[depth]
 
         def unit(filters, strides, name, activation=True):
-            if block == "gst":
-                return UNITS[block](filters, alpha=alpha, beta=beta, strides=strides, activation=activation, name=name)
-            if block == "c3d":
-                return UNITS[block](filters, strides=strides, groups=groups, activation=activation, name=name)
-            return UNITS[block](filters, strides=strides, activation=activation, name=name)
+            options = {"gst": {"alpha": alpha, "beta": beta}, "c3d": {"groups": groups}}.get(block, {})
+            return UNITS[block](
+                filters, strides=strides, activation=activation, temporal_impl=temporal_impl, name=name, **options
+            )
 
         inputs = keras.Input(shape=(num_frames,) + input_shape, name="frames")
         x = FrameConv2D(64, 7, strides=2, name="stem_conv")(inputs)
@@ -140,6 +143,7 @@ class GSTResNet(keras.Model):
         self.num_frames = num_frames
         self.frame_shape = input_shape
         self.dropout = float(dropout)
+        self.temporal_impl = temporal_impl
         if weights is not None:
             from keras_gst.weights import load_weights
 
@@ -158,6 +162,7 @@ class GSTResNet(keras.Model):
             "num_frames": self.num_frames,
             "input_shape": list(self.frame_shape),
             "dropout": self.dropout,
+            "temporal_impl": self.temporal_impl,
         }
 
     @classmethod
