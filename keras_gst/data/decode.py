@@ -1,0 +1,345 @@
+"""Decoding: video files with OpenCV (PyAV fallback), frame folders as JPEG bytes.
+
+Only the frames a clip needs are decoded: frames in between are skipped with `grab()` (no colour
+conversion), long gaps are crossed with a seek. Container frame counts are not trusted: when a video
+ends before a requested index, the true count is remembered (per process), a warning names the file,
+and the clip is sampled again from the frames that really decode. A video OpenCV cannot read at all
+(e.g. AV1 without a decoder) is read with PyAV. Every decode has a wall-clock deadline.
+"""
+
+import logging
+import os
+import time
+
+import cv2
+import numpy as np
+
+from keras_gst.data.annotations import count_frames_in_folder
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 60.0  # seconds per video
+SEEK_THRESHOLD = 128  # frames; shorter gaps are crossed with grab()
+
+# Per-process memory of what decoding taught us: true frame counts and videos OpenCV cannot read.
+_true_counts = {}
+_needs_pyav = set()
+_warned = set()
+
+
+class VideoDecodeError(RuntimeError):
+    """A video (or frame) that cannot be decoded; the message names the file."""
+
+
+class DecodeTimeoutError(VideoDecodeError):
+    pass
+
+
+class ShortVideoError(VideoDecodeError):
+    """The video ends before a requested frame; `decoded` frames really decode."""
+
+    def __init__(self, path, decoded, requested):
+        super().__init__(f"{path} ends after {decoded} decodable frames; frame {requested} was requested")
+        self.path, self.decoded, self.requested = path, decoded, requested
+
+
+class _ShortVideo(Exception):
+    def __init__(self, decoded):
+        super().__init__(decoded)
+        self.decoded = decoded
+
+
+def _warn_once(key, message, *args):
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning(message, *args)
+
+
+def check_file(path, what="video"):
+    """Missing or empty files fail early with the file's name."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        raise VideoDecodeError(f"{what} file is empty (0 bytes): {path}; re-download or remove it")
+
+
+def _deadline_check(deadline, path, timeout):
+    if time.monotonic() > deadline:
+        raise DecodeTimeoutError(f"decoding {path} took longer than {timeout:g} s; the file may be "
+                                 "damaged (raise `decode_timeout` if it is just long)")
+
+
+class _OpenCVReader:
+    name = "opencv"
+
+    def __init__(self, path, timeout):
+        ms = int(max(timeout, 0.001) * 1000)
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+        self.cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG, params)
+        if not self.cap.isOpened():
+            self.cap.release()
+            raise VideoDecodeError(f"OpenCV cannot open {path}")
+        self.claimed = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.position = 0
+
+    def frames(self, wanted, deadline, path, timeout, seek_threshold):
+        """Yield (index, RGB frame) for the sorted unique `wanted`; raise _ShortVideo at the end."""
+        for index in wanted:
+            if index - self.position > seek_threshold:
+                self.cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+                self.position = index
+            while self.position < index:
+                _deadline_check(deadline, path, timeout)
+                if not self.cap.grab():
+                    raise _ShortVideo(self.position)
+                self.position += 1
+            _deadline_check(deadline, path, timeout)
+            ok, frame = self.cap.read()
+            if not ok or frame is None:
+                raise _ShortVideo(self.position)
+            self.position += 1
+            yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+    def count(self, deadline, path, timeout):
+        n = self.position
+        while True:
+            _deadline_check(deadline, path, timeout)
+            if not self.cap.grab():
+                return n
+            n += 1
+
+    def close(self):
+        self.cap.release()
+
+
+class _PyAVReader:
+    name = "pyav"
+
+    def __init__(self, path, timeout):
+        import av
+
+        try:
+            self.container = av.open(path, timeout=timeout)
+            self.stream = self.container.streams.video[0]
+        except (av.FFmpegError, IndexError, OSError) as e:
+            raise VideoDecodeError(f"PyAV cannot open {path}: {e}") from None
+        self.stream.thread_type = "AUTO"
+        self.claimed = int(self.stream.frames or 0)
+        self.iterator = self.container.decode(self.stream)
+        self.position = 0
+
+    def _next(self, path):
+        import av
+
+        try:
+            return next(self.iterator)
+        except StopIteration:
+            return None
+        except av.FFmpegError as e:
+            logger.warning("PyAV stopped decoding %s at frame %d: %s", path, self.position, e)
+            return None
+
+    def frames(self, wanted, deadline, path, timeout, seek_threshold):
+        for index in wanted:
+            while True:
+                _deadline_check(deadline, path, timeout)
+                frame = self._next(path)
+                if frame is None:
+                    raise _ShortVideo(self.position)
+                self.position += 1
+                if self.position - 1 == index:
+                    yield index, frame.to_ndarray(format="rgb24")
+                    break
+
+    def count(self, deadline, path, timeout):
+        n = self.position
+        while True:
+            _deadline_check(deadline, path, timeout)
+            if self._next(path) is None:
+                return n
+            n += 1
+
+    def close(self):
+        self.container.close()
+
+
+def _open(path, backend, timeout):
+    return (_PyAVReader if backend == "pyav" else _OpenCVReader)(path, timeout)
+
+
+def _decode(path, indices, backend, deadline, timeout, seek_threshold):
+    wanted = sorted(set(int(i) for i in indices))
+    reader = _open(path, backend, timeout)
+    try:
+        got = dict(reader.frames(wanted, deadline, path, timeout, seek_threshold))
+    finally:
+        reader.close()
+    return np.stack([got[int(i)] for i in indices])
+
+
+def read_video_frames(path, indices, *, timeout=DEFAULT_TIMEOUT, seek_threshold=SEEK_THRESHOLD,
+                      backend="auto"):
+    """Decode the frames at 0-based `indices` (any order, repeats allowed): (len, H, W, 3) uint8 RGB.
+
+    Raises ShortVideoError if the video ends before the largest index (with the number of frames that
+    decode), VideoDecodeError if it cannot be decoded, FileNotFoundError if it does not exist.
+    """
+    path = os.fspath(path)
+    check_file(path)
+    deadline = time.monotonic() + timeout
+    backends = ["pyav"] if backend == "pyav" or path in _needs_pyav else ["opencv", "pyav"]
+    if backend == "opencv":
+        backends = ["opencv"]
+    errors = []
+    for name in backends:
+        try:
+            return _decode(path, indices, name, deadline, timeout, seek_threshold)
+        except _ShortVideo as short:
+            if short.decoded > 0 or name == backends[-1]:
+                raise ShortVideoError(path, short.decoded, int(max(indices))) from None
+            errors.append(f"{name} decoded 0 frames")
+        except DecodeTimeoutError:
+            raise
+        except VideoDecodeError as e:
+            errors.append(str(e))
+        _needs_pyav.add(path)
+    raise VideoDecodeError(f"cannot decode video {path} ({'; '.join(errors)}); "
+                           "check the file with ffprobe, re-encode it (H.264) or remove it")
+
+
+def count_video_frames(path, *, timeout=DEFAULT_TIMEOUT):
+    """The number of frames that really decode (not the container's claim); remembered per process."""
+    path = os.fspath(path)
+    if path in _true_counts:
+        return _true_counts[path]
+    check_file(path)
+    deadline = time.monotonic() + timeout
+    n = 0
+    for name in ("opencv", "pyav"):
+        if name == "opencv" and path in _needs_pyav:
+            continue
+        try:
+            reader = _open(path, name, timeout)
+        except VideoDecodeError:
+            continue
+        try:
+            n = reader.count(deadline, path, timeout)
+        finally:
+            reader.close()
+        if n > 0:
+            break
+        _needs_pyav.add(path)
+    if n == 0:
+        raise VideoDecodeError(f"cannot decode any frame of video {path}; check the file with "
+                               "ffprobe, re-encode it (H.264) or remove it")
+    _true_counts[path] = n
+    return n
+
+
+def claimed_frame_count(path, *, timeout=DEFAULT_TIMEOUT):
+    """The container's frame count (a claim: can be too high, or 0), OpenCV then PyAV."""
+    for name in ("opencv", "pyav"):
+        try:
+            reader = _open(os.fspath(path), name, timeout)
+        except VideoDecodeError:
+            continue
+        try:
+            if reader.claimed > 0:
+                return reader.claimed
+        finally:
+            reader.close()
+    return 0
+
+
+def load_video_clip(path, sample, *, num_frames=None, offset=0, timeout=DEFAULT_TIMEOUT,
+                    seek_threshold=SEEK_THRESHOLD):
+    """Decode the clip `sample(n)` picks from a video's `n` frames (0-based, relative to `offset`).
+
+    `n` is `num_frames` if given, else the true count if known, else the container's claim. If the
+    video turns out shorter, the true count is remembered, a warning names the file, and `sample` is
+    called again with the frames that decode. Returns (frames (len, H, W, 3) uint8 RGB, n).
+    """
+    path = os.fspath(path)
+    check_file(path)
+    if path in _true_counts:
+        available = _true_counts[path] - offset
+        n = available if num_frames is None else min(num_frames, available)
+    elif num_frames is not None:
+        n = num_frames
+    else:
+        n = claimed_frame_count(path, timeout=timeout) - offset
+        if n <= 0:  # no usable claim (e.g. some webm): count by decoding once
+            n = count_video_frames(path, timeout=timeout) - offset
+    if n <= 0:
+        raise VideoDecodeError(f"{path} has no frames at offset {offset}")
+    indices = sample(n)
+    try:
+        return read_video_frames(path, indices + offset, timeout=timeout,
+                                 seek_threshold=seek_threshold), n
+    except ShortVideoError:
+        if path in _true_counts:
+            raise
+    true_count = count_video_frames(path, timeout=timeout)
+    _warn_once(path, "%s: expected %d frames from frame %d, only %d decode; sampling from those",
+               path, n, offset, true_count)
+    n = true_count - offset
+    if n <= 0:
+        raise VideoDecodeError(f"{path} has only {true_count} decodable frames, the segment starts at "
+                               f"frame {offset}")
+    return read_video_frames(path, sample(n) + offset, timeout=timeout,
+                             seek_threshold=seek_threshold), n
+
+
+def frame_paths(folder, indices, template="{:05d}.jpg", start_index=1):
+    """File names of the frames at 0-based `indices` of a frame folder."""
+    return [os.path.join(folder, template.format(int(i) + start_index)) for i in indices]
+
+
+def read_frame_bytes(paths):
+    """Read JPEG files, checking that each exists, is not empty and is a complete JPEG (SOI ... EOI)."""
+    out = []
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"frame not found: {path}") from None
+        if len(data) == 0:
+            raise VideoDecodeError(f"frame file is empty (0 bytes): {path}")
+        if data[:2] != b"\xff\xd8":
+            raise VideoDecodeError(f"frame is not a JPEG: {path}")
+        if data.rstrip(b"\x00")[-2:] != b"\xff\xd9":
+            raise VideoDecodeError(f"frame JPEG is truncated (no end marker): {path}")
+        out.append(data)
+    return out
+
+
+FRAME_TEMPLATES = ("{:05d}.jpg", "img_{:05d}.jpg", "{:04d}.jpg", "{:06d}.jpg", "image_{:05d}.jpg",
+                   "frame_{:010d}.jpg", "img_{:04d}.jpg")
+_folder_counts = {}
+_folder_templates = {}
+
+
+def detect_template(folder, start_index=1):
+    """The first of `FRAME_TEMPLATES` whose first frame exists in `folder` (remembered per process)."""
+    key = (folder, start_index)
+    if key not in _folder_templates:
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"frame folder not found: {folder}")
+        names = set(os.listdir(folder))
+        found = [t for t in FRAME_TEMPLATES if t.format(start_index) in names]
+        if not found:
+            raise VideoDecodeError(f"no frame named like {FRAME_TEMPLATES} from {start_index} in {folder}; "
+                                   "pass the folder's file-name template")
+        _folder_templates[key] = found[0]
+    return _folder_templates[key]
+
+
+def folder_frame_count(folder, template="{:05d}.jpg", start_index=1):
+    """Consecutive frames present in a frame folder (remembered per process)."""
+    key = (folder, template, start_index)
+    if key not in _folder_counts:
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"frame folder not found: {folder}")
+        _folder_counts[key] = count_frames_in_folder(folder, template, start_index)
+    return _folder_counts[key]

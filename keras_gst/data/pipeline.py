@@ -1,0 +1,310 @@
+"""`build_dataset`: records -> batched, prefetched `tf.data.Dataset` of clips.
+
+Per element: sample frame indices (`sampling`), decode only those frames (videos: OpenCV/PyAV in a
+`tf.numpy_function`; frame folders: JPEG bytes read in Python, decoded by `tf.io.decode_jpeg`), then one
+crop box and one flip for the whole clip (`transforms`), ImageNet normalisation. Training yields
+``((B, T, S, S, 3) float32, labels)``; testing with ``num_clips * num_crops > 1`` views yields
+``(B, V, T, S, S, 3)`` with views clip-major, to be averaged by the evaluator.
+"""
+
+import logging
+import os
+import threading
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gst.data import decode, transforms
+from keras_gst.data.annotations import Annotations, VideoRecord, derive_flip_map, read_list_file
+from keras_gst.data.sampling import SAMPLING_MODES, sample_indices
+
+logger = logging.getLogger(__name__)
+
+AUTOTUNE = tf.data.AUTOTUNE
+_DECODE_ERRORS = (decode.VideoDecodeError, FileNotFoundError, OSError)
+
+
+class SkipLog:
+    """Items skipped with ``on_error="skip"``: each is logged with its file and reason as it happens;
+    at the end of every pass over the data the count is logged and appended to `epochs`."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.current = []
+        self.epochs = []
+
+    def add(self, path, reason):
+        with self._lock:
+            self.current.append((path, reason))
+            n = len(self.current)
+        logger.warning("skipped item %d of this epoch: %s", n, reason)
+
+    def end_epoch(self, total):
+        with self._lock:
+            items, self.current = self.current, []
+            self.epochs.append(items)
+        if items:
+            logger.warning("%d of %d items were skipped this epoch (unreadable files): %s", len(items),
+                           total, ", ".join(path for path, _ in items))
+        return len(items)
+
+    @property
+    def total(self):
+        return sum(len(items) for items in self.epochs) + len(self.current)
+
+
+def _as_records(source, class_names):
+    if isinstance(source, (str, os.PathLike)):
+        source = read_list_file(source, class_names=class_names)
+    if isinstance(source, Annotations):
+        return list(source.records), (class_names if class_names is not None else source.class_names)
+    records = list(source)
+    if not all(isinstance(r, VideoRecord) for r in records):
+        raise TypeError("build_dataset takes Annotations, a list of VideoRecord or a list-file path")
+    return records, class_names
+
+
+def _flip_setting(flip, flip_map, class_names):
+    """-> flip map dict (flip on) or None (flip off)."""
+    if flip is False:
+        return None
+    if flip_map is not None:
+        return dict(flip_map)
+    if class_names:
+        derived, unpaired = derive_flip_map(class_names)
+        if derived:
+            return derived
+        if unpaired:
+            if flip is True:
+                raise ValueError(f"flip=True but classes {unpaired[:3]} name a direction and have no "
+                                 "mirror class: pass flip_map or flip=False")
+            logger.info("horizontal flip off: classes name directions without mirror pairs")
+            return None
+        return {}
+    if flip is True:
+        return {}
+    logger.info("horizontal flip off (flip='auto' without class names); pass class_names or flip=True")
+    return None
+
+
+def build_dataset(
+    source,
+    *,
+    num_frames=8,
+    training=False,
+    batch_size=8,
+    class_names=None,
+    num_classes=None,
+    template="{:05d}.jpg",
+    start_index=1,
+    sampling="segment",
+    frame_interval=1,
+    scale_size=256,
+    crop_size=224,
+    scales=transforms.MULTISCALE_SCALES,
+    flip="auto",
+    flip_map=None,
+    num_clips=1,
+    num_crops=1,
+    mean=transforms.IMAGENET_MEAN,
+    std=transforms.IMAGENET_STD,
+    shuffle=None,
+    shuffle_buffer=None,
+    cache=False,
+    repeat=False,
+    drop_remainder=None,
+    on_error="raise",
+    skip_log=None,
+    decode_timeout=decode.DEFAULT_TIMEOUT,
+    seed=None,
+    input_context=None,
+    num_parallel_calls=AUTOTUNE,
+):
+    """Build the input pipeline.
+
+    Args:
+        source: `Annotations`, a list of `VideoRecord`, or a list-file path (`read_list_file`).
+            All records must be videos or all frame folders.
+        num_frames: T, frames per clip. sampling: "segment" (TSN) or "dense" (`frame_interval` apart).
+        training: random sampling, multi-scale crop and flip; else centre sampling and `num_crops` crops.
+        batch_size: global batch size (per replica: `input_context.get_per_replica_batch_size`).
+        class_names / num_classes: label space (default: the Annotations' class names).
+        template, start_index: frame-folder file names, `template.format(start_index + i)`;
+            template "auto" picks per folder the first of `decode.FRAME_TEMPLATES` that exists.
+        flip: "auto" (flip with the left/right map derived from class names; off when directional
+            classes lack mirrors or names are unknown), True, or False. flip_map: explicit {a: b}.
+        num_clips, num_crops: test views (crops 1, 3, 5 or 10); V = num_clips * num_crops > 1 adds a
+            view axis.
+        shuffle (default: training), shuffle_buffer (default: all records), cache (eval only: True or a
+            file name), repeat, drop_remainder (default: training).
+        on_error: "raise" stops on an unreadable item with an error naming the file; "skip" drops it,
+            logs it, and reports the epoch's count (collected in `skip_log`, a `SkipLog`).
+        decode_timeout: seconds allowed per video. seed: makes sampling, crops and flips repeatable.
+        input_context: a `tf.distribute.InputContext` (from `distribute_datasets_from_function`).
+    """
+    records, class_names = _as_records(source, class_names)
+    if not records:
+        raise ValueError("build_dataset: no records")
+    if sampling not in SAMPLING_MODES:
+        raise ValueError(f"sampling must be one of {SAMPLING_MODES}. Received: sampling={sampling!r}")
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip'. Received: on_error={on_error!r}")
+    if num_crops not in transforms.NUM_CROPS:
+        raise ValueError(f"num_crops must be one of {transforms.NUM_CROPS}. Received: {num_crops}")
+    if training and (num_clips != 1 or num_crops != 1):
+        raise ValueError(f"training takes one view per clip. Received: num_clips={num_clips}, "
+                         f"num_crops={num_crops}")
+    if training and cache:
+        raise ValueError("cache=True with training would freeze the random sampling and crops; "
+                         "cache only evaluation datasets")
+    kinds = {r.is_video for r in records}
+    if len(kinds) != 1:
+        raise ValueError("build_dataset: records mix video files and frame folders; build one dataset "
+                         "per kind (or extract frames with `keras-gst extract-frames`)")
+    is_video = kinds.pop()
+    shuffle = training if shuffle is None else shuffle
+    drop_remainder = training if drop_remainder is None else drop_remainder
+    skip_log = SkipLog() if skip_log is None else skip_log
+
+    multi_label = any(isinstance(r.label, tuple) for r in records)
+    if num_classes is None:
+        if class_names:
+            num_classes = len(class_names)
+        else:
+            num_classes = 1 + max(max(r.label) if isinstance(r.label, tuple) else r.label for r in records)
+    if multi_label:
+        labels = np.zeros((len(records), num_classes), np.float32)
+        for i, r in enumerate(records):
+            labels[i, list(r.label if isinstance(r.label, tuple) else (r.label,))] = 1.0
+    else:
+        labels = np.array([r.label for r in records], np.int32)
+    if training:
+        flip_table_map = _flip_setting(flip, flip_map, class_names)
+    else:
+        flip_table_map = None
+    flip_table = transforms.flip_lookup(flip_table_map, num_classes) if flip_table_map is not None else None
+
+    clip_len = num_frames * num_clips
+    num_views = num_clips * num_crops
+
+    def sampler(rng):
+        return lambda n: sample_indices(n, num_frames, mode=sampling, training=training, rng=rng,
+                                        interval=frame_interval, num_clips=num_clips)
+
+    def load_video(path, n, offset, seed):
+        path = path.decode()
+        rng = np.random.default_rng(int(seed) % 2**63)
+        try:
+            frames, _ = decode.load_video_clip(path, sampler(rng), num_frames=None if n < 0 else int(n),
+                                               offset=int(offset), timeout=decode_timeout)
+            return frames, True
+        except _DECODE_ERRORS as e:
+            if on_error == "raise":
+                raise
+            skip_log.add(path, f"{type(e).__name__}: {e}")
+            return np.zeros((clip_len, 1, 1, 3), np.uint8), False
+
+    def load_frames(path, n, offset, seed):
+        folder = path.decode()
+        rng = np.random.default_rng(int(seed) % 2**63)
+        try:
+            tmpl = decode.detect_template(folder, start_index) if template == "auto" else template
+            count = decode.folder_frame_count(folder, tmpl, start_index) - int(offset)
+            if 0 < count < n:
+                decode._warn_once(folder, "%s: the annotation says %d frames, %d are present; sampling "
+                                  "from those", folder, int(n), count)
+            available = count if n < 0 else min(int(n), count)
+            if available <= 0:
+                raise decode.VideoDecodeError(f"frame folder has no frames ({tmpl!r} from "
+                                              f"{start_index + int(offset)}): {folder}")
+            indices = sampler(rng)(available) + int(offset)
+            data = decode.read_frame_bytes(decode.frame_paths(folder, indices, tmpl, start_index))
+            return np.array(data, dtype=object), True
+        except _DECODE_ERRORS as e:
+            if on_error == "raise":
+                raise
+            skip_log.add(folder, f"{type(e).__name__}: {e}")
+            return np.array([b""] * clip_len, dtype=object), False
+
+    def epoch_end():
+        skip_log.end_epoch(len(records))
+        if is_video:
+            return np.zeros((clip_len, 1, 1, 3), np.uint8), False
+        return np.array([b""] * clip_len, dtype=object), False
+
+    payload_dtype = tf.uint8 if is_video else tf.string
+    payload_shape = [clip_len, None, None, 3] if is_video else [clip_len]
+    loader = load_video if is_video else load_frames
+
+    def load(element, seed):
+        path, n, offset, label = element
+        payload, ok = tf.numpy_function(loader, [path, n, offset, seed], [payload_dtype, tf.bool],
+                                        name="load_clip")
+        payload.set_shape(payload_shape)
+        ok.set_shape([])
+        return payload, label, seed, ok
+
+    def sentinel(_):
+        payload, ok = tf.numpy_function(epoch_end, [], [payload_dtype, tf.bool], name="epoch_end")
+        payload.set_shape(payload_shape)
+        ok.set_shape([])
+        return payload, tf.zeros_like(labels[0]), tf.constant(0, tf.int64), ok
+
+    def transform(payload, label, seed, ok):
+        if is_video:
+            frames = payload
+        else:
+            frames = tf.stack([tf.io.decode_jpeg(payload[i], channels=3) for i in range(clip_len)])
+        shape = tf.shape(frames)
+        height, width = shape[1], shape[2]
+        if training:
+            box = transforms.multiscale_crop_box(height, width, tf.stack([seed, 1]),
+                                                 scale_size=scale_size, crop_size=crop_size, scales=scales)
+            do_flip = tf.constant(False)
+            if flip_table is not None:
+                do_flip = tf.random.stateless_uniform([], tf.stack([seed, 2])) < 0.5
+                label = tf.cond(do_flip, lambda: transforms.swap_label(label, flip_table), lambda: label)
+            clip = transforms.crop_resize(frames, box[None], crop_size, do_flip[None], scale_size)[0]
+        else:
+            boxes, flips = transforms.view_crop_boxes(height, width, num_crops, scale_size=scale_size,
+                                                      crop_size=crop_size)
+            views = transforms.crop_resize(frames, boxes, crop_size, flips, scale_size)
+            if num_views == 1:
+                clip = views[0]
+            else:  # (crops, clips*T, ...) -> (clips, crops, T, ...) -> (V, T, ...)
+                views = tf.reshape(views, [num_crops, num_clips, num_frames, crop_size, crop_size, 3])
+                views = tf.transpose(views, [1, 0, 2, 3, 4, 5])
+                clip = tf.reshape(views, [num_views, num_frames, crop_size, crop_size, 3])
+        return transforms.normalize(clip, mean, std), label
+
+    table = (
+        tf.constant([r.path for r in records]),
+        tf.constant([-1 if r.num_frames is None else r.num_frames for r in records], tf.int64),
+        tf.constant([r.offset for r in records], tf.int64),
+        tf.constant(labels),
+    )
+    ds = tf.data.Dataset.from_tensor_slices(table)
+    per_replica_batch = batch_size
+    if input_context is not None:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        per_replica_batch = input_context.get_per_replica_batch_size(batch_size)
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer or len(records), seed=seed, reshuffle_each_iteration=True)
+    if training:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    else:
+        seeds = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat()
+    ds = tf.data.Dataset.zip((ds, seeds))
+    options = {"num_parallel_calls": num_parallel_calls}
+    if seed is not None:
+        options["deterministic"] = True
+    ds = ds.map(load, **options)
+    ds = ds.concatenate(tf.data.Dataset.range(1).map(sentinel))
+    ds = ds.filter(lambda payload, label, seed, ok: ok)
+    ds = ds.map(transform, **options)
+    if cache:
+        ds = ds.cache(cache if isinstance(cache, str) else "")
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(per_replica_batch, drop_remainder=drop_remainder)
+    return ds.prefetch(AUTOTUNE)

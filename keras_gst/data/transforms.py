@@ -1,0 +1,153 @@
+"""Clip transforms in TensorFlow: one crop box and one flip per clip, applied to every frame.
+
+Geometry follows the authors' `transforms.py` on frames whose short side is resized to `scale_size`
+(256): multi-scale crop with scales (1, .875, .75, .66) of the short side, neighbouring scales mixed
+(max_distort 1), 13 fixed offsets, then resized to `crop_size` (224); test: centre crop. Boxes are
+computed in the resized frame and mapped back to the original pixels, so the short-side resize and the
+crop resize are one bilinear resampling (`tf.image.crop_and_resize`). Frames much larger than
+`scale_size` are first downscaled with antialiasing.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)
+NUM_CROPS = (1, 3, 5, 10)
+
+
+def crop_size_pairs(scale_size=256, crop_size=224, scales=MULTISCALE_SCALES, max_distort=1):
+    """(crop_w, crop_h) candidates in the resized frame, as the authors' `_sample_crop_size`."""
+    sizes = [int(scale_size * s) for s in scales]
+    sizes = [crop_size if abs(x - crop_size) < 3 else x for x in sizes]
+    return [(w, h) for i, h in enumerate(sizes) for j, w in enumerate(sizes) if abs(i - j) <= max_distort]
+
+
+# Fixed offsets in units of (image - crop) // 4 (the authors' `fill_fix_offset`, more_fix_crop=True).
+FIX_OFFSETS = ((0, 0), (4, 0), (0, 4), (4, 4), (2, 2), (0, 2), (4, 2), (2, 4), (2, 0),
+               (1, 1), (3, 1), (1, 3), (3, 3))
+
+
+def resized_shape(height, width, scale_size):
+    """(h, w) after resizing the short side to `scale_size` (torchvision Resize rounding)."""
+    height = tf.cast(height, tf.float32)
+    width = tf.cast(width, tf.float32)
+    short = tf.minimum(height, width)
+    scale = scale_size / short
+    h = tf.where(height <= width, float(scale_size), tf.floor(height * scale))
+    w = tf.where(height <= width, tf.floor(width * scale), float(scale_size))
+    return h, w
+
+
+def _box(height, width, resized_h, resized_w, top, left, crop_h, crop_w):
+    """Crop [top, top+crop_h) x [left, left+crop_w) of the resized frame -> normalised
+    `crop_and_resize` box (y1, x1, y2, x2) in the original frame."""
+    height = tf.cast(height, tf.float32)
+    width = tf.cast(width, tf.float32)
+    sy, sx = height / resized_h, width / resized_w
+    y1 = top * sy
+    x1 = left * sx
+    y2 = (top + crop_h) * sy - 1.0
+    x2 = (left + crop_w) * sx - 1.0
+    return tf.stack([y1 / (height - 1.0), x1 / (width - 1.0), y2 / (height - 1.0), x2 / (width - 1.0)])
+
+
+def multiscale_crop_box(height, width, seed, *, scale_size=256, crop_size=224,
+                        scales=MULTISCALE_SCALES, max_distort=1):
+    """A random multi-scale crop box (stateless: `seed` is a shape-(2,) int tensor)."""
+    pairs = tf.constant(crop_size_pairs(scale_size, crop_size, scales, max_distort), tf.float32)
+    offsets = tf.constant(FIX_OFFSETS, tf.float32)
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    pair = pairs[tf.random.stateless_uniform([], seeds[0], 0, len(pairs), tf.int32)]
+    offset = offsets[tf.random.stateless_uniform([], seeds[1], 0, len(FIX_OFFSETS), tf.int32)]
+    resized_h, resized_w = resized_shape(height, width, scale_size)
+    crop_w, crop_h = pair[0], pair[1]
+    w_step = tf.floor((resized_w - crop_w) / 4.0)
+    h_step = tf.floor((resized_h - crop_h) / 4.0)
+    return _box(height, width, resized_h, resized_w, offset[1] * h_step, offset[0] * w_step, crop_h, crop_w)
+
+
+def view_crop_boxes(height, width, num_crops=1, *, scale_size=256, crop_size=224):
+    """Boxes and flip flags of the test views: 1 centre; 3 along the long side; 5 corners + centre;
+    10 = the 5 and their flips. Returns (boxes (num_crops, 4), flips (num_crops,) bool)."""
+    if num_crops not in NUM_CROPS:
+        raise ValueError(f"num_crops must be one of {NUM_CROPS}. Received: num_crops={num_crops}")
+    rh, rw = resized_shape(height, width, scale_size)
+    c = float(crop_size)
+    center = (tf.round((rh - c) / 2.0), tf.round((rw - c) / 2.0))
+    if num_crops == 1:
+        tops_lefts = [center]
+    elif num_crops == 3:  # MMAction2 ThreeCrop: along the long side
+        tall = rh > rw
+        mid_y, mid_x = center
+        tops_lefts = [
+            (tf.where(tall, 0.0, mid_y), tf.where(tall, mid_x, 0.0)),
+            center,
+            (tf.where(tall, rh - c, mid_y), tf.where(tall, mid_x, rw - c)),
+        ]
+    else:  # torchvision FiveCrop order: tl, tr, bl, br, centre
+        tops_lefts = [(0.0, 0.0), (0.0, rw - c), (rh - c, 0.0), (rh - c, rw - c), center]
+    boxes = [_box(height, width, rh, rw, tf.cast(t, tf.float32), tf.cast(l, tf.float32), c, c)
+             for t, l in tops_lefts]
+    flips = [False] * len(boxes)
+    if num_crops == 10:
+        boxes, flips = boxes + boxes, flips + [True] * 5
+    return tf.stack(boxes), tf.constant(flips)
+
+
+def _antialias_downscale(frames, scale_size):
+    """Frames whose short side exceeds 2*scale_size are resized (antialiased) to about 2*scale_size,
+    so the bilinear crop resize does not alias; the crop geometry is unchanged (boxes are normalised)."""
+    shape = tf.shape(frames)
+    h, w = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+    short = tf.minimum(h, w)
+    target = 2.0 * scale_size
+
+    def down():
+        size = tf.cast(tf.round(tf.stack([h, w]) * target / short), tf.int32)
+        return tf.cast(tf.image.resize(frames, size, antialias=True), frames.dtype)
+
+    return tf.cond(short > target, down, lambda: frames)
+
+
+def crop_resize(frames, boxes, size, flips=None, scale_size=256):
+    """Crop every frame with each box and resize to `size`: frames (T, H, W, 3) any dtype, boxes
+    (V, 4) -> (V, T, size, size, 3) float32 in the input's value range; `flips` (V,) bool mirrors views."""
+    frames = _antialias_downscale(frames, scale_size)
+    num_frames = tf.shape(frames)[0]
+    num_views = tf.shape(boxes)[0]
+    all_boxes = tf.repeat(boxes, num_frames, axis=0)
+    box_indices = tf.tile(tf.range(num_frames), [num_views])
+    out = tf.image.crop_and_resize(tf.cast(frames, tf.float32), all_boxes, box_indices, (size, size))
+    out = tf.reshape(out, [num_views, num_frames, size, size, frames.shape[-1] or 3])
+    if flips is not None:
+        out = tf.where(flips[:, None, None, None, None], tf.reverse(out, axis=[3]), out)
+    return out
+
+
+def normalize(frames, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """[0, 255] pixels -> ((x / 255) - mean) / std, float32."""
+    mean = tf.constant(mean, tf.float32)
+    std = tf.constant(std, tf.float32)
+    return (tf.cast(frames, tf.float32) / 255.0 - mean) / std
+
+
+def flip_lookup(flip_map, num_classes):
+    """Dense int32 table: label -> label after a horizontal flip (identity outside `flip_map`)."""
+    table = np.arange(num_classes, dtype=np.int32)
+    for a, b in (flip_map or {}).items():
+        if not (0 <= a < num_classes and 0 <= b < num_classes):
+            raise ValueError(f"flip_map pair ({a}, {b}) is outside [0, {num_classes})")
+        if flip_map.get(b) != a:
+            raise ValueError(f"flip_map must be symmetric: {a} -> {b} but {b} -> {flip_map.get(b)}")
+        table[a] = b
+    return tf.constant(table)
+
+
+def swap_label(label, table):
+    """Flip-swap an int label (-1 = unlabeled stays) or a multi-hot vector."""
+    if label.shape.rank == 0:
+        return tf.where(label >= 0, tf.gather(table, tf.maximum(label, 0)), label)
+    # multi-hot: new[table[i]] = old[i]; the table is an involution so new = old[table]
+    return tf.gather(label, table)
