@@ -12,6 +12,7 @@ import sys
 
 COMMANDS = [
     "keras_gst.commands.info",
+    "keras_gst.commands.convert_torch",
 ]
 
 

@@ -183,10 +183,11 @@ def inspect_checkpoint(path_or_state_dict):
     For the authors' checkpoints alpha and beta are read from the first GST unit's kernel shapes.
     """
     state, meta = read_checkpoint(path_or_state_dict)
-    return _describe(state, meta)
+    return describe_state(state, meta)
 
 
-def _describe(state, meta):
+def describe_state(state, meta=None):
+    """`inspect_checkpoint` for a state already read by `read_checkpoint`."""
     canonical, source = _canonical_keys(state)
 
     def shape(key):
@@ -200,7 +201,7 @@ def _describe(state, meta):
         blocks.append(n)
     block_type = "bottleneck" if "layer1.0.conv3.weight" in canonical else "basic"
     depth = _DEPTHS.get((block_type, tuple(blocks)))
-    info = {"source": source, "depth": depth, "block_type": block_type, "blocks": blocks, "meta": meta}
+    info = {"source": source, "depth": depth, "block_type": block_type, "blocks": blocks, "meta": meta or {}}
     if source == "authors":
         head = "new_fc.weight" if "new_fc.weight" in canonical else "fc.weight"
         info["num_classes"] = shape(head)[0] if head in canonical else None
@@ -403,7 +404,7 @@ def load_torch_weights(model, path_or_state_dict, include_head=True):
 
 def _describe_short(state):
     try:
-        info = _describe(state, {})
+        info = describe_state(state, {})
     except Exception:  # a description is a courtesy; the problems list is the error
         return "unrecognised layout"
     parts = [f"ResNet-{info['depth']}" if info["depth"] else f"{info['block_type']} blocks {info['blocks']}"]
@@ -424,7 +425,7 @@ def _describe_model(model):
 
 def _check_gst_config(model, state, canonical):
     """A clear message when alpha/beta of the checkpoint and the model differ (instead of 16 shape errors)."""
-    info = _describe(state, {})
+    info = describe_state(state, {})
     alpha, beta = info.get("alpha"), info.get("beta")
     if alpha is None or getattr(model, "alpha", None) is None:
         return

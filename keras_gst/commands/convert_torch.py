@@ -1,0 +1,109 @@
+"""`keras-gst convert-torch`: a PyTorch checkpoint (the authors' GST, or torchvision ImageNet) -> .keras.
+
+    keras-gst convert-torch gst_ssv2_8f.pth.tar --out gst_r50_ssv2.keras
+    keras-gst convert-torch CHECKPOINT --model gst_resnet50 --alpha 0.25 --beta 0.5 --num-classes 174 --out m.keras
+    keras-gst convert-torch --imagenet resnet34.pth --num-classes 48 --out gst_r34_imagenet.keras
+
+Architecture flags left out are read from the checkpoint (depth from the block counts, alpha and beta from
+the first GST unit's kernels, classes from the classifier); flags given must agree with it. See
+docs/convert.md.
+"""
+
+from keras_gst.commands.info import add_model_arguments, build_model_from_args
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "convert-torch",
+        help="Convert a PyTorch checkpoint (authors' GST or torchvision ImageNet ResNet) to a Keras model.",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("checkpoint", help="a .pth / .pth.tar file (read with torch.load(weights_only=True))")
+    parser.add_argument(
+        "--imagenet",
+        action="store_true",
+        help="the checkpoint is a torchvision ImageNet ResNet: build an ImageNet-initialised (untrained) model",
+    )
+    add_model_arguments(parser)
+    # None = read from the checkpoint
+    parser.set_defaults(model=None, alpha=None, beta=None, num_classes=None)
+    parser.add_argument("--num-frames", type=int, default=None, help="fix T in the saved model (default: any)")
+    parser.add_argument("--temporal-impl", default="conv3d", choices=["conv3d", "conv2d"])
+    parser.add_argument(
+        "--no-head", action="store_true", help="do not load the authors' classifier (keep a fresh head of --num-classes)"
+    )
+    parser.add_argument("--out", default=None, help="output .keras (or .weights.h5); default <checkpoint name>.keras")
+    parser.set_defaults(func=run)
+
+
+def _fill_from_checkpoint(args, info):
+    """Set architecture flags the user left out from the checkpoint description; reject contradictions."""
+    problems = []
+    depth = info["depth"]
+    if depth is None:
+        raise SystemExit(f"error: {args.checkpoint}: {info['block_type']} blocks {info['blocks']} is no ResNet-18/34/50/101")
+    if args.model is None:
+        args.model = f"gst_resnet{depth}"
+    elif args.model != f"gst_resnet{depth}":
+        problems.append(f"--model {args.model}, but the checkpoint is a ResNet-{depth}")
+    if info["source"] == "authors":
+        if args.block != "gst":
+            problems.append(f"--block {args.block}, but the authors' checkpoints are GST models")
+        for name in ("alpha", "beta"):
+            value = getattr(args, name)
+            if value is None:
+                setattr(args, name, info[name])
+            elif abs(value - info[name]) > 1e-6:
+                problems.append(f"--{name} {value}, but the checkpoint has {name}={info[name]:g}")
+        if args.num_classes is None:
+            args.num_classes = info["num_classes"]
+        elif args.num_classes != info["num_classes"] and not args.no_head:
+            problems.append(
+                f"--num-classes {args.num_classes}, but the checkpoint's classifier has {info['num_classes']} "
+                f"(add --no-head to start a new classifier)"
+            )
+    else:
+        args.alpha = 0.25 if args.alpha is None else args.alpha
+        args.beta = 0.5 if args.beta is None else args.beta
+        args.num_classes = 174 if args.num_classes is None else args.num_classes
+    if problems:
+        raise SystemExit("error: " + "; ".join(problems))
+
+
+def run(args):
+    try:
+        return _convert(args)
+    except (FileNotFoundError, ImportError, TypeError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from error
+
+
+def _convert(args):
+    import os
+
+    from keras_gst.weights.torch_convert import describe_state, load_torch_weights, read_checkpoint
+
+    state, meta = read_checkpoint(args.checkpoint)
+    info = describe_state(state, meta)
+    if args.imagenet and info["source"] != "torchvision":
+        raise SystemExit(f"error: --imagenet, but {args.checkpoint} is a GST checkpoint of the authors (drop --imagenet)")
+    if not args.imagenet and info["source"] == "torchvision":
+        raise SystemExit(
+            f"error: {args.checkpoint} is a torchvision ImageNet ResNet, not a trained GST model; pass --imagenet "
+            f"to build an ImageNet-initialised model"
+        )
+    _fill_from_checkpoint(args, info)
+    model = build_model_from_args(args, num_frames=args.num_frames, temporal_impl=args.temporal_impl)
+    report = load_torch_weights(model, {"state_dict": state, **meta}, include_head=not args.no_head)
+    out = args.out or os.path.basename(args.checkpoint).split(".")[0] + ".keras"
+    if out.endswith(".weights.h5"):
+        model.save_weights(out)
+    elif out.endswith(".keras"):
+        model.save(out)
+    else:
+        raise SystemExit(f"error: --out must end with .keras or .weights.h5. Received: {out}")
+    arch = f"{model.name}, alpha={model.alpha:g}, beta={model.beta:g}" if model.block == "gst" else model.name
+    print(f"{args.checkpoint} -> {out}")
+    print(f"  model: {arch}, {model.num_classes} classes")
+    for line in str(report).splitlines():
+        print(f"  {line}")
+    return 0
