@@ -26,5 +26,5 @@ from keras_gst.data.decode import (
 )
 from keras_gst.data.pipeline import SkipLog, build_dataset
 from keras_gst.data.sampling import dense_indices, sample_indices, segment_indices
-# synthetic: added below
+from keras_gst.data.synthetic import write_synthetic_dataset
 from keras_gst.data.transforms import IMAGENET_MEAN, IMAGENET_STD

@@ -7,6 +7,7 @@ and the clip is sampled again from the frames that really decode. A video OpenCV
 (e.g. AV1 without a decoder) is read with PyAV. Every decode has a wall-clock deadline.
 """
 
+import itertools
 import logging
 import os
 import time
@@ -234,6 +235,34 @@ def count_video_frames(path, *, timeout=DEFAULT_TIMEOUT):
                                "ffprobe, re-encode it (H.264) or remove it")
     _true_counts[path] = n
     return n
+
+
+def iter_video_frames(path, *, timeout=DEFAULT_TIMEOUT):
+    """Yield every decodable frame (H, W, 3) uint8 RGB: OpenCV, or PyAV if OpenCV decodes none."""
+    path = os.fspath(path)
+    check_file(path)
+    deadline = time.monotonic() + timeout
+    errors = []
+    for name in ("opencv", "pyav"):
+        try:
+            reader = _open(path, name, timeout)
+        except VideoDecodeError as e:
+            errors.append(str(e))
+            continue
+        n = 0
+        try:
+            for _, frame in reader.frames(itertools.count(), deadline, path, timeout, SEEK_THRESHOLD):
+                n += 1
+                yield frame
+        except _ShortVideo:
+            pass
+        finally:
+            reader.close()
+        if n > 0:
+            return
+        errors.append(f"{name} decoded 0 frames")
+    raise VideoDecodeError(f"cannot decode video {path} ({'; '.join(errors)}); check the file with "
+                           "ffprobe, re-encode it (H.264) or remove it")
 
 
 def claimed_frame_count(path, *, timeout=DEFAULT_TIMEOUT):

@@ -302,6 +302,10 @@ def build_dataset(
     ds = ds.concatenate(tf.data.Dataset.range(1).map(sentinel))
     ds = ds.filter(lambda payload, label, seed, ok: ok)
     ds = ds.map(transform, **options)
+    if on_error == "raise":  # nothing is dropped: tell Keras the epoch length
+        pipelines = input_context.num_input_pipelines if input_context is not None else 1
+        shard_id = input_context.input_pipeline_id if input_context is not None else 0
+        ds = ds.apply(tf.data.experimental.assert_cardinality(len(range(shard_id, len(records), pipelines))))
     if cache:
         ds = ds.cache(cache if isinstance(cache, str) else "")
     if repeat:

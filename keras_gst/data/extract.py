@@ -1,0 +1,145 @@
+"""Videos -> frame folders (``OUT_DIR/<video stem>/00001.jpg``) plus a list file with true frame counts.
+
+Resumable: a finished folder holds a `.done` file with its frame count and is not extracted again; an
+unfinished one is redone. Unreadable videos are reported by name and do not stop the others; a video
+that decodes fewer frames than its container claims is reported as truncated (its frames are kept).
+"""
+
+import concurrent.futures
+import dataclasses
+import multiprocessing
+import os
+import shutil
+
+import cv2
+
+from keras_gst.data import decode
+from keras_gst.data.annotations import VIDEO_EXTENSIONS, read_list_file
+
+DONE_FILE = ".done"
+
+
+@dataclasses.dataclass
+class ExtractResult:
+    video: str
+    folder: str
+    num_frames: int = 0
+    claimed: int = 0
+    error: str = ""
+    resumed: bool = False
+
+    @property
+    def truncated(self):
+        return not self.error and self.claimed > self.num_frames
+
+
+def find_videos(video_dir):
+    """Video files under `video_dir` (recursive), sorted."""
+    found = []
+    for root, _, files in os.walk(video_dir):
+        found += [os.path.join(root, f) for f in files if f.lower().endswith(VIDEO_EXTENSIONS)]
+    return sorted(found)
+
+
+def _resize_short(frame, short_side):
+    h, w = frame.shape[:2]
+    if not short_side or min(h, w) == short_side:
+        return frame
+    scale = short_side / min(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def extract_video(video, folder, *, template="{:05d}.jpg", start_index=1, short_side=0, quality=95,
+                  timeout=600.0):
+    """Extract one video into `folder`; never raises for a bad video (the error is in the result)."""
+    done = os.path.join(folder, DONE_FILE)
+    if os.path.isfile(done):
+        with open(done) as f:
+            num_frames, claimed = (int(x) for x in f.read().split()[:2])
+        return ExtractResult(video, folder, num_frames, claimed, resumed=True)
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)  # unfinished earlier run
+    os.makedirs(folder)
+    result = ExtractResult(video, folder)
+    try:
+        result.claimed = decode.claimed_frame_count(video, timeout=timeout) if os.path.getsize(video) else 0
+        for i, frame in enumerate(decode.iter_video_frames(video, timeout=timeout)):
+            frame = cv2.cvtColor(_resize_short(frame, short_side), cv2.COLOR_RGB2BGR)
+            path = os.path.join(folder, template.format(start_index + i))
+            if not cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, quality]):
+                raise OSError(f"cannot write {path}")
+            result.num_frames = i + 1
+    except (decode.VideoDecodeError, OSError) as e:
+        result.error = f"{type(e).__name__}: {e}"
+        shutil.rmtree(folder, ignore_errors=True)
+        return result
+    with open(done, "w") as f:
+        f.write(f"{result.num_frames} {result.claimed}\n")
+    return result
+
+
+def extract_frames(video_dir, out_dir, *, template="{:05d}.jpg", start_index=1, short_side=0, quality=95,
+                   workers=None, labels=None, list_file=None, timeout=600.0, progress=True):
+    """Extract every video under `video_dir`; write `list_file` (default ``OUT_DIR/frames_list.txt``)
+    with ``<stem> <num_frames> <label>`` lines (label from `labels`, an MMAction2 video list
+    ``path label``; else -1). Returns the list of `ExtractResult`."""
+    videos = find_videos(video_dir)
+    stems = {}
+    for v in videos:
+        stem = os.path.splitext(os.path.basename(v))[0]
+        if stem in stems:
+            raise ValueError(f"two videos share the name {stem!r}: {stems[stem]} and {v}; frame folders "
+                             "are named by stem, rename one")
+        stems[stem] = v
+    label_of = {}
+    if labels is not None:
+        for r in read_list_file(labels, root=video_dir, check_files=False).records:
+            label_of[os.path.splitext(os.path.basename(r.path))[0]] = r.label
+    os.makedirs(out_dir, exist_ok=True)
+    kwargs = dict(template=template, start_index=start_index, short_side=short_side, quality=quality,
+                  timeout=timeout)
+    jobs = [(v, os.path.join(out_dir, stem)) for stem, v in sorted(stems.items())]
+    results = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="video", desc="extract-frames")
+    workers = workers or os.cpu_count() or 1
+    if workers > 1:  # spawn: forking a process that has started TensorFlow threads is unsafe
+        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    else:
+        pool = _Inline()
+    with pool:
+        futures = [pool.submit(extract_video, v, folder, **kwargs) for v, folder in jobs]
+        for future in futures:
+            results.append(future.result())
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    list_file = list_file or os.path.join(out_dir, "frames_list.txt")
+    with open(list_file, "w") as f:
+        for r in results:
+            if not r.error:
+                stem = os.path.basename(r.folder)
+                label = label_of.get(stem, -1)
+                label = " ".join(map(str, label)) if isinstance(label, tuple) else label
+                f.write(f"{stem} {r.num_frames} {label}\n")
+    return results
+
+
+class _Inline:
+    """A pool that runs jobs in this process (workers=1)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *args, **kwargs):
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
