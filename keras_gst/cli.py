@@ -13,6 +13,7 @@ import sys
 COMMANDS = [
     "keras_gst.commands.info",
     "keras_gst.commands.convert_torch",
+    "keras_gst.commands.extract_frames",
 ]
 
 
