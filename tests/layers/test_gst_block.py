@@ -1,0 +1,167 @@
+"""GSTBlock and the baseline units against an independent NumPy reference (the authors' definition)."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gst.layers import C2DBlock, C3DBlock, GSTBlock, P3DBlock
+
+
+def np_conv(x, kernel, stride):
+    """Reference 3D conv: x (B,T,H,W,C), kernel (kt,kh,kw,Ci,Co), zero padding k//2, stride (1,s,s)."""
+    kt, kh, kw, _, co = kernel.shape
+    pt, ph, pw = kt // 2, kh // 2, kw // 2
+    xp = np.pad(x, [(0, 0), (pt, pt), (ph, ph), (pw, pw), (0, 0)])
+    b, t, h, w, _ = x.shape
+    ho, wo = (h + 2 * ph - kh) // stride + 1, (w + 2 * pw - kw) // stride + 1
+    out = np.zeros((b, t, ho, wo, co), np.float64)
+    for dt in range(kt):
+        for dy in range(kh):
+            for dx in range(kw):
+                patch = xp[:, dt : dt + t, dy : dy + stride * ho : stride, dx : dx + stride * wo : stride]
+                out += np.einsum("bthwc,cd->bthwd", patch, kernel[dt, dy, dx])
+    return out
+
+
+def np_bn(x, bn):
+    gamma, beta, mean, var = (w.numpy() if hasattr(w, "numpy") else np.asarray(w) for w in bn.weights)
+    return (x - mean) / np.sqrt(var + 1e-5) * gamma + beta
+
+
+def randomise(layer, rng):
+    for w in layer.weights:
+        value = rng.normal(size=w.shape)
+        if "variance" in w.path:
+            value = np.abs(value) + 0.5
+        w.assign(value.astype("float32"))
+
+
+@pytest.mark.parametrize("beta,strides", [(0.5, 1), (0.5, 2), (1.0, 1), (1.0, 2)])
+def test_gst_block_matches_numpy_reference(beta, strides):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 7, 6, 8)).astype("float32")
+    layer = GSTBlock(8, alpha=0.25, beta=beta, strides=strides)
+    layer.build(x.shape)
+    randomise(layer, rng)
+    y = keras.ops.convert_to_numpy(layer(x, training=False))
+
+    xs, xt = (x, x) if beta == 1.0 else (x[..., :4], x[..., 4:])
+    spatial = np_conv(xs, layer.spatial_kernel.numpy()[None], strides)  # (1,3,3) kernel: per frame
+    temporal = np_conv(xt, layer.temporal_kernel.numpy(), strides)
+    expected = np.maximum(np_bn(np.concatenate([spatial, temporal], -1), layer.bn), 0)
+    assert y.shape == expected.shape == (2, 3, -(-7 // strides), -(-6 // strides), 8)
+    np.testing.assert_allclose(y, expected, atol=1e-4, rtol=1e-4)
+    # shapes of the two paths: first half -> 6 spatial filters, second half -> 2 temporal filters
+    assert layer.spatial_kernel.shape == (3, 3, 8 if beta == 1.0 else 4, 6)
+    assert layer.temporal_kernel.shape == (3, 3, 3, 8 if beta == 1.0 else 4, 2)
+
+
+def test_temporal_path_sees_neighbouring_frames_only_through_temporal_channels():
+    """Changing frame 0 changes frame 1's output only in the temporal channels, and frame 2 not at all."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(1, 3, 5, 5, 8)).astype("float32")
+    layer = GSTBlock(8, alpha=0.25, activation=False)
+    layer.build(x.shape)
+    x2 = x.copy()
+    x2[:, 0] += 1.0
+    d = np.abs(keras.ops.convert_to_numpy(layer(x2) - layer(x)))
+    assert d[:, 1, ..., :6].max() == 0.0 and d[:, 1, ..., 6:].max() > 1e-3
+    assert d[:, 2].max() == 0.0
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_c3d_block_matches_reference(groups):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(1, 3, 5, 5, 4)).astype("float32")
+    layer = C3DBlock(6, groups=groups, strides=2)
+    layer.build(x.shape)
+    randomise(layer, rng)
+    k = layer.kernel.numpy()
+    if groups == 1:
+        conv = np_conv(x, k, 2)
+    else:
+        conv = np.concatenate([np_conv(x[..., :2], k[..., :3], 2), np_conv(x[..., 2:], k[..., 3:], 2)], -1)
+    expected = np.maximum(np_bn(conv, layer.bn), 0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_p3d_and_c2d_blocks_match_reference():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1, 3, 5, 5, 4)).astype("float32")
+    p3d = P3DBlock(6, activation=False)
+    p3d.build(x.shape)
+    randomise(p3d, rng)
+    mid = np.maximum(np_bn(np_conv(x, p3d.spatial_kernel.numpy()[None], 1), p3d.spatial_bn), 0)
+    expected = np_bn(np_conv(mid, p3d.temporal_kernel.numpy(), 1), p3d.bn)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(p3d(x)), expected, atol=1e-4, rtol=1e-4)
+
+    c2d = C2DBlock(6, strides=2)
+    c2d.build(x.shape)
+    randomise(c2d, rng)
+    expected = np.maximum(np_bn(np_conv(x, c2d.kernel.numpy()[None], 2), c2d.bn), 0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(c2d(x)), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: GSTBlock(8, alpha=0.25, beta=1.0),
+        lambda: GSTBlock(8, alpha=0.5, temporal_impl="conv2d"),
+        lambda: C3DBlock(8, groups=2),
+        lambda: P3DBlock(8, temporal_impl="conv2d"),
+    ],
+)
+def test_temporal_impl_conv2d_is_equivalent(layer):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 4, 6, 6, 8)).astype("float32")
+    a = layer()
+    a.build(x.shape)
+    randomise(a, rng)
+    config = a.get_config()
+    config["temporal_impl"] = "conv2d" if config["temporal_impl"] == "conv3d" else "conv3d"
+    b = type(a).from_config(config)
+    b.build(x.shape)
+    b.set_weights(a.get_weights())
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(a(x)), keras.ops.convert_to_numpy(b(x)), atol=1e-5, rtol=1e-5
+    )
+
+
+def test_config_round_trip_through_json():
+    layer = GSTBlock(16, alpha=0.125, beta=1.0, strides=2, activation=False, name="g")
+    config = json.loads(json.dumps(keras.saving.serialize_keras_object(layer)))
+    restored = keras.saving.deserialize_keras_object(config)
+    assert isinstance(restored, GSTBlock)
+    assert restored.get_config() == layer.get_config()
+    assert (restored.spatial_filters, restored.temporal_filters) == (14, 2)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(filters=10, alpha=0.25), "alpha \\* filters"),
+        (dict(filters=8, alpha=0.0), "alpha"),
+        (dict(filters=8, alpha=1.0), "alpha"),
+        (dict(filters=8, beta=0.0), "beta"),
+        (dict(filters=8, beta=1.5), "beta"),
+        (dict(filters=8, strides=3), "strides"),
+        (dict(filters=0), "filters"),
+        (dict(filters=8, temporal_impl="fft"), "temporal_impl"),
+    ],
+)
+def test_gst_block_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GSTBlock(**kwargs)
+
+
+def test_gst_block_rejects_input_channels_that_do_not_split():
+    layer = GSTBlock(8, beta=0.5)
+    with pytest.raises(ValueError, match="beta \\* input channels"):
+        layer.build((1, 2, 4, 4, 5))
+
+
+def test_c3d_groups_must_divide_filters():
+    with pytest.raises(ValueError, match="groups"):
+        C3DBlock(6, groups=4)
