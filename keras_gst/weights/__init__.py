@@ -13,8 +13,8 @@ def load_weights(model, weights):
     - a directory: a keras-hub ResNet preset saved with `save_to_preset` (config.json + model.weights.h5).
     - `*.keras`: a saved keras-hub `ResNetBackbone` (inflated as ImageNet init) or a saved keras_gst model.
     - `*.weights.h5`: weights saved by `model.save_weights` of the same architecture.
-    - `*.pth` / `*.pt`: a PyTorch checkpoint (the authors' GST or torchvision ResNet), see
-      `keras_gst.weights.torch_convert`.
+    - `*.pth` / `*.pt` / `*.pth.tar` (the authors' main.py names): a PyTorch checkpoint (the authors' GST
+      or torchvision ResNet), see `keras_gst.weights.torch_convert`.
     """
     if weights == "imagenet":
         return load_imagenet(model)
@@ -40,7 +40,7 @@ def load_weights(model, weights):
         if isinstance(source, GSTResNet):
             return copy_weights(source, model, source_name=path)
         return load_2d_resnet(model, source, source=path)
-    if path.endswith((".pth", ".pt")):
+    if path.endswith((".pth", ".pt", ".pth.tar")):
         from keras_gst.weights.torch_convert import load_torch_weights
 
         return load_torch_weights(model, path)
