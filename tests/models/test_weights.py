@@ -1,0 +1,138 @@
+"""ImageNet initialisation from keras-hub ResNets (saved locally: no network) and other weight sources."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+import keras_gst
+from keras_gst import feature_model
+
+SPECS = {18: ("basic_block", [2, 2, 2, 2]), 50: ("bottleneck_block", [3, 4, 6, 3])}
+
+
+def random_backbone(depth, seed):
+    keras.utils.set_random_seed(seed)
+    block_type, blocks = SPECS[depth]
+    backbone = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[7],
+        stackwise_num_filters=[64, 128, 256, 512],
+        stackwise_num_blocks=blocks,
+        stackwise_num_strides=[1, 2, 2, 2],
+        block_type=block_type,
+        use_pre_activation=False,
+    )
+    rng = np.random.default_rng(seed)
+    for w in backbone.weights:  # non-trivial BN statistics too
+        if "moving_variance" in w.path:
+            w.assign(rng.uniform(0.5, 1.5, w.shape).astype("float32"))
+        elif "moving_mean" in w.path or "beta" in w.path:
+            w.assign(rng.normal(0, 0.1, w.shape).astype("float32"))
+        elif "gamma" in w.path:
+            w.assign(rng.uniform(0.5, 1.5, w.shape).astype("float32"))
+    return backbone
+
+
+@pytest.fixture(scope="module", params=[18, 50])
+def preset(request, tmp_path_factory):
+    depth = request.param
+    backbone = random_backbone(depth, seed=depth)
+    path = tmp_path_factory.mktemp(f"resnet{depth}_preset")
+    backbone.save_to_preset(str(path))
+    return depth, path, backbone
+
+
+def test_c2d_from_preset_equals_2d_backbone_on_every_frame(preset):
+    depth, path, backbone = preset
+    model = keras_gst.GSTResNet(depth=depth, num_classes=5, block="c2d", weights=str(path))
+    frames = np.random.default_rng(0).random((2, 3, 64, 64, 3)).astype("float32")
+    ours = feature_model(model).predict_on_batch(frames)
+    theirs = backbone.predict_on_batch(frames.reshape(6, 64, 64, 3)).reshape(ours.shape)
+    assert np.abs(theirs).max() > 0.1
+    np.testing.assert_allclose(ours, theirs, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.25, 0.5), (0.5, 0.5), (0.125, 0.5), (0.25, 1.0)])
+def test_gst_spatial_kernels_are_sliced_imagenet_kernels(preset, alpha, beta):
+    depth, path, backbone = preset
+    model = keras_gst.GSTResNet(depth=depth, num_classes=5, alpha=alpha, beta=beta, weights=str(path))
+    fresh = keras_gst.GSTResNet(depth=depth, num_classes=5, alpha=alpha, beta=beta)
+    units = model.units()
+    assert len(units) == 16  # ResNet-18: 8 basic blocks x 2 units; ResNet-50: 16 bottlenecks x 1
+    for unit in units:
+        (kernel,) = backbone.get_layer(f"{unit.name}_conv").get_weights()
+        bn = backbone.get_layer(f"{unit.name}_bn").get_weights()
+        cin = kernel.shape[2]
+        cin_s = cin if beta == 1.0 else int(cin * beta)
+        np.testing.assert_array_equal(unit.spatial_kernel.numpy(), kernel[:, :, :cin_s, : unit.spatial_filters])
+        for ours, theirs in zip(unit.bn.get_weights(), bn, strict=True):
+            np.testing.assert_array_equal(ours, theirs)
+        # temporal kernels keep a Kaiming (fan_out) init: zero mean, std sqrt(2 / fan_out)
+        t = unit.temporal_kernel.numpy()
+        assert abs(t.std() - np.sqrt(2.0 / (27 * unit.temporal_filters))) < 0.2 * t.std()
+    # everything outside the units is copied; the classifier is not
+    np.testing.assert_array_equal(model.get_layer("stem_conv").kernel.numpy(), backbone.get_layer("conv1_conv").kernel.numpy())
+    np.testing.assert_array_equal(
+        model.get_layer("frame_logits").bias.numpy(), fresh.get_layer("frame_logits").bias.numpy()
+    )
+
+
+def test_depth_mismatch_is_rejected(preset):
+    depth, path, _ = preset
+    other = 50 if depth == 18 else 101
+    with pytest.raises(ValueError, match="not a plain ResNet"):
+        keras_gst.GSTResNet(depth=other, num_classes=5, weights=str(path))
+
+
+def test_saved_keras_hub_backbone_file_is_accepted(tmp_path):
+    backbone = random_backbone(18, seed=3)
+    path = tmp_path / "backbone.keras"
+    backbone.save(path)
+    model = keras_gst.GSTResNet18(4, block="c2d", weights=str(path))
+    np.testing.assert_array_equal(
+        model.get_layer("stack3_block1_2").kernel.numpy(), backbone.get_layer("stack3_block1_2_conv").kernel.numpy()
+    )
+
+
+def test_own_keras_and_weights_h5_files_load(tmp_path):
+    source = keras_gst.GSTResNet18(4, weights=None)
+    source.save(tmp_path / "m.keras")
+    source.save_weights(tmp_path / "m.weights.h5")
+    x = np.random.default_rng(4).random((1, 2, 32, 32, 3)).astype("float32")
+    expected = source.predict_on_batch(x)
+    for name in ["m.keras", "m.weights.h5"]:
+        model = keras_gst.GSTResNet18(4, weights=str(tmp_path / name))
+        np.testing.assert_allclose(model.predict_on_batch(x), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="frame_logits"):
+        keras_gst.GSTResNet18(7, weights=str(tmp_path / "m.keras"))
+
+
+def test_missing_path_and_resnet34_imagenet_fail_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        keras_gst.GSTResNet18(4, weights=str(tmp_path / "nope.pth"))
+    with pytest.raises(ValueError, match="torchvision"):
+        keras_gst.GSTResNet34(4, weights="imagenet")
+
+
+def test_imagenet_offline_names_the_fix():
+    """Offline (as in CI) the hub download fails; the error must say what to do instead."""
+    with pytest.raises(RuntimeError, match="weights=None") as info:
+        keras_gst.GSTResNet18(4, weights="imagenet")
+    assert "resnet_18_imagenet" in str(info.value)
+
+
+def test_cli_info_json():
+    out = subprocess.run(
+        [sys.executable, "-m", "keras_gst.cli", "info", "--model", "gst_resnet50", "--alpha", "0.25",
+         "--num-classes", "174", "--frames", "8", "--size", "224", "--json"],
+        capture_output=True, text=True, check=True, timeout=300,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["params"] == 21_035_246
+    assert result["params_total"] == 21_088_366
+    assert abs(result["macs"] - 29.00e9) / 29.00e9 < 0.005
