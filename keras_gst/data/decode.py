@@ -88,6 +88,9 @@ class _OpenCVReader:
         for index in wanted:
             if index - self.position > seek_threshold:
                 self.cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+                reached = int(self.cap.get(cv2.CAP_PROP_POS_FRAMES))
+                if reached != index:  # seeking past the real end stops at the last decodable frame
+                    raise _ShortVideo(reached)
                 self.position = index
             while self.position < index:
                 _deadline_check(deadline, path, timeout)

@@ -1,0 +1,173 @@
+"""Decoding the real videos and frame folders in ../shared/data/real, and bad files made in tmp_path."""
+
+import logging
+import os
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from keras_gst.data import decode as D
+
+# file: (frames that decode with OpenCV, height, width), from SOURCE.md
+REAL_VIDEOS = {
+    "test.mp4": (300, 256, 340),
+    "test.avi": (164, 240, 320),
+    "demo.mp4": (280, 256, 340),
+    "bottle-detection.mp4": (1189, 360, 640),
+    "sthv2/13201.webm": (49, 240, 320),
+}
+REAL_FOLDERS = {  # folder: (template, frames, width)
+    "gst_style/57082": ("{:05d}.jpg", 38, 427),
+    "ssv2/2": ("{:04d}.jpg", 48, 427),
+    "ssv2/13201": ("{:04d}.jpg", 49, 320),
+    "ssv2/3201": ("{:04d}.jpg", 43, 426),
+    "ssv2/862": ("{:04d}.jpg", 47, 427),
+    "ssv2/151201": ("{:04d}.jpg", 33, 400),
+    "imgs": ("img_{:05d}.jpg", 10, 320),
+}
+
+
+def sequential_frames(path, indices):
+    cap = cv2.VideoCapture(str(path))
+    wanted, out, i = set(indices), {}, 0
+    while len(out) < len(wanted):
+        ok, frame = cap.read()
+        assert ok
+        if i in wanted:
+            out[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        i += 1
+    return np.stack([out[j] for j in indices])
+
+
+@pytest.mark.parametrize("name", sorted(REAL_VIDEOS))
+def test_real_video_clip(real_data, name):
+    path = real_data / "videos" / name
+    frames_true, h, w = REAL_VIDEOS[name]
+    indices = np.linspace(0, frames_true - 1, 8).astype(np.int64)
+    clip, n = D.load_video_clip(path, lambda n: np.linspace(0, n - 1, 8).astype(np.int64))
+    assert n == frames_true and clip.shape == (8, h, w, 3) and clip.dtype == np.uint8
+    np.testing.assert_array_equal(clip, sequential_frames(path, indices))
+
+
+def test_true_frame_counts(real_data):
+    for name, (frames_true, _, _) in REAL_VIDEOS.items():
+        assert D.count_video_frames(real_data / "videos" / name) == frames_true
+
+
+def test_seek_across_long_gaps_gives_the_right_frames(real_data):
+    path = real_data / "videos" / "bottle-detection.mp4"
+    indices = [1100, 5, 600, 5, 1188]  # any order, repeats; gaps > SEEK_THRESHOLD use a seek
+    clip = D.read_video_frames(path, indices)
+    np.testing.assert_array_equal(clip, sequential_frames(path, indices))
+
+
+def test_webm_frames_line_up_with_the_jpeg_folder(real_data):
+    # 13201.webm was encoded from rawframes/ssv2/13201/0001..0049.jpg: video frame k == file k+1
+    clip = D.read_video_frames(real_data / "videos" / "sthv2" / "13201.webm", [0, 24, 48])
+    folder = real_data / "rawframes" / "ssv2" / "13201"
+    jpegs = [cv2.cvtColor(cv2.imread(str(folder / f"{k + 1:04d}.jpg")), cv2.COLOR_BGR2RGB) for k in (0, 24, 48)]
+    diff = lambda a, b: np.abs(a.astype(int) - b.astype(int)).mean()  # noqa: E731
+    for i in range(3):
+        assert diff(clip[i], jpegs[i]) < 6
+    assert diff(clip[0], jpegs[2]) > 2 * diff(clip[0], jpegs[0])
+
+
+@pytest.mark.parametrize("folder", sorted(REAL_FOLDERS))
+def test_real_frame_folders(real_data, folder):
+    template, count, width = REAL_FOLDERS[folder]
+    path = str(real_data / "rawframes" / folder)
+    assert D.detect_template(path) == template
+    assert D.folder_frame_count(path, template) == count
+    data = D.read_frame_bytes(D.frame_paths(path, [0, count - 1], template))
+    image = cv2.imdecode(np.frombuffer(data[1], np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (240, width, 3)
+
+
+# --- bad inputs: each error names the file ------------------------------------------------------
+
+
+def test_missing_video(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"video not found: .*gone\.mp4"):
+        D.load_video_clip(tmp_path / "gone.mp4", lambda n: np.arange(2))
+
+
+def test_zero_byte_video(tmp_path):
+    path = tmp_path / "empty.mp4"
+    path.write_bytes(b"")
+    with pytest.raises(D.VideoDecodeError, match=r"empty \(0 bytes\): .*empty\.mp4"):
+        D.load_video_clip(path, lambda n: np.arange(2))
+
+
+def test_corrupt_video(tmp_path):
+    path = tmp_path / "corrupt.mp4"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    with pytest.raises(D.VideoDecodeError, match=r"corrupt\.mp4"):
+        D.load_video_clip(path, lambda n: np.arange(2))
+    with pytest.raises(D.VideoDecodeError, match=r"cannot decode video .*corrupt\.mp4"):
+        D.read_video_frames(path, [0])
+
+
+def make_truncated_mp4(real_data, out):
+    """demo.mp4 remuxed with the index first (faststart), then cut to 40%: claims 280 frames."""
+    full = out.with_name("faststart.mp4")
+    with av.open(str(real_data / "videos" / "demo.mp4")) as src, \
+            av.open(str(full), "w", options={"movflags": "faststart"}) as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    data = full.read_bytes()
+    out.write_bytes(data[: len(data) * 4 // 10])
+    return out
+
+
+def test_truncated_video_is_resampled_and_named(real_data, tmp_path, caplog):
+    path = make_truncated_mp4(real_data, tmp_path / "truncated.mp4")
+    assert D.claimed_frame_count(path) == 280
+    with pytest.raises(D.ShortVideoError, match=r"truncated\.mp4 ends after \d+ decodable frames"):
+        D.read_video_frames(path, [279])
+    with caplog.at_level(logging.WARNING):
+        clip, n = D.load_video_clip(path, lambda n: np.array([0, n - 1]))
+    assert 50 < n < 280 and clip.shape == (2, 256, 340, 3)
+    assert f"{path}: expected 280 frames from frame 0, only {n} decode" in caplog.text
+    np.testing.assert_array_equal(clip, sequential_frames(path, [0, n - 1]))
+
+
+def test_av1_falls_back_to_pyav(tmp_path):
+    path = tmp_path / "av1.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libsvtav1", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 20 * i, np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    clip, n = D.load_video_clip(path, lambda n: np.array([1, 8]))
+    assert n == 10 and clip.shape == (2, 64, 64, 3)
+    np.testing.assert_allclose(clip.reshape(2, -1).mean(axis=1), [20, 160], atol=4)
+    assert D.count_video_frames(path) == 10
+
+
+def test_decoding_is_time_bounded(real_data):
+    with pytest.raises(D.DecodeTimeoutError, match=r"bottle-detection\.mp4 took longer than"):
+        D.read_video_frames(real_data / "videos" / "bottle-detection.mp4", [1000], timeout=0.0)
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", r"empty \(0 bytes\)"),
+    (b"GIF89a....", "not a JPEG"),
+    ("truncate", r"truncated \(no end marker\)"),
+])
+def test_bad_jpeg_frames_are_named(real_data, tmp_path, content, message):
+    good = (real_data / "rawframes" / "gst_style" / "57082" / "00001.jpg").read_bytes()
+    path = tmp_path / "00001.jpg"
+    path.write_bytes(good[: len(good) // 2] if content == "truncate" else content)
+    with pytest.raises(D.VideoDecodeError, match=f"{message}: .*{os.sep}00001.jpg"):
+        D.read_frame_bytes([str(path)])
+    with pytest.raises(FileNotFoundError, match=r"frame not found: .*00002\.jpg"):
+        D.read_frame_bytes([str(tmp_path / "00002.jpg")])
