@@ -53,6 +53,7 @@ _DEPTHS = {
     ("basic", (2, 2, 2, 2)): 18,
     ("basic", (3, 4, 6, 3)): 34,
 }
+MAX_LISTED = 40  # problems listed in one error message
 _BN_FIELDS = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"), ("running_var", "moving_variance"))
 
 
@@ -145,10 +146,14 @@ def read_checkpoint(path_or_state_dict):
 
 
 def _canonical_keys(state):
-    """Strip `module.` (DataParallel) and `base_model.` (TemporalModel) -> ({canonical: original}, source)."""
+    """Strip `module.` (DataParallel) and `base_model.` (TemporalModel).
+
+    Returns ({canonical key: original key}, source, spell) where `spell(canonical)` writes a key the way
+    this checkpoint would (for naming missing keys).
+    """
     keys = list(state)
-    if all(k.startswith("module.") for k in keys):
-        keys = [k[len("module."):] for k in keys]
+    outer = "module." if all(k.startswith("module.") for k in keys) else ""
+    keys = [k[len(outer):] for k in keys]
     authors_prefix = any(k.startswith("base_model.") for k in keys)
     canonical = {}
     for original, key in zip(state, keys):
@@ -170,7 +175,14 @@ def _canonical_keys(state):
         source = "torchvision"
     else:
         raise ValueError(f"{conv1}: a {ndim}-D stem kernel; expected 5-D (GST, Conv3d) or 4-D (torchvision, Conv2d).")
-    return canonical, source
+
+    def spell(key):
+        if key in canonical:
+            return canonical[key]
+        base = "base_model." if authors_prefix and not key.startswith("new_fc.") else ""
+        return outer + base + key
+
+    return canonical, source, spell
 
 
 def _fraction(x):
@@ -188,7 +200,7 @@ def inspect_checkpoint(path_or_state_dict):
 
 def describe_state(state, meta=None):
     """`inspect_checkpoint` for a state already read by `read_checkpoint`."""
-    canonical, source = _canonical_keys(state)
+    canonical, source, _ = _canonical_keys(state)
 
     def shape(key):
         return state[canonical[key]].shape
@@ -362,7 +374,7 @@ def load_torch_weights(model, path_or_state_dict, include_head=True):
         ImportError if a path is given and PyTorch is not installed.
     """
     state, meta = read_checkpoint(path_or_state_dict)
-    canonical, source = _canonical_keys(state)
+    canonical, source, spell = _canonical_keys(state)
     plan = _plan(model, source, include_head)
     if source == "authors":
         _authors_fc_alias(canonical, plan)
@@ -374,7 +386,7 @@ def load_torch_weights(model, path_or_state_dict, include_head=True):
     for key, (shape, _, _) in plan.entries.items():
         if key not in canonical:
             if key not in plan.optional:
-                problems.append(f"missing key {key!r} (expected shape {shape})")
+                problems.append(f"missing key {spell(key)!r} (expected shape {shape})")
         elif tuple(state[canonical[key]].shape) != shape:
             problems.append(
                 f"shape mismatch for {canonical[key]!r}: checkpoint {tuple(state[canonical[key]].shape)}, "
@@ -383,7 +395,8 @@ def load_torch_weights(model, path_or_state_dict, include_head=True):
     if problems:
         raise ValueError(
             f"Cannot load the {source} checkpoint ({_describe_short(state)}) into {model.name} "
-            f"({_describe_model(model)}): {len(problems)} problem(s):\n  " + "\n  ".join(problems)
+            f"({_describe_model(model)}): {len(problems)} problem(s):\n  " + "\n  ".join(problems[:MAX_LISTED])
+            + (f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else "")
         )
 
     for key, (_, variable, transform) in plan.entries.items():
