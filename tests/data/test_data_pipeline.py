@@ -1,0 +1,232 @@
+"""build_dataset on the real videos / frame folders, views, label swap, bad files. Tiny sizes (32 px)."""
+
+import logging
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gst.data import (
+    Annotations,
+    SkipLog,
+    VideoRecord,
+    build_dataset,
+    read_label_map,
+    read_list_file,
+)
+
+SMALL = dict(num_frames=4, scale_size=36, crop_size=32)
+REAL_VIDEOS = ["test.mp4", "test.avi", "demo.mp4", "bottle-detection.mp4", "sthv2/13201.webm"]
+
+
+def batches(ds):
+    return [(x.numpy(), y.numpy()) for x, y in ds]
+
+
+def ssv2_names(real_data):
+    return read_label_map(real_data / "annotations" / "sthv2" / "label_map.txt")
+
+
+def real_frame_list(real_data):
+    return read_list_file(real_data / "annotations" / "generic" / "list_gst_tab.txt",
+                          root=real_data / "rawframes", class_names=ssv2_names(real_data))
+
+
+def test_frame_folders_training_and_eval(real_data):
+    ann = real_frame_list(real_data)
+    train = batches(build_dataset(ann, training=True, batch_size=2, template="auto", seed=0, **SMALL))
+    assert [x.shape for x, _ in train] == [(2, 4, 32, 32, 3)] * 2
+    assert sorted(np.concatenate([y for _, y in train]).tolist()) == [10, 32, 68, 79]
+    assert train[0][0].dtype == np.float32 and -2.2 < train[0][0].min() < train[0][0].max() < 2.7
+    evals = batches(build_dataset(ann, batch_size=3, template="auto", **SMALL))
+    assert [x.shape for x, _ in evals] == [(3, 4, 32, 32, 3), (1, 4, 32, 32, 3)]
+    assert np.concatenate([y for _, y in evals]).tolist() == [10, 68, 79, 32]  # eval keeps the order
+
+
+def test_every_real_video(real_data):
+    records = [VideoRecord(str(real_data / "videos" / name), None, i) for i, name in enumerate(REAL_VIDEOS)]
+    (x, y), = batches(build_dataset(records, batch_size=5, **SMALL))
+    assert x.shape == (5, 4, 32, 32, 3) and y.tolist() == [0, 1, 2, 3, 4]
+    assert np.all(x.std(axis=(1, 2, 3, 4)) > 0.1)  # real content, not blank frames
+    (x, y), = batches(build_dataset(records, batch_size=5, training=True, seed=1, **SMALL))
+    assert x.shape == (5, 4, 32, 32, 3) and sorted(y.tolist()) == [0, 1, 2, 3, 4]
+
+
+def test_mmaction2_video_list_and_offsets(real_data, tmp_path):
+    ann = real_data / "annotations" / "mmaction2"
+    vids = read_list_file(ann / "video_test_list.txt", root=real_data / "videos")
+    (x, y), = batches(build_dataset(vids, batch_size=2, **SMALL))
+    assert x.shape == (2, 4, 32, 32, 3) and y.tolist() == [0, 0]
+    # `imgs 2 5 127`: frames 3..7 of imgs/ == a folder holding copies of img_00003..7 as 1..5
+    offset = read_list_file(ann / "rawframe_test_list_with_offset.txt", root=real_data / "rawframes",
+                            with_offset=True)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for i in range(5):
+        shutil.copy(real_data / "rawframes" / "imgs" / f"img_{i + 3:05d}.jpg", copy / f"img_{i + 1:05d}.jpg")
+    kw = dict(num_frames=5, scale_size=36, crop_size=32, template="img_{:05d}.jpg", batch_size=1)
+    (a, _), _ = batches(build_dataset(offset, **kw))
+    (b, _), = batches(build_dataset([VideoRecord(str(copy), 5, 127)], **kw))
+    np.testing.assert_array_equal(a, b)
+    multi = read_list_file(ann / "rawframe_test_list_multi_label.txt", root=real_data / "rawframes",
+                           multi_label=True)
+    (x, y), = batches(build_dataset(multi, batch_size=2, template="img_{:05d}.jpg", num_classes=6, **SMALL))
+    np.testing.assert_array_equal(y, [[0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 0, 1]])
+
+
+def test_test_views(real_data):
+    records = [VideoRecord(str(real_data / "videos" / "test.avi"), None, 3)]
+    (single, _), = batches(build_dataset(records, batch_size=1, **SMALL))
+    (views, y), = batches(build_dataset(records, batch_size=1, num_clips=2, num_crops=10, **SMALL))
+    assert views.shape == (1, 20, 4, 32, 32, 3) and y.tolist() == [3]
+    np.testing.assert_allclose(views[0, 4], single[0], atol=1e-5)  # clip 0, centre crop = single view
+    np.testing.assert_allclose(views[0, 5:10], views[0, 0:5, ..., ::-1, :], atol=1e-5)  # flipped crops
+    assert np.abs(views[0, 10 + 4] - views[0, 4]).mean() > 0.01  # clip 1 samples other frames
+    (three, _), = batches(build_dataset(records, batch_size=1, num_clips=1, num_crops=3, **SMALL))
+    assert three.shape == (1, 3, 4, 32, 32, 3)
+    np.testing.assert_allclose(three[0, 1], single[0], atol=1e-5)
+
+
+def write_folder(folder, image, count):
+    folder.mkdir(parents=True)
+    for i in range(count):
+        cv2.imwrite(str(folder / f"{i + 1:05d}.jpg"), image)
+
+
+def gradient_folder(tmp_path, name="clip"):
+    """Frames darkening from left to right: any crop shows whether it was flipped."""
+    image = np.zeros((48, 64, 3), np.uint8)
+    image[:] = (252 - 4 * np.arange(64))[None, :, None]
+    write_folder(tmp_path / name, image, 6)
+    return str(tmp_path / name)
+
+
+def test_same_crop_and_flip_for_every_frame(tmp_path):
+    folder = gradient_folder(tmp_path)
+    ds = build_dataset([VideoRecord(folder, 6, 0)] * 16, training=True, batch_size=16, seed=3, flip=True, **SMALL)
+    (x, _), = batches(ds)
+    np.testing.assert_allclose(x, np.broadcast_to(x[:, :1], x.shape), atol=1e-6)  # frames identical
+    assert len({tuple(np.round(clip[0, 16, :, 0], 3)) for clip in x}) > 3  # but crops differ per clip
+
+
+def test_flip_swaps_left_right_labels(tmp_path, real_data):
+    folder = gradient_folder(tmp_path)
+    names = ssv2_names(real_data)
+    records = [VideoRecord(folder, 6, 86)] * 12 + [VideoRecord(folder, 6, 166)] * 12 + [VideoRecord(folder, 6, 5)] * 8
+    (x, y), = batches(build_dataset(Annotations(records, names), training=True, batch_size=32, seed=0,
+                                    shuffle=False, **SMALL))
+    flipped = x[:, 0, :, :4, 0].mean(axis=(1, 2)) < x[:, 0, :, -4:, 0].mean(axis=(1, 2))  # bright side on the right
+    expected = np.array([86] * 12 + [166] * 12 + [5] * 8)
+    swapped = np.where(expected == 86, 87, np.where(expected == 166, 167, 5))
+    np.testing.assert_array_equal(y, np.where(flipped, swapped, expected))
+    assert 0 < flipped.sum() < 32
+
+
+def test_no_flip_for_direction_classes_without_mirrors(tmp_path):
+    folder = gradient_folder(tmp_path)
+    names = ["turning left", "waving"]
+    records = [VideoRecord(folder, 6, 0)] * 16
+    (x, y), = batches(build_dataset(Annotations(records, names), training=True, batch_size=16, seed=0, **SMALL))
+    assert np.all(x[:, 0, :, :4, 0].mean(axis=(1, 2)) > x[:, 0, :, -4:, 0].mean(axis=(1, 2)))
+    with pytest.raises(ValueError, match="no mirror class"):
+        build_dataset(Annotations(records, names), training=True, flip=True, **SMALL)
+
+
+def test_seed_makes_training_repeatable(real_data):
+    ann = real_frame_list(real_data)
+    kw = dict(training=True, batch_size=4, template="auto", **SMALL)
+    a = batches(build_dataset(ann, seed=5, **kw))
+    b = batches(build_dataset(ann, seed=5, **kw))
+    c = batches(build_dataset(ann, seed=6, **kw))
+    np.testing.assert_array_equal(a[0][0], b[0][0])
+    np.testing.assert_array_equal(a[0][1], b[0][1])
+    assert not np.array_equal(a[0][0], c[0][0])
+    ds = build_dataset(ann, seed=5, **kw)
+    first, second = batches(ds), batches(ds)
+    assert not np.array_equal(first[0][0], second[0][0])  # new crops / order every epoch
+
+
+def test_distribute_input_context(real_data):
+    ann = real_frame_list(real_data)
+    seen = []
+    for pipeline in range(2):
+        ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline, num_replicas_in_sync=2)
+        out = batches(build_dataset(ann, batch_size=4, template="auto", input_context=ctx, **SMALL))
+        assert [x.shape[0] for x, _ in out] == [2]  # per-replica batch
+        seen += out[0][1].tolist()
+    assert sorted(seen) == [10, 32, 68, 79]
+    strategy = tf.distribute.get_strategy()
+    dist = strategy.distribute_datasets_from_function(
+        lambda ctx: build_dataset(ann, batch_size=4, template="auto", input_context=ctx, **SMALL))
+    assert sum(int(tf.shape(y)[0]) for _, y in dist) == 4
+
+
+def bad_videos(real_data, tmp_path):
+    zero = tmp_path / "zero.mp4"
+    zero.write_bytes(b"")
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(np.random.default_rng(0).integers(0, 256, 10000, dtype=np.uint8).tobytes())
+    return {"zero": zero, "corrupt": corrupt, "missing": tmp_path / "missing.mp4"}
+
+
+@pytest.mark.parametrize("kind", ["zero", "corrupt", "missing"])
+def test_bad_video_raises_naming_the_file(real_data, tmp_path, kind):
+    path = bad_videos(real_data, tmp_path)[kind]
+    records = [VideoRecord(str(real_data / "videos" / "test.avi"), None, 0), VideoRecord(str(path), None, 1)]
+    with pytest.raises(tf.errors.OpError, match=path.name):
+        batches(build_dataset(records, batch_size=2, **SMALL))
+
+
+def test_bad_videos_are_skipped_counted_and_reported(real_data, tmp_path, caplog):
+    bad = bad_videos(real_data, tmp_path)
+    records = [VideoRecord(str(real_data / "videos" / "test.avi"), None, 0)]
+    records += [VideoRecord(str(p), None, 1) for p in bad.values()]
+    log = SkipLog()
+    ds = build_dataset(records, batch_size=4, on_error="skip", skip_log=log, **SMALL)
+    with caplog.at_level(logging.WARNING):
+        (x, y), = batches(ds)
+    assert x.shape == (1, 4, 32, 32, 3) and y.tolist() == [0]
+    assert sorted(p.rsplit("/", 1)[1] for p, _ in log.epochs[0]) == ["corrupt.mp4", "missing.mp4", "zero.mp4"]
+    assert "3 of 4 items were skipped this epoch" in caplog.text
+    batches(ds)
+    assert [len(e) for e in log.epochs] == [3, 3] and log.total == 6  # reported every epoch
+
+
+def test_bad_frame_folder_entries(real_data, tmp_path):
+    good = real_data / "rawframes" / "gst_style" / "57082"
+    broken = tmp_path / "broken"
+    shutil.copytree(good, broken)
+    data = (broken / "00020.jpg").read_bytes()
+    (broken / "00020.jpg").write_bytes(data[: len(data) // 3])
+    records = [VideoRecord(str(good), 38, 0), VideoRecord(str(broken), 38, 1),
+               VideoRecord(str(tmp_path / "no_folder"), 10, 2)]
+    with pytest.raises(tf.errors.OpError, match=r"truncated \(no end marker\): .*broken/00020\.jpg"):
+        batches(build_dataset(records[:2], batch_size=2, num_frames=38, scale_size=36, crop_size=32))
+    log = SkipLog()
+    (x, y), = batches(build_dataset(records, batch_size=3, num_frames=38, scale_size=36, crop_size=32,
+                                    on_error="skip", skip_log=log))
+    assert y.tolist() == [0]
+    reasons = " ".join(r for _, r in log.epochs[0])
+    assert "broken/00020.jpg" in reasons and "frame folder not found" in reasons and "no_folder" in reasons
+
+
+def test_short_frame_folder_is_sampled_from_present_frames(real_data, caplog):
+    folder = str(real_data / "rawframes" / "gst_style" / "57082")
+    with caplog.at_level(logging.WARNING):
+        (x, _), = batches(build_dataset([VideoRecord(folder, 60, 0)], batch_size=1, **SMALL))
+    assert x.shape == (1, 4, 32, 32, 3)
+    assert "57082: the annotation says 60 frames, 38 are present" in caplog.text
+
+
+def test_argument_errors(real_data, tmp_path):
+    ann = real_frame_list(real_data)
+    with pytest.raises(ValueError, match="freeze"):
+        build_dataset(ann, training=True, cache=True)
+    with pytest.raises(ValueError, match="mix video files and frame folders"):
+        build_dataset(ann.records + [VideoRecord(str(real_data / "videos" / "test.avi"), None, 0)])
+    with pytest.raises(ValueError, match="one view"):
+        build_dataset(ann, training=True, num_crops=5)
+    with pytest.raises(ValueError, match="num_crops"):
+        build_dataset(ann, num_crops=4)
