@@ -109,23 +109,8 @@ def test_corrupt_video(tmp_path):
         D.read_video_frames(path, [0])
 
 
-def make_truncated_mp4(real_data, out):
-    """demo.mp4 remuxed with the index first (faststart), then cut to 40%: claims 280 frames."""
-    full = out.with_name("faststart.mp4")
-    with av.open(str(real_data / "videos" / "demo.mp4")) as src, \
-            av.open(str(full), "w", options={"movflags": "faststart"}) as dst:
-        stream = dst.add_stream_from_template(src.streams.video[0])
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = stream
-                dst.mux(packet)
-    data = full.read_bytes()
-    out.write_bytes(data[: len(data) * 4 // 10])
-    return out
-
-
-def test_truncated_video_is_resampled_and_named(real_data, tmp_path, caplog):
-    path = make_truncated_mp4(real_data, tmp_path / "truncated.mp4")
+def test_truncated_video_is_resampled_and_named(make_truncated_mp4, tmp_path, caplog):
+    path = make_truncated_mp4(tmp_path / "truncated.mp4")
     assert D.claimed_frame_count(path) == 280
     with pytest.raises(D.ShortVideoError, match=r"truncated\.mp4 ends after \d+ decodable frames"):
         D.read_video_frames(path, [279])
