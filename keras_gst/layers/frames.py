@@ -43,10 +43,16 @@ def conv_output_size(size, kernel_size, stride):
 
 
 def frame_conv2d(x, kernel, strides):
-    """Per-frame 2D convolution of (B, T, H, W, Cin) with a (k, k, Cin, Cout) kernel, symmetric padding."""
+    """Per-frame 2D convolution of (B, T, H, W, Cin) with a (k, k, Cin, Cout) kernel, symmetric padding.
+
+    At stride 1, "same" padding of an odd kernel is symmetric, so no explicit pad (and copy) is needed.
+    """
     num_frames = ops.shape(x)[1]
-    y = pad_spatial(fold_frames(x), kernel.shape[0] // 2, rank=4)
-    y = ops.conv(y, kernel, strides=strides, padding="valid")
+    y = fold_frames(x)
+    if strides == 1:
+        y = ops.conv(y, kernel, strides=1, padding="same")
+    else:
+        y = ops.conv(pad_spatial(y, kernel.shape[0] // 2, rank=4), kernel, strides=strides, padding="valid")
     return unfold_frames(y, num_frames)
 
 
@@ -65,8 +71,9 @@ def conv3d(x, kernel, strides, impl="conv3d"):
         raise ValueError(f"`temporal_impl` must be one of {TEMPORAL_IMPLS}. Received: {impl!r}")
     pt, ps = kernel.shape[0] // 2, kernel.shape[1] // 2
     if impl == "conv3d":
-        if pt or ps:
-            x = ops.pad(x, [[0, 0], [pt, pt], [ps, ps], [ps, ps], [0, 0]])
+        if strides == 1:  # "same" is symmetric for odd kernels at stride 1
+            return ops.conv(x, kernel, strides=1, padding="same")
+        x = ops.pad(x, [[0, 0], [pt, pt], [ps, ps], [ps, ps], [0, 0]])
         return ops.conv(x, kernel, strides=(1, strides, strides), padding="valid")
     num_frames = ops.shape(x)[1]
     if pt:
