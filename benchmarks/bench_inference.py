@@ -1,0 +1,274 @@
+"""Inference latency and training-step time of GST and the baselines, Keras/TF vs the PyTorch original.
+
+    python benchmarks/bench_inference.py                 # the full table (several minutes on 2 cores)
+    python benchmarks/bench_inference.py --quick         # GST and C2D only, batch 1, fewer repeats
+
+Every configuration runs in its own subprocess (so its peak RSS is its own) with the same thread count, and
+everything is measured in one run: compare ratios within a run, never across machines or days. Prints a table
+and writes JSON (default benchmarks/results/inference.json). Reported: median ms per clip over repeats
+(after warm-up), achieved GFLOP/s = 2 x MACs / time, and its share of the fp32 matmul peak measured in the
+same run. The PyTorch rows use the independent reimplementation of the authors' model in tests/torch_gst.py
+(only when torch is installed: pip install "keras-gst[torch]").
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = {
+    "gst": dict(block="gst", alpha=0.25, beta=0.5),
+    "c2d": dict(block="c2d"),
+    "gst_large": dict(block="gst", alpha=0.25, beta=1.0),
+    "c3d": dict(block="c3d"),
+    "p3d": dict(block="p3d"),
+}
+
+
+def _threads(n):
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _time(fn, repeats, warmup=2):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def worker_keras(cfg):
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(cfg["threads"])
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+
+    from keras_gst import GSTResNet, count_macs
+
+    t, s, b = cfg["frames"], cfg["size"], cfg["batch"]
+    model = GSTResNet(depth=50, num_classes=174, num_frames=t, input_shape=(s, s, 3), **MODELS[cfg["model"]])
+    macs = count_macs(model, (t, s, s, 3))
+    x = tf.constant(np.random.default_rng(0).random((b, t, s, s, 3), dtype=np.float32))
+    if cfg["mode"] == "train":
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        y = np.zeros((b,), "int32")
+        seconds = _time(lambda: model.train_on_batch(x, y), cfg["repeats"])
+    elif cfg["mode"] == "predict_on_batch":
+        seconds = _time(lambda: model.predict_on_batch(x), cfg["repeats"])
+    else:
+        fn = tf.function(lambda v: model(v, training=False), jit_compile=cfg["mode"] == "xla")
+        seconds = _time(lambda: fn(x).numpy(), cfg["repeats"])
+    return {"seconds": seconds, "macs": macs}
+
+
+def worker_torch(cfg):
+    import torch
+
+    torch.set_num_threads(cfg["threads"])
+    sys.path.insert(0, str(REPO / "tests"))
+    from torch_gst import TemporalModel
+
+    t, s, b = cfg["frames"], cfg["size"], cfg["batch"]
+    spec = MODELS[cfg["model"]]
+    model = TemporalModel(174, t, depth=50, alpha=spec["alpha"], beta=spec["beta"])
+    x = torch.rand(b, t * 3, s, s)  # the authors feed (N, T*3, H, W)
+    if cfg["mode"] == "train":
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        y = torch.zeros(b, dtype=torch.long)
+        model.train()
+
+        def step():
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        return {"seconds": _time(step, cfg["repeats"])}
+    model.eval()
+    if cfg["mode"] == "compile":
+        import torch._inductor.config as inductor_config
+
+        inductor_config.freezing = True  # what makes inductor fast on CPU (REFERENCE.md)
+        model = torch.compile(model)
+    with torch.no_grad():
+        seconds = _time(lambda: model(x), cfg["repeats"], warmup=3 if cfg["mode"] == "compile" else 2)
+    return {"seconds": seconds}
+
+
+def worker_matmul(cfg):
+    """fp32 matmul peak (GFLOP/s) with the same thread count: the best of TF and (if present) torch."""
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(cfg["threads"])
+    n = 2048
+    a = tf.constant(np.random.default_rng(0).random((n, n), dtype=np.float32))
+    mm = tf.function(lambda u: tf.matmul(u, u))
+    best = 2 * n**3 / _time(lambda: mm(a).numpy(), cfg["repeats"])
+    try:
+        import torch
+
+        torch.set_num_threads(cfg["threads"])
+        ta = torch.rand(n, n)
+        best = max(best, 2 * n**3 / _time(lambda: torch.mm(ta, ta), cfg["repeats"]))
+    except ImportError:
+        pass
+    return {"gflops": best / 1e9}
+
+
+def run_worker(cfg):
+    _threads(cfg["threads"])
+    fn = {"keras": worker_keras, "torch": worker_torch, "matmul": worker_matmul}[cfg["framework"]]
+    result = fn(cfg)
+    result["peak_rss_mb"] = _peak_rss_mb()
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def spawn(cfg, timeout):
+    cmd = [sys.executable, __file__, "--worker", json.dumps(cfg)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT ") :])
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    return {"error": " | ".join(tail) or f"exit code {proc.returncode}"}
+
+
+def plan(args):
+    base = dict(frames=args.frames, size=args.size, threads=args.threads, repeats=args.repeats)
+    models = ["gst", "c2d"] if args.quick else list(MODELS)
+    batches = [1] if args.quick else [1, 8]
+    configs = []
+    for batch in batches:
+        for model in models:
+            modes = ["tf.function"] if (args.quick or model != "gst" or batch != 1) else ["predict_on_batch", "tf.function", "xla"]
+            for mode in modes:
+                configs.append(dict(base, framework="keras", model=model, mode=mode, batch=batch))
+        if args.torch:
+            for mode in ["eager"] + (["compile"] if args.torch_compile else []):
+                configs.append(dict(base, framework="torch", model="gst", mode=mode, batch=batch))
+    if args.train:
+        for size in (args.size, args.size // 2):
+            for framework in ["keras"] + (["torch"] if args.torch else []):
+                configs.append(dict(base, framework=framework, model="gst", mode="train", batch=2, size=size))
+    return configs
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=8)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="GST and C2D, batch 1, tf.function only")
+    parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch rows")
+    parser.add_argument("--no-torch-compile", dest="torch_compile", action="store_false")
+    parser.add_argument("--no-train", dest="train", action="store_false", help="skip training-step timing")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds per configuration")
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "inference.json"))
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return run_worker(json.loads(args.worker))
+    if args.torch:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("torch not installed: PyTorch rows skipped (pip install \"keras-gst[torch]\")")
+            args.torch = False
+    if args.quick:
+        args.train, args.torch_compile = False, False
+
+    peak = spawn(dict(framework="matmul", threads=args.threads, repeats=args.repeats), args.timeout)
+    peak_gflops = peak.get("gflops")
+    rows = []
+    print(f"fp32 matmul peak, {args.threads} threads: {peak_gflops or float('nan'):.1f} GFLOP/s")
+    header = f"{'framework':9} {'model':10} {'mode':17} {'batch':>5} {'size':>5} {'ms/clip':>9} {'GFLOP/s':>8} {'%peak':>6} {'RSS MB':>7}"
+    print(header)
+    print("-" * len(header))
+    macs_by_model = {}
+    for cfg in plan(args):
+        result = spawn(cfg, args.timeout)
+        row = dict(cfg, **result)
+        if "seconds" in result:
+            row["ms_per_clip"] = 1000 * result["seconds"] / cfg["batch"]
+            if "macs" in result:
+                macs_by_model[(cfg["model"], cfg["size"])] = result["macs"]
+            macs = macs_by_model.get((cfg["model"], cfg["size"]))
+            if macs and cfg["mode"] != "train":
+                row["gflops"] = 2 * macs / (row["ms_per_clip"] / 1000) / 1e9
+                if peak_gflops:
+                    row["peak_share"] = row["gflops"] / peak_gflops
+        rows.append(row)
+        print(
+            f"{cfg['framework']:9} {cfg['model']:10} {cfg['mode']:17} {cfg['batch']:>5} {cfg['size']:>5} "
+            + (f"{row['ms_per_clip']:>9.1f} " if "ms_per_clip" in row else f"{'ERROR':>9} ")
+            + (f"{row['gflops']:>8.1f} {100 * row.get('peak_share', float('nan')):>5.0f}% " if "gflops" in row else f"{'':>8} {'':>6} ")
+            + (f"{row['peak_rss_mb']:>7.0f}" if "peak_rss_mb" in row else row.get("error", "")),
+            flush=True,
+        )
+
+    def ms(framework, model, mode, batch=1, size=args.size):
+        for r in rows:
+            if (r["framework"], r["model"], r["mode"], r["batch"], r["size"]) == (framework, model, mode, batch, size):
+                return r.get("ms_per_clip")
+        return None
+
+    ratios = {}
+    gst, c2d = ms("keras", "gst", "tf.function"), ms("keras", "c2d", "tf.function")
+    if gst and c2d:
+        ratios["gst_over_c2d (target <= 0.89)"] = gst / c2d
+    torch_best = [v for v in (ms("torch", "gst", "eager"), ms("torch", "gst", "compile")) if v]
+    if gst and torch_best:
+        ratios["keras_gst_over_best_torch (target <= 1.0)"] = gst / min(torch_best)
+    train_keras, train_torch = ms("keras", "gst", "train", batch=2), ms("torch", "gst", "train", batch=2)
+    if train_keras and train_torch:
+        ratios["train_step_keras_over_torch_eager (target <= 1.0)"] = train_keras / train_torch
+    if gst and peak_gflops:
+        ratios["gst_share_of_matmul_peak (target >= 0.85)"] = 2 * macs_by_model[("gst", args.size)] / (gst / 1000) / 1e9 / peak_gflops
+    print()
+    for name, value in ratios.items():
+        print(f"{name}: {value:.2f}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    machine = {"platform": platform.platform(), "processor": _cpu_name(), "threads": args.threads}
+    out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "machine": machine, "matmul_peak_gflops": peak_gflops,
+                               "rows": rows, "ratios": ratios}, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+def _cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
