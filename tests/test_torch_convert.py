@@ -173,6 +173,28 @@ def test_state_dict_of_numpy_arrays(default_pair, clips):
     assert _max_diff(keras_model(clips, training=False), expected) <= TOL
 
 
+def test_legacy_torch_file_format_and_tensor_metadata(default_pair, clips, tmp_path):
+    """2019-era checkpoints: PyTorch's pre-1.6 (non-zip) format; best_prec1 saved as a tensor."""
+    _, checkpoint, expected = default_pair
+    path = tmp_path / "GST_somethingv2_resnet50_segment4_best.pth.tar"
+    torch.save({**checkpoint, "best_prec1": torch.tensor(61.5)}, path, _use_new_zipfile_serialization=False)
+    keras_model = _keras_gst(0.25, 0.5)
+    report = load_torch_weights(keras_model, str(path))
+    assert report.meta["best_prec1"] == pytest.approx(61.5)
+    assert _max_diff(keras_model(clips, training=False), expected) <= TOL
+
+
+class _NotATensor:
+    pass
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    path = tmp_path / "with_code.pth"
+    torch.save({"state_dict": {"conv1.weight": torch.zeros(1)}, "args": _NotATensor()}, path)
+    with pytest.raises(ValueError, match=r"weights_only=True\) failed \(WeightsUnpickler error: Unsupported global: .*_NotATensor.*never unpickles code"):
+        load_torch_weights(GSTResNet(depth=18, num_classes=2), str(path))
+
+
 def test_inspect_checkpoint(default_pair, clips):
     _, checkpoint, _ = default_pair
     info = inspect_checkpoint(checkpoint)

@@ -123,9 +123,12 @@ def read_checkpoint(path_or_state_dict):
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:
+            lines = [line.strip() for line in str(error).splitlines() if "Unsupported global" in line]
+            reason = lines[0] if lines else f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
             raise ValueError(
-                f"{path}: torch.load(weights_only=True) failed ({type(error).__name__}: {error}). keras-gst only "
-                f"reads checkpoints made of tensors and plain containers; it never unpickles code."
+                f"{path}: torch.load(weights_only=True) failed ({reason}). keras-gst only reads checkpoints made "
+                f"of tensors and plain containers; it never unpickles code. If you trust the file, keep only its "
+                f"tensors: torch.save(torch.load(path, weights_only=False)['state_dict'], 'clean.pth')."
             ) from error
     else:
         obj = path_or_state_dict
