@@ -14,6 +14,8 @@ COMMANDS = [
     "keras_gst.commands.info",
     "keras_gst.commands.convert_torch",
     "keras_gst.commands.extract_frames",
+    "keras_gst.commands.export",
+    "keras_gst.commands.predict",
 ]
 
 

@@ -1,0 +1,85 @@
+"""`keras-gst predict VIDEO --model M.keras|M.tflite|SAVEDMODEL_DIR`: top-k classes of one video.
+
+The video (or frame folder) is decoded with the evaluation transform (TSN test sampling, short side
+resized, centre crop, ImageNet normalisation) at the model's T and frame size.
+"""
+
+import json
+import sys
+import time
+
+
+def register(subparsers):
+    parser = subparsers.add_parser("predict", help="Classify a video with a .keras, .tflite or SavedModel model.")
+    parser.add_argument("video", help="a video file or a frame folder")
+    parser.add_argument("--model", required=True, help="a .keras file, a .tflite file or a SavedModel directory")
+    parser.add_argument("--labels", default=None, help="class names, one per line, in class-index order")
+    parser.add_argument("--topk", type=int, default=5)
+    parser.add_argument("--frames", type=int, default=None, help="T, where the model leaves it open (default 8)")
+    parser.add_argument("--size", type=int, default=None, help="crop size, where the model leaves it open (default 224)")
+    parser.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--timing", action="store_true",
+                        help="report ms per clip for decode, preprocessing and the model separately (a second, "
+                             "warm pass; the first pass is reported too)")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    from keras_gst.export.clips import ClipReadError, load_clip
+    from keras_gst.export.predictor import load_predictor, read_labels, top_k
+
+    if args.topk < 1:
+        print("error: --topk must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        predictor = load_predictor(args.model, args.frames, args.size, num_threads=args.threads)
+        labels = read_labels(args.labels, predictor.num_classes) if args.labels else None
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    timings = {}
+    try:
+        clip = load_clip(args.video, predictor.num_frames, predictor.size, timings=timings)
+    except ClipReadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    logits = predictor.logits(clip[None])[0]
+    first = time.perf_counter() - start
+    timing = None
+    if args.timing:  # a second, warm pass: the first pays for TF/interpreter start-up
+        warm = {}
+        load_clip(args.video, predictor.num_frames, predictor.size, timings=warm)
+        start = time.perf_counter()
+        predictor.logits(clip[None])
+        timing = {
+            "decode_ms": 1e3 * warm["decode"],
+            "preprocess_ms": 1e3 * warm["preprocess"],
+            "model_ms": 1e3 * (time.perf_counter() - start),
+            "first_call_ms": {"decode": 1e3 * timings["decode"], "preprocess": 1e3 * timings["preprocess"],
+                              "model": 1e3 * first},
+        }
+    results = top_k(logits, min(args.topk, predictor.num_classes), labels)
+    if args.json:
+        out = {
+            "video": args.video,
+            "model": args.model,
+            "format": predictor.kind,
+            "frames": predictor.num_frames,
+            "size": predictor.size,
+            "topk": results,
+        }
+        if timing:
+            out["timing"] = timing
+        print(json.dumps(out))
+        return 0
+    print(f"{args.video}: {predictor.kind} model {args.model}, {predictor.num_frames}x{predictor.size}x{predictor.size}")
+    for r in results:
+        print(f"  {r['rank']:2d}. {r['probability']:7.2%}  [{r['index']:4d}] {r['label']}")
+    if timing:
+        first = timing["first_call_ms"]
+        print(f"  timing (ms/clip, warm): decode {timing['decode_ms']:.1f}, preprocess {timing['preprocess_ms']:.1f}, "
+              f"model {timing['model_ms']:.1f} (first call: {first['decode']:.1f}, {first['preprocess']:.1f}, "
+              f"{first['model']:.1f})")
+    return 0

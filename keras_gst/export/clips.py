@@ -1,0 +1,169 @@
+"""Real clips for calibration, parity reports and `keras-gst predict`, through `keras_gst.data`.
+
+A clip is the evaluation view of a video, exactly as `keras_gst.data.build_dataset(training=False)`
+makes it: TSN test sampling (the middle frame of each of T segments), the short side resized to
+`size * 256 / 224` and a centre crop `size` x `size` in one bilinear resampling. Decoding and the crop
+are kept apart here so `predict --timing` can time them separately.
+
+Clips are float32 RGB pixel values in [0, 255], shape (T, size, size, 3) (not yet normalised);
+`model_input(clips, dtype)` turns them into what a model file takes: ImageNet-normalised float32, or
+rounded uint8 pixels for models exported with `input_dtype="uint8"`.
+"""
+
+import os
+import time
+
+import numpy as np
+
+from keras_gst.data import IMAGENET_MEAN, IMAGENET_STD, VideoDecodeError, load_video_clip, read_list_file, sample_indices
+from keras_gst.data import decode as _decode
+from keras_gst.data.annotations import is_video_path
+
+FRAME_EXTENSIONS = (".jpg", ".jpeg")
+_READ_ERRORS = (VideoDecodeError, FileNotFoundError, OSError, ValueError)
+
+
+class ClipReadError(VideoDecodeError):
+    """A video or frame folder that cannot be read; the message names the file and the reason."""
+
+
+def scale_size_for(size):
+    """Short side before the centre crop: 256 for a 224 crop (the authors' ratio)."""
+    return int(round(size * 256 / 224))
+
+
+def _is_frame_folder(path):
+    return os.path.isdir(path) and any(f.lower().endswith(FRAME_EXTENSIONS) for f in os.listdir(path))
+
+
+def decode_clips(path, num_frames, num_clips=1, record_frames=None, offset=0):
+    """Decode the TSN test frames of a video file or frame folder: (num_clips * T, H, W, 3) uint8 RGB,
+    clip-major (clip k at phase (1/2 + k/num_clips) of each segment)."""
+    import tensorflow as tf
+
+    path = os.fspath(path)
+
+    def sample(n):
+        return sample_indices(n, num_frames, training=False, num_clips=num_clips)
+
+    try:
+        if os.path.isdir(path):
+            template = _decode.detect_template(path)
+            count = _decode.folder_frame_count(path, template) - offset
+            if record_frames is not None:
+                count = min(count, record_frames)
+            if count <= 0:
+                raise ClipReadError(f"frame folder {path} has no frames named {template!r}")
+            data = _decode.read_frame_bytes(_decode.frame_paths(path, sample(count) + offset, template))
+            return np.stack([tf.io.decode_jpeg(d, channels=3).numpy() for d in data])
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path} does not exist")
+        frames, _ = load_video_clip(path, sample, num_frames=record_frames, offset=offset)
+        return frames
+    except ClipReadError:
+        raise
+    except _READ_ERRORS as e:
+        raise ClipReadError(f"cannot read {path}: {e}") from e
+    except tf.errors.OpError as e:  # a frame JPEG TensorFlow cannot decode
+        raise ClipReadError(f"cannot decode a frame of {path}: {e.message}") from e
+
+
+def crop_clips(frames, num_frames, size):
+    """(num_clips * T, H, W, 3) decoded frames -> (num_clips, T, size, size, 3) float32 pixels, with
+    the evaluation centre crop of `keras_gst.data.transforms`."""
+    from keras_gst.data import transforms
+
+    h, w = frames.shape[1:3]
+    scale = scale_size_for(size)
+    boxes, flips = transforms.view_crop_boxes(h, w, 1, scale_size=scale, crop_size=size)
+    views = transforms.crop_resize(frames, boxes, size, flips, scale)
+    return np.asarray(views, np.float32).reshape(-1, num_frames, size, size, 3)
+
+
+def load_video_clips(path, num_frames, size, num_clips=1, timings=None, record_frames=None, offset=0):
+    """The evaluation views of a video or frame folder: (num_clips, T, size, size, 3) float32 pixels.
+
+    `timings`, if a dict, receives "decode" and "preprocess" wall times in seconds.
+    """
+    start = time.perf_counter()
+    frames = decode_clips(path, num_frames, num_clips, record_frames, offset)
+    mid = time.perf_counter()
+    clips = crop_clips(frames, num_frames, size)
+    if timings is not None:
+        timings["decode"] = mid - start
+        timings["preprocess"] = time.perf_counter() - mid
+    return clips
+
+
+def load_clip(path, num_frames, size, timings=None):
+    """The evaluation view of a video or frame folder: (T, size, size, 3) float32 pixels in [0, 255]."""
+    return load_video_clips(path, num_frames, size, 1, timings)[0]
+
+
+def normalize_clip(clips):
+    """Pixels in [0, 255] -> float32 ((x / 255) - ImageNet mean) / std, what the Keras models take."""
+    mean = np.asarray(IMAGENET_MEAN, np.float32)
+    std = np.asarray(IMAGENET_STD, np.float32)
+    return ((np.asarray(clips, np.float32) / 255.0) - mean) / std
+
+
+def to_uint8(clips):
+    return np.clip(np.round(np.asarray(clips, np.float32)), 0, 255).astype(np.uint8)
+
+
+def model_input(clips, input_dtype):
+    """Pixel clips -> a model file's input: "uint8" rounded pixels, or "float32" normalised frames."""
+    return to_uint8(clips) if input_dtype == "uint8" else normalize_clip(clips)
+
+
+def find_sources(source, root=None):
+    """(path, num_frames or None, offset) items named by `source`: a video, a frame folder, a directory
+    searched recursively for both, or a list file read with `keras_gst.data.read_list_file`."""
+    source = os.fspath(source)
+    if os.path.isfile(source) and not is_video_path(source):
+        try:
+            records = read_list_file(source, root)
+        except (ValueError, OSError) as e:
+            raise ClipReadError(f"cannot read list file {source}: {e}") from e
+        return [(r.path, r.num_frames, r.offset) for r in records]
+    if os.path.isfile(source) or _is_frame_folder(source):
+        return [(source, None, 0)]
+    if os.path.isdir(source):
+        found = []
+        for dirpath, dirnames, filenames in os.walk(source):
+            dirnames.sort()
+            if dirpath != source and _is_frame_folder(dirpath):
+                found.append((dirpath, None, 0))
+            found.extend((os.path.join(dirpath, f), None, 0) for f in sorted(filenames) if is_video_path(f))
+        if not found:
+            raise ClipReadError(f"no videos or frame folders under {source}")
+        return found
+    raise ClipReadError(f"{source} does not exist")
+
+
+def load_clips(sources, num_frames, size, clips_per_video=1, max_clips=None, root=None):
+    """Pixel clips (N, T, size, size, 3) float32 from every source (see `find_sources`),
+    `clips_per_video` temporal views each (TSN test phases), at most `max_clips`. Returns (clips, names)."""
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    items = [item for s in sources for item in find_sources(s, root)]
+    clips, names = [], []
+    for path, record_frames, offset in items:
+        if max_clips is not None and len(clips) >= max_clips:
+            break
+        views = load_video_clips(path, num_frames, size, clips_per_video, record_frames=record_frames, offset=offset)
+        for k, clip in enumerate(views):
+            clips.append(clip)
+            names.append(f"{path}#{k}" if clips_per_video > 1 else path)
+    if not clips:
+        raise ClipReadError(f"no clips loaded from {sources}")
+    return np.stack(clips[:max_clips]), names[:max_clips]
+
+
+def default_calibration_dirs():
+    """The real sample data beside the repository (../shared/data/real: videos and SSv2 frame
+    folders; KERAS_GST_REAL_DATA overrides), if present."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    real = os.environ.get("KERAS_GST_REAL_DATA", os.path.join(here, "..", "..", "..", "shared", "data", "real"))
+    dirs = [os.path.join(real, "videos"), os.path.join(real, "rawframes", "ssv2")]
+    return [os.path.normpath(d) for d in dirs if os.path.isdir(d)]

@@ -1,0 +1,123 @@
+"""SavedModel export with a serving signature, and its parity check against the Keras model.
+
+Signature `serving_default`: input `frames` (batch, T, H, W, 3), batch dynamic, either float32 frames
+normalised as the model expects, or (``input_dtype="uint8"``) raw RGB pixels in [0, 255] that the
+signature normalises with the ImageNet mean/std on [0, 1]. Outputs: a dict with `logits` (batch,
+classes) and `probabilities` (their softmax).
+
+The archive is written with `keras.export.ExportArchive`, which tracks the Keras 3 variables so they
+freeze into constants when converted to TFLite (a plain `tf.Module` wrapper converts with
+READ_VARIABLE ops and gives NaN).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gst.export.clips import IMAGENET_MEAN, IMAGENET_STD, model_input, normalize_clip, to_uint8
+from keras_gst.export.rewrite import static_input_shape
+
+INPUT_DTYPES = ("float32", "uint8")
+SAVEDMODEL_TOLERANCE = 1e-5
+
+
+class ParityError(AssertionError):
+    """An exported model disagrees with the Keras model beyond the tolerance; `report` has the numbers."""
+
+    def __init__(self, message, report=None):
+        super().__init__(message)
+        self.report = report
+
+
+def serving_function(model, input_dtype="float32"):
+    """frames -> {"logits", "probabilities"}; uint8 frames are normalised inside."""
+    if input_dtype not in INPUT_DTYPES:
+        raise ValueError(f"`input_dtype` must be one of {INPUT_DTYPES}. Received: {input_dtype!r}")
+    mean = tf.constant(IMAGENET_MEAN, tf.float32)
+    inv_std = tf.constant([1.0 / s for s in IMAGENET_STD], tf.float32)
+
+    def serve(frames):
+        x = frames
+        if input_dtype == "uint8":
+            x = (tf.cast(x, tf.float32) / 255.0 - mean) * inv_std
+        logits = model(x, training=False)
+        return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
+
+    return serve
+
+
+def write_archive(model, path, input_shape, input_dtype="float32"):
+    """Write a SavedModel of `serving_function(model, input_dtype)` with input spec `input_shape`
+    (batch, T, H, W, 3); returns `path`."""
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    spec = tf.TensorSpec(input_shape, tf.as_dtype(input_dtype), name="frames")
+    archive.add_endpoint("serving_default", serving_function(model, input_dtype), input_signature=[spec])
+    archive.write_out(str(path), verbose=False)
+    return path
+
+
+def export_savedmodel(model, path, num_frames=None, frame_size=None, input_dtype="float32"):
+    """Export `model` as a SavedModel with a dynamic-batch serving signature (see module docstring).
+
+    Args:
+        model: a Keras video classifier taking (B, T, H, W, 3) normalised frames.
+        path: output directory.
+        num_frames, frame_size: fix T and H, W in the signature (default: the model's input shape;
+            dimensions the model leaves open stay dynamic).
+        input_dtype: "float32" (normalised frames) or "uint8" (raw RGB, normalised inside).
+    """
+    t, h, w = static_input_shape(model, num_frames, frame_size)
+    return write_archive(model, path, (None, t, h, w, 3), input_dtype)
+
+
+def load_savedmodel(path):
+    """The `serving_default` function of a SavedModel and its input spec."""
+    loaded = tf.saved_model.load(str(path))
+    fn = loaded.signatures["serving_default"]
+    (name, spec), = fn.structured_input_signature[1].items()
+    return loaded, fn, name, spec
+
+
+def run_savedmodel(fn, name, clips, input_dtype):
+    """Logits of a SavedModel signature on pixel clips (N, T, H, W, 3) (see `clips.model_input`)."""
+    return fn(**{name: tf.constant(model_input(clips, input_dtype))})["logits"].numpy()
+
+
+def keras_logits(model, clips, input_dtype="float32", batch_size=4):
+    """Reference logits of the Keras model on pixel clips, normalised here; with `input_dtype="uint8"`
+    the pixels are first rounded to uint8, as the exported model with uint8 input sees them."""
+    if input_dtype == "uint8":
+        clips = to_uint8(clips)
+    out = [model(normalize_clip(clips[i : i + batch_size]), training=False) for i in range(0, len(clips), batch_size)]
+    return np.concatenate([np.asarray(o) for o in out])
+
+
+def compare_logits(reference, candidate):
+    """max abs diff, the reference's largest |logit|, the ratio of the two, top-1 agreement."""
+    reference, candidate = np.asarray(reference, np.float64), np.asarray(candidate, np.float64)
+    diff = float(np.max(np.abs(reference - candidate)))
+    scale = float(np.max(np.abs(reference)))
+    return {
+        "clips": int(len(reference)),
+        "max_abs_diff": diff,
+        "max_abs_logit": scale,
+        "rel_diff": diff / max(scale, 1e-12),
+        "top1_agreement": float(np.mean(np.argmax(reference, -1) == np.argmax(candidate, -1))),
+    }
+
+
+def savedmodel_parity(model, path, clips, tolerance=SAVEDMODEL_TOLERANCE, raise_on_failure=True):
+    """Load the SavedModel at `path` with `tf.saved_model.load`, run it and the Keras `model` on uint8
+    `clips` and report (dict) the max abs logit diff; raise `ParityError` beyond `tolerance`."""
+    _, fn, name, spec = load_savedmodel(path)
+    candidate = run_savedmodel(fn, name, clips, spec.dtype.name)
+    report = compare_logits(keras_logits(model, clips, spec.dtype.name), candidate)
+    report.update(format="savedmodel", input_dtype=spec.dtype.name, tolerance=tolerance,
+                  passed=report["max_abs_diff"] <= tolerance)
+    if raise_on_failure and not report["passed"]:
+        raise ParityError(
+            f"SavedModel {path}: max abs logit diff {report['max_abs_diff']:.3g} > tolerance {tolerance:g}", report
+        )
+    return report

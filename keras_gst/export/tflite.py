@@ -1,0 +1,172 @@
+"""TFLite (LiteRT) export: float32, float16, dynamic-range and full-int8, with parity reports.
+
+Conversion: the model is first rebuilt by `rewrite_for_export` with a static (1, T, H, W, 3) input and
+`temporal_impl="conv2d"` (temporal 3x3x3 convolutions as sums of per-frame Conv2Ds, same weights), then
+written as a SavedModel (`keras.export.ExportArchive`) and converted with
+`tf.lite.TFLiteConverter.from_saved_model` (not `from_concrete_functions`, which gave NaN here).
+
+- "none": float32.  "fp16": float16 weights, float compute.  "dynamic": int8 weights, activations
+  quantized on the fly.  "int8": full integer, calibrated on a representative dataset of real clips,
+  `TFLITE_BUILTINS_INT8` only, then audited: every CONV_2D/CONV_3D/FULLY_CONNECTED must read int8 and
+  there must be no Flex op (see `keras_gst.export.audit`). Input and output stay float32 (or uint8
+  input with `input_dtype="uint8"`), quantized inside the graph.
+
+The file runs with `ai_edge_litert.interpreter.Interpreter` (`TFLiteModel`). `tflite_parity` compares it
+with the Keras model on real clips: max abs logit diff relative to the largest Keras logit, and top-1
+agreement, against per-mode thresholds (`PARITY_THRESHOLDS`); `ParityError` beyond them.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from keras_gst.export.audit import check_int8
+from keras_gst.export.clips import model_input
+from keras_gst.export.rewrite import rewrite_for_export, static_input_shape
+from keras_gst.export.savedmodel import ParityError, compare_logits, keras_logits, write_archive
+
+QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8")
+
+# mode -> (max |logit diff| / max |Keras logit|, min top-1 agreement) on real clips.
+PARITY_THRESHOLDS = {
+    "none": (1e-4, 1.0),
+    "fp16": (2e-2, 0.9),
+    "dynamic": (0.15, 0.7),
+    "int8": (0.25, 0.6),
+}
+
+
+def representative_dataset(clips, input_dtype="float32"):
+    """A TFLite representative dataset (a generator factory) over pixel clips (N, T, H, W, 3)."""
+
+    def generate():
+        for clip in clips:
+            yield [model_input(clip[None], input_dtype)]
+
+    return generate
+
+
+def convert_tflite(
+    model,
+    path,
+    quantize="none",
+    calibration_clips=None,
+    num_frames=None,
+    frame_size=None,
+    input_dtype="float32",
+    temporal_impl="conv2d",
+    audit=True,
+):
+    """Convert a `GSTResNet` to a .tflite file at `path`; returns the path.
+
+    Args:
+        model: a `GSTResNet`.
+        quantize: "none", "fp16", "dynamic" or "int8".
+        calibration_clips: pixel clips (N, T, H, W, 3) (see `keras_gst.export.clips.load_clips`), needed
+            for "int8"; real clips, not noise.
+        num_frames, frame_size: static T and H, W (default: the model's; they must end up fixed).
+        input_dtype: "float32" (normalised frames) or "uint8" (raw RGB, normalised inside).
+        temporal_impl: "conv2d" (default, all-int8-capable) or "conv3d" (keeps CONV_3D, float in int8).
+        audit: for "int8", raise `OpAuditError` if any compute op reads float or a Flex op is present.
+    """
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"`quantize` must be one of {QUANTIZE_MODES}. Received: {quantize!r}")
+    t, h, w = static_input_shape(model, num_frames, frame_size)
+    if None in (t, h, w):
+        raise ValueError(f"TFLite export needs a static input shape; got T, H, W = {t}, {h}, {w}: pass num_frames and frame_size")
+    if quantize == "int8":
+        if calibration_clips is None or len(calibration_clips) == 0:
+            raise ValueError("int8 quantization needs calibration_clips (real clips, see load_clips)")
+        if tuple(calibration_clips.shape[1:]) != (t, h, w, 3):
+            raise ValueError(f"calibration clips have shape {calibration_clips.shape[1:]}, the model takes {(t, h, w, 3)}")
+    export_model = rewrite_for_export(model, t, (h, w), temporal_impl=temporal_impl)
+    with tempfile.TemporaryDirectory(prefix="keras_gst_tflite_") as tmp:
+        saved = os.path.join(tmp, "saved_model")
+        write_archive(export_model, saved, (1, t, h, w, 3), input_dtype)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=["serving_default"])
+        if quantize == "fp16":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantize == "dynamic":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        elif quantize == "int8":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.representative_dataset = representative_dataset(calibration_clips, input_dtype)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        else:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        flatbuffer = converter.convert()
+    if quantize == "int8" and audit:
+        check_int8(flatbuffer)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+    return path
+
+
+class TFLiteModel:
+    """A .tflite video classifier run with `ai_edge_litert.interpreter.Interpreter` (XNNPACK on CPU).
+
+    Attributes: `input_shape` (1, T, H, W, 3), `input_dtype` ("float32" or "uint8").
+    Call with (N, T, H, W, 3) inputs of `input_dtype`: returns {"logits": (N, classes), ...}.
+    """
+
+    def __init__(self, path, num_threads=2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = os.fspath(path)
+        self.interpreter = Interpreter(model_path=self.path, num_threads=num_threads)
+        signatures = self.interpreter.get_signature_list()
+        key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
+        self.runner = self.interpreter.get_signature_runner(key)
+        (self.input_name, detail), = self.runner.get_input_details().items()
+        self.input_shape = tuple(int(s) for s in detail["shape"])
+        self.input_dtype = np.dtype(detail["dtype"]).name
+
+    def __call__(self, frames):
+        frames = np.asarray(frames, dtype=self.input_dtype)
+        outs = [self.runner(**{self.input_name: frames[i : i + 1]}) for i in range(len(frames))]
+        return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]}
+
+    def logits_for_clips(self, clips):
+        """Logits on pixel clips (see `clips.model_input`)."""
+        return self(model_input(clips, self.input_dtype))["logits"]
+
+
+def tflite_parity(model, path, clips, quantize="none", thresholds=None, num_threads=2, raise_on_failure=True):
+    """Parity report of the .tflite file at `path` against the Keras `model` on real pixel `clips`.
+
+    Returns a dict: clips, max_abs_diff, max_abs_logit, rel_diff (= max_abs_diff / max_abs_logit),
+    top1_agreement, the thresholds used and `passed`. Raises `ParityError` when rel_diff exceeds the
+    mode's threshold or top-1 agreement falls below it (unless `raise_on_failure=False`).
+    """
+    max_rel, min_top1 = thresholds or PARITY_THRESHOLDS[quantize]
+    tflite = TFLiteModel(path, num_threads=num_threads)
+    report = compare_logits(keras_logits(model, clips, tflite.input_dtype), tflite.logits_for_clips(clips))
+    report.update(
+        format="tflite",
+        quantize=quantize,
+        size_mb=os.path.getsize(path) / 1e6,
+        max_rel_diff_allowed=max_rel,
+        min_top1_agreement=min_top1,
+        passed=report["rel_diff"] <= max_rel and report["top1_agreement"] >= min_top1,
+    )
+    if raise_on_failure and not report["passed"]:
+        raise ParityError(
+            f"TFLite {quantize} {path}: rel logit diff {report['rel_diff']:.3g} (allowed {max_rel:g}), "
+            f"top-1 agreement {report['top1_agreement']:.2f} (needed {min_top1:g})",
+            report,
+        )
+    return report
+
+
+def format_report(report):
+    """One line for a parity report."""
+    what = report.get("quantize") or report.get("format")
+    return (
+        f"{report['format']} {what}: {report['clips']} real clips, max |logit diff| {report['max_abs_diff']:.3g} "
+        f"(max |logit| {report['max_abs_logit']:.3g}, relative {report['rel_diff']:.3g}), "
+        f"top-1 agreement {report['top1_agreement']:.3f} -> {'OK' if report['passed'] else 'FAILED'}"
+    )
