@@ -258,13 +258,13 @@ def build_dataset(
         shape = tf.shape(frames)
         height, width = shape[1], shape[2]
         if training:
-            box = transforms.multiscale_crop_box(height, width, tf.stack([seed, 1]),
-                                                 scale_size=scale_size, crop_size=crop_size, scales=scales)
-            do_flip = tf.constant(False)
+            box = transforms.multiscale_crop_box(height, width, tf.stack([seed, 1]), scale_size=scale_size,
+                                                 crop_size=crop_size, scales=scales)
+            do_flip = False
             if flip_table is not None:
                 do_flip = tf.random.stateless_uniform([], tf.stack([seed, 2])) < 0.5
                 label = tf.cond(do_flip, lambda: transforms.swap_label(label, flip_table), lambda: label)
-            clip = transforms.crop_resize(frames, box[None], crop_size, do_flip[None], scale_size)[0]
+            clip = transforms.crop_resize(frames, box[None], crop_size, [do_flip], scale_size)[0]
         else:
             boxes, flips = transforms.view_crop_boxes(height, width, num_crops, scale_size=scale_size,
                                                       crop_size=crop_size)

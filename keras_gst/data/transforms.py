@@ -2,9 +2,9 @@
 
 Geometry follows the authors' `transforms.py` on frames whose short side is resized to `scale_size`
 (256): multi-scale crop with scales (1, .875, .75, .66) of the short side, neighbouring scales mixed
-(max_distort 1), 13 fixed offsets, then resized to `crop_size` (224); test: centre crop. Boxes are
-computed in the resized frame and mapped back to the original pixels, so the short-side resize and the
-crop resize are one bilinear resampling (`tf.image.crop_and_resize`). Frames much larger than
+(max_distort 1), 13 fixed offsets, then resized to `crop_size` (224); test: centre crop. Crop windows
+are computed in the resized frame and applied to the original pixels, so the short-side resize and the
+crop resize are one bilinear resampling (crop, then `tf.image.resize`). Frames much larger than
 `scale_size` are first downscaled with antialiasing.
 """
 
@@ -40,22 +40,16 @@ def resized_shape(height, width, scale_size):
     return h, w
 
 
-def _box(height, width, resized_h, resized_w, top, left, crop_h, crop_w):
-    """Crop [top, top+crop_h) x [left, left+crop_w) of the resized frame -> normalised
-    `crop_and_resize` box (y1, x1, y2, x2) in the original frame."""
-    height = tf.cast(height, tf.float32)
-    width = tf.cast(width, tf.float32)
-    sy, sx = height / resized_h, width / resized_w
-    y1 = top * sy
-    x1 = left * sx
-    y2 = (top + crop_h) * sy - 1.0
-    x2 = (left + crop_w) * sx - 1.0
-    return tf.stack([y1 / (height - 1.0), x1 / (width - 1.0), y2 / (height - 1.0), x2 / (width - 1.0)])
+def _window(resized_h, resized_w, top, left, crop_h, crop_w):
+    """A crop of the resized frame as fractions (top, left, height, width) of the frame, so it applies
+    to the frame at any resolution."""
+    return tf.stack([top / resized_h, left / resized_w, crop_h / resized_h, crop_w / resized_w])
 
 
 def multiscale_crop_box(height, width, seed, *, scale_size=256, crop_size=224,
-                        scales=MULTISCALE_SCALES, max_distort=1):
-    """A random multi-scale crop box (stateless: `seed` is a shape-(2,) int tensor)."""
+                           scales=MULTISCALE_SCALES, max_distort=1):
+    """A random multi-scale crop window (fractions top, left, height, width; stateless: `seed` is a
+    shape-(2,) int tensor)."""
     pairs = tf.constant(crop_size_pairs(scale_size, crop_size, scales, max_distort), tf.float32)
     offsets = tf.constant(FIX_OFFSETS, tf.float32)
     seeds = tf.random.experimental.stateless_split(seed, 2)
@@ -65,12 +59,12 @@ def multiscale_crop_box(height, width, seed, *, scale_size=256, crop_size=224,
     crop_w, crop_h = pair[0], pair[1]
     w_step = tf.floor((resized_w - crop_w) / 4.0)
     h_step = tf.floor((resized_h - crop_h) / 4.0)
-    return _box(height, width, resized_h, resized_w, offset[1] * h_step, offset[0] * w_step, crop_h, crop_w)
+    return _window(resized_h, resized_w, offset[1] * h_step, offset[0] * w_step, crop_h, crop_w)
 
 
 def view_crop_boxes(height, width, num_crops=1, *, scale_size=256, crop_size=224):
-    """Boxes and flip flags of the test views: 1 centre; 3 along the long side; 5 corners + centre;
-    10 = the 5 and their flips. Returns (boxes (num_crops, 4), flips (num_crops,) bool)."""
+    """Windows and flip flags of the test views: 1 centre; 3 along the long side; 5 corners + centre;
+    10 = the 5 and their flips. Returns (windows (num_crops, 4) as fractions, flips: list of bool)."""
     if num_crops not in NUM_CROPS:
         raise ValueError(f"num_crops must be one of {NUM_CROPS}. Received: num_crops={num_crops}")
     rh, rw = resized_shape(height, width, scale_size)
@@ -88,17 +82,16 @@ def view_crop_boxes(height, width, num_crops=1, *, scale_size=256, crop_size=224
         ]
     else:  # torchvision FiveCrop order: tl, tr, bl, br, centre
         tops_lefts = [(0.0, 0.0), (0.0, rw - c), (rh - c, 0.0), (rh - c, rw - c), center]
-    boxes = [_box(height, width, rh, rw, tf.cast(t, tf.float32), tf.cast(l, tf.float32), c, c)
-             for t, l in tops_lefts]
-    flips = [False] * len(boxes)
+    windows = [_window(rh, rw, tf.cast(t, tf.float32), tf.cast(l, tf.float32), c, c) for t, l in tops_lefts]
+    flips = [False] * len(windows)
     if num_crops == 10:
-        boxes, flips = boxes + boxes, flips + [True] * 5
-    return tf.stack(boxes), tf.constant(flips)
+        windows, flips = windows + windows, flips + [True] * 5
+    return tf.stack(windows), flips
 
 
 def _antialias_downscale(frames, scale_size):
     """Frames whose short side exceeds 2*scale_size are resized (antialiased) to about 2*scale_size,
-    so the bilinear crop resize does not alias; the crop geometry is unchanged (boxes are normalised)."""
+    so the bilinear crop resize does not alias; windows are fractions, so crops do not move."""
     shape = tf.shape(frames)
     h, w = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
     short = tf.minimum(h, w)
@@ -111,26 +104,36 @@ def _antialias_downscale(frames, scale_size):
     return tf.cond(short > target, down, lambda: frames)
 
 
+def _crop_one(frames, window, size, flip):
+    shape = tf.shape(frames)
+    hw = tf.cast(tf.stack([shape[1], shape[2], shape[1], shape[2]]), tf.float32)
+    top, left, height, width = tf.unstack(tf.cast(tf.round(window * hw), tf.int32))
+    height = tf.clip_by_value(height, 1, shape[1] - top)
+    width = tf.clip_by_value(width, 1, shape[2] - left)
+    out = tf.image.resize(frames[:, top:top + height, left:left + width], (size, size), method="bilinear")
+    if isinstance(flip, (bool, np.bool_)):
+        return tf.reverse(out, axis=[2]) if flip else out
+    return tf.cond(flip, lambda: tf.reverse(out, axis=[2]), lambda: out)
+
+
 def crop_resize(frames, boxes, size, flips=None, scale_size=256):
-    """Crop every frame with each box and resize to `size`: frames (T, H, W, 3) any dtype, boxes
-    (V, 4) -> (V, T, size, size, 3) float32 in the input's value range; `flips` (V,) bool mirrors views."""
-    frames = _antialias_downscale(frames, scale_size)
-    num_frames = tf.shape(frames)[0]
-    num_views = tf.shape(boxes)[0]
-    all_boxes = tf.repeat(boxes, num_frames, axis=0)
-    box_indices = tf.tile(tf.range(num_frames), [num_views])
-    out = tf.image.crop_and_resize(tf.cast(frames, tf.float32), all_boxes, box_indices, (size, size))
-    out = tf.reshape(out, [num_views, num_frames, size, size, frames.shape[-1] or 3])
-    if flips is not None:
-        out = tf.where(flips[:, None, None, None, None], tf.reverse(out, axis=[3]), out)
-    return out
+    """Crop every frame (T, H, W, C) with each window of `boxes` (V, 4) (fractions top, left, height,
+    width; V static), resize to `size` x `size` (bilinear, half-pixel centres, as PIL/torchvision) and
+    mirror the views whose `flips` entry (python bool or scalar bool tensor) is true:
+    (V, T, size, size, C) float32 in the input's value range."""
+    frames = _antialias_downscale(tf.convert_to_tensor(frames), scale_size)
+    num_views = boxes.shape[0]
+    if num_views is None:
+        raise ValueError("crop_resize needs a static number of boxes")
+    flips = [False] * num_views if flips is None else flips
+    return tf.stack([_crop_one(frames, boxes[i], size, flips[i]) for i in range(num_views)])
 
 
 def normalize(frames, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-    """[0, 255] pixels -> ((x / 255) - mean) / std, float32."""
-    mean = tf.constant(mean, tf.float32)
-    std = tf.constant(std, tf.float32)
-    return (tf.cast(frames, tf.float32) / 255.0 - mean) / std
+    """[0, 255] pixels -> ((x / 255) - mean) / std, float32 (one multiply-add)."""
+    scale = tf.constant(1.0 / (255.0 * np.asarray(std)), tf.float32)
+    shift = tf.constant(-np.asarray(mean) / np.asarray(std), tf.float32)
+    return tf.cast(frames, tf.float32) * scale + shift
 
 
 def flip_lookup(flip_map, num_classes):

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,23 +20,20 @@ def test_crop_size_candidates_match_the_authors():
     assert T.crop_size_pairs() == expected and len(expected) == 10
 
 
-def allowed_boxes(h, w, scale_size=256):
-    rh, rw = T.resized_shape(h, w, scale_size)
-    rh, rw = float(rh), float(rw)
-    boxes = []
+def allowed_windows(h, w, scale_size=256):
+    """Every (top, left, height, width) fraction the authors' GroupMultiScaleCrop can pick."""
+    rh, rw = (float(v) for v in T.resized_shape(h, w, scale_size))
+    windows = []
     for cw, ch in T.crop_size_pairs(scale_size):
         ws, hs = (rw - cw) // 4, (rh - ch) // 4
         for ox, oy in T.FIX_OFFSETS:
-            top, left = oy * hs, ox * ws
-            sy, sx = h / rh, w / rw
-            boxes.append([top * sy / (h - 1), left * sx / (w - 1),
-                          ((top + ch) * sy - 1) / (h - 1), ((left + cw) * sx - 1) / (w - 1)])
-    return np.array(boxes)
+            windows.append([oy * hs / rh, ox * ws / rw, ch / rh, cw / rw])
+    return np.array(windows)
 
 
 def test_multiscale_boxes_are_the_authors_candidates():
     h, w = 240, 427
-    allowed = allowed_boxes(h, w)
+    allowed = allowed_windows(h, w)
     seen = set()
     for s in range(60):
         box = T.multiscale_crop_box(h, w, tf.constant([s, 1], tf.int64)).numpy()
@@ -64,13 +62,13 @@ def test_center_crop_is_exact_on_a_256_short_side():
 
 
 def test_center_crop_after_short_side_resize():
-    # a 240x320 frame is resized to 256x341: the 224 centre crop covers x in [58, 282) / (341/320)
-    frames = coordinate_frames(240, 320, t=1)
+    # 240x320 -> 256x341, centre 224 crop at (16, 58) -> in the frame: rows 15..225, columns 54..264,
+    # resized bilinearly (half-pixel centres, like cv2.INTER_LINEAR)
+    frames = np.random.default_rng(0).uniform(0, 255, (1, 240, 320, 3)).astype(np.float32)
     boxes, _ = T.view_crop_boxes(240, 320, 1)
     out = T.crop_resize(tf.constant(frames), boxes, 224)[0, 0].numpy()
-    sx, sy = 320 / 341, 240 / 256
-    assert abs(out[0, 0, 0] - 58 * sx) < 1e-3 and abs(out[0, 0, 1] - 16 * sy) < 1e-3
-    assert abs(out[-1, -1, 0] - (282 * sx - 1)) < 1e-3 and abs(out[-1, -1, 1] - (240 * sy - 1)) < 1e-3
+    expected = cv2.resize(frames[0, 15:225, 54:264], (224, 224), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(out[1:-1, 1:-1], expected[1:-1, 1:-1], atol=1e-2)
 
 
 def test_five_three_and_ten_crops():
@@ -98,8 +96,10 @@ def test_large_frames_are_downscaled_without_moving_the_crop():
     frames = coordinate_frames(1080, 1440, t=1)
     boxes, _ = T.view_crop_boxes(1080, 1440, 1)
     out = T.crop_resize(tf.constant(frames), boxes, 32)[0, 0].numpy()
-    # centre crop of a 256x341 view of the frame: x from 58*1440/341 ~ 245
-    assert abs(out[0, 0, 0] - 58 * 1440 / 341) < 4 and abs(out[-1, -1, 0] - 282 * 1440 / 341) < 6
+    # centre crop of the 256x341 view: x in [58, 282) * 1440/341, sampled at 32 pixel centres
+    left, width = 58 * 1440 / 341, 224 * 1440 / 341
+    expected = left + (np.arange(32) + 0.5) * width / 32 - 0.5
+    np.testing.assert_allclose(out[5, :, 0], expected, atol=3)
 
 
 def test_normalize_uses_imagenet_statistics():
