@@ -395,3 +395,39 @@ def test_cli_imagenet(tmp_path, capsys):
     np.testing.assert_array_equal(
         np.array(model.get_layer("stem_conv").kernel), _tv_kernel(tv.state_dict(), "conv1.weight")
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Full size (opt-in: -m large)
+
+
+@pytest.mark.large
+def test_full_size_authors_head_8x224_parity(real_data):
+    """8 frames at 224x224 with the authors' exact head (AvgPool2d(7), only global at 224)."""
+    clip = _frames(real_data / "rawframes" / "gst_style" / "57082", num_frames=8, size=224)[None]
+    model = _torch_gst(clip, 0.25, 0.5, seed=21)
+    model.base_model.avgpool = torch.nn.AvgPool2d(7, stride=1)
+    expected = _torch_logits(model, clip)
+    print(f"logits std {np.std(expected):.3f}")
+    assert np.std(expected) > 0.3
+    keras_model = _keras_gst(0.25, 0.5, num_frames=8, input_shape=(224, 224, 3))
+    load_torch_weights(keras_model, torch_gst.authors_checkpoint(model))
+    diff = _max_diff(keras_model(clip, training=False), expected)
+    print(f"R50 8x224: max |keras - torch| = {diff:.2e}")
+    assert diff <= TOL
+
+
+@pytest.mark.large
+@pytest.mark.parametrize("beta", [0.5, 1.0])
+def test_resnet101_parity(clips, beta):
+    model = torch_gst.TemporalModel(NUM_CLASSES, NUM_FRAMES, 101, 0.25, beta)
+    torch_gst.randomize_(model, seed=31)
+    torch_gst.calibrate_bn_(model, torch_gst.clip_to_torch(clips), seed=31)
+    model.eval()
+    expected = _torch_logits(model, clips)
+    keras_model = GSTResNet(depth=101, num_classes=NUM_CLASSES, alpha=0.25, beta=beta)
+    assert inspect_checkpoint(torch_gst.authors_checkpoint(model))["depth"] == 101
+    load_torch_weights(keras_model, torch_gst.authors_checkpoint(model, arch="resnet101"))
+    diff = _max_diff(keras_model(clips, training=False), expected)
+    print(f"R101 beta={beta}: max |keras - torch| = {diff:.2e}")
+    assert diff <= TOL
