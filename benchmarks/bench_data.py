@@ -54,7 +54,7 @@ def model_rate(frames, size, batch_size, steps):
 
     from keras_gst import GSTResNet50
 
-    model = GSTResNet50(num_classes=174, num_frames=frames)
+    model = GSTResNet50(num_classes=174, num_frames=frames, weights=None)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = tf.random.normal((batch_size, frames, size, size, 3))

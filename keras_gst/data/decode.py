@@ -50,7 +50,8 @@ class _ShortVideo(Exception):
         self.decoded = decoded
 
 
-def _warn_once(key, message, *args):
+def warn_once(key, message, *args):
+    """Log a warning once per process for `key` (e.g. a file), not on every epoch."""
     if key not in _warned:
         _warned.add(key)
         logger.warning(message, *args)
@@ -312,7 +313,7 @@ def load_video_clip(path, sample, *, num_frames=None, offset=0, timeout=DEFAULT_
         if path in _true_counts:
             raise
     true_count = count_video_frames(path, timeout=timeout)
-    _warn_once(path, "%s: expected %d frames from frame %d, only %d decode; sampling from those",
+    warn_once(path, "%s: expected %d frames from frame %d, only %d decode; sampling from those",
                path, n, offset, true_count)
     n = true_count - offset
     if n <= 0:

@@ -191,12 +191,19 @@ def build_dataset(
         return lambda n: sample_indices(n, num_frames, mode=sampling, training=training, rng=rng,
                                         interval=frame_interval, num_clips=num_clips)
 
+    def warn_if_short(path, available):
+        span = num_frames if sampling == "segment" else num_frames * frame_interval
+        if available < span:
+            decode.warn_once((path, "short"), "%s has %d frames, fewer than the %d a clip spans: frames "
+                             "are repeated", path, available, span)
+
     def load_video(path, n, offset, seed):
         path = path.decode()
         rng = np.random.default_rng(int(seed) % 2**63)
         try:
-            frames, _ = decode.load_video_clip(path, sampler(rng), num_frames=None if n < 0 else int(n),
-                                               offset=int(offset), timeout=decode_timeout)
+            frames, available = decode.load_video_clip(path, sampler(rng), num_frames=None if n < 0 else int(n),
+                                                       offset=int(offset), timeout=decode_timeout)
+            warn_if_short(path, available)
             return frames, True
         except _DECODE_ERRORS as e:
             if on_error == "raise":
@@ -211,12 +218,13 @@ def build_dataset(
             tmpl = decode.detect_template(folder, start_index) if template == "auto" else template
             count = decode.folder_frame_count(folder, tmpl, start_index) - int(offset)
             if 0 < count < n:
-                decode._warn_once(folder, "%s: the annotation says %d frames, %d are present; sampling "
+                decode.warn_once(folder, "%s: the annotation says %d frames, %d are present; sampling "
                                   "from those", folder, int(n), count)
             available = count if n < 0 else min(int(n), count)
             if available <= 0:
                 raise decode.VideoDecodeError(f"frame folder has no frames ({tmpl!r} from "
                                               f"{start_index + int(offset)}): {folder}")
+            warn_if_short(folder, available)
             indices = sampler(rng)(available) + int(offset)
             data = decode.read_frame_bytes(decode.frame_paths(folder, indices, tmpl, start_index))
             return np.array(data, dtype=object), True

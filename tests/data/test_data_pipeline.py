@@ -220,6 +220,25 @@ def test_short_frame_folder_is_sampled_from_present_frames(real_data, caplog):
     assert "57082: the annotation says 60 frames, 38 are present" in caplog.text
 
 
+def test_clips_longer_than_the_video_repeat_frames_with_a_warning(real_data, tmp_path, caplog):
+    video = tmp_path / "three.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for i in range(3):
+        writer.write(np.full((48, 64, 3), 80 * i, np.uint8))
+    writer.release()
+    folder = str(real_data / "rawframes" / "imgs")
+    with caplog.at_level(logging.WARNING):
+        (x, _), = batches(build_dataset([VideoRecord(str(video), None, 0)], batch_size=1, **SMALL))
+        (y, _), = batches(build_dataset([VideoRecord(folder, None, 0)], batch_size=1, template="img_{:05d}.jpg",
+                                        num_frames=16, scale_size=36, crop_size=32))
+    assert x.shape == (1, 4, 32, 32, 3) and y.shape == (1, 16, 32, 32, 3)
+    # T=4 over 3 frames: indices 0, 1, 1, 2 (order kept, one repeat)
+    np.testing.assert_allclose(x[0, 1], x[0, 2])
+    assert x[0, 0].mean() < x[0, 1].mean() < x[0, 3].mean()
+    assert "three.mp4 has 3 frames, fewer than the 4 a clip spans" in caplog.text
+    assert "imgs has 10 frames, fewer than the 16 a clip spans" in caplog.text
+
+
 def test_argument_errors(real_data, tmp_path):
     ann = real_frame_list(real_data)
     with pytest.raises(ValueError, match="freeze"):
