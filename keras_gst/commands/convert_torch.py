@@ -5,9 +5,12 @@
     keras-gst convert-torch --imagenet resnet34.pth --num-classes 48 --out gst_r34_imagenet.keras
 
 Architecture flags left out are read from the checkpoint (depth from the block counts, alpha and beta from
-the first GST unit's kernels, classes from the classifier); flags given must agree with it. See
+the first GST unit's kernels, classes from the classifier); flags given must agree with it. With
+--imagenet only the depth comes from the file; alpha 0.25, beta 0.5 and 174 classes unless given. See
 docs/convert.md.
 """
+
+import argparse
 
 from keras_gst.commands.info import add_model_arguments, build_model_from_args
 
@@ -16,7 +19,8 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "convert-torch",
         help="Convert a PyTorch checkpoint (authors' GST or torchvision ImageNet ResNet) to a Keras model.",
-        description=__doc__.split("\n\n")[0],
+        description=__doc__.split("\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("checkpoint", help="a .pth / .pth.tar file (read with torch.load(weights_only=True))")
     parser.add_argument(
