@@ -14,6 +14,10 @@ COMMANDS = [
     "keras_gst.commands.info",
     "keras_gst.commands.convert_torch",
     "keras_gst.commands.extract_frames",
+    "keras_gst.commands.train",
+    "keras_gst.commands.eval",
+    "keras_gst.commands.analyze_bn",
+    "keras_gst.commands.explain",
     "keras_gst.commands.export",
     "keras_gst.commands.predict",
 ]

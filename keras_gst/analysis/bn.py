@@ -1,0 +1,136 @@
+"""The paper's analysis figures as plots.
+
+- Fig. 4: for each GST unit, histograms of |gamma| of its BatchNorm for the spatial channels (the first
+  `spatial_filters`) and the temporal channels (the last `temporal_filters`). A large |gamma| means the
+  channel matters downstream, so the two histograms show how much each block relies on temporal
+  vs spatial features.
+- Fig. 5: per-frame class probabilities over time for one video (softmax of the per-frame logits).
+"""
+
+import math
+
+import numpy as np
+
+from keras_gst.layers.gst_block import GSTBlock
+
+
+def bn_gamma_split(model):
+    """[(unit name, |gamma| spatial, |gamma| temporal)] for every GST unit of `model`, in network order.
+
+    Non-GST units (baselines) are returned with all channels as "spatial" and an empty temporal array.
+    """
+    out = []
+    for unit in model.units():
+        gamma = np.abs(np.asarray(unit.bn.gamma.numpy(), dtype=np.float64))
+        if isinstance(unit, GSTBlock):
+            out.append((unit.name, gamma[: unit.spatial_filters], gamma[unit.spatial_filters :]))
+        else:
+            out.append((unit.name, gamma, gamma[:0]))
+    return out
+
+
+def gamma_histograms(model, bins=20):
+    """Fig. 4 as numbers: {unit: {"edges", "spatial", "temporal"}} with shared bin edges per unit.
+
+    Counts sum to each path's channel count (the histogram covers [0, max |gamma|]).
+    """
+    result = {}
+    for name, spatial, temporal in bn_gamma_split(model):
+        top = float(max(spatial.max(initial=0.0), temporal.max(initial=0.0)))
+        edges = np.linspace(0.0, top if top > 0 else 1.0, bins + 1)
+        result[name] = {
+            "edges": edges,
+            "spatial": np.histogram(spatial, edges)[0],
+            "temporal": np.histogram(temporal, edges)[0],
+        }
+    return result
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_gamma_histograms(model, path, bins=20, columns=4):
+    """Write the Fig. 4 grid (one panel per GST unit, spatial vs temporal |gamma|) as a PNG.
+
+    Returns `gamma_histograms(model, bins)`, the counts drawn.
+    """
+    plt = _pyplot()
+    hists = gamma_histograms(model, bins)
+    if not hists:
+        raise ValueError(f"{model.name} has no convolution units to plot")
+    n = len(hists)
+    columns = min(columns, n)
+    rows = math.ceil(n / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
+    for ax, (name, h) in zip(axes.flat, hists.items()):
+        edges = h["edges"]
+        width = edges[1] - edges[0]
+        ax.bar(edges[:-1], h["spatial"], width=width, align="edge", alpha=0.6, color="tab:blue",
+               label=f"spatial ({int(h['spatial'].sum())})")
+        if h["temporal"].sum():
+            ax.bar(edges[:-1], h["temporal"], width=width, align="edge", alpha=0.6, color="tab:red",
+                   label=f"temporal ({int(h['temporal'].sum())})")
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=6)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle(f"{model.name}: |BN gamma| of spatial vs temporal channels per unit (paper Fig. 4)", fontsize=9)
+    fig.supxlabel("|gamma|", fontsize=8)
+    fig.supylabel("channels", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return hists
+
+
+def gamma_summary(model):
+    """[(unit, spatial channels, temporal channels, mean |gamma| spatial, mean |gamma| temporal)]."""
+    rows = []
+    for name, spatial, temporal in bn_gamma_split(model):
+        rows.append((name, spatial.size, temporal.size, float(spatial.mean()) if spatial.size else float("nan"),
+                     float(temporal.mean()) if temporal.size else float("nan")))
+    return rows
+
+
+def frame_probabilities(model, clip):
+    """Per-frame class probabilities (T, classes) of one clip (T, H, W, 3) (paper Fig. 5)."""
+    import keras
+
+    from keras_gst.models.gst_resnet import per_frame_model
+
+    logits = per_frame_model(model).predict(np.asarray(clip, np.float32)[None], verbose=0)[0]
+    return np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)))
+
+
+def plot_frame_probabilities(probabilities, path, class_names=None, top_k=5, title=None, frame_indices=None):
+    """Write Fig. 5: probability over time of the `top_k` classes (by mean probability) as a PNG.
+
+    Returns the class indices drawn, most probable first.
+    """
+    plt = _pyplot()
+    probabilities = np.asarray(probabilities)
+    if probabilities.ndim != 2:
+        raise ValueError(f"probabilities must be (T, classes). Received shape {probabilities.shape}")
+    t, c = probabilities.shape
+    top = [int(i) for i in np.argsort(-probabilities.mean(axis=0))[: min(top_k, c)]]
+    x = np.arange(t) if frame_indices is None else np.asarray(frame_indices)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for i in top:
+        label = class_names[i] if class_names is not None and i < len(class_names) else f"class {i}"
+        ax.plot(x, probabilities[:, i], marker="o", label=f"{label} (mean {probabilities[:, i].mean():.2f})")
+    ax.set_xlabel("frame" if frame_indices is not None else "sampled frame")
+    ax.set_ylabel("probability")
+    ax.set_ylim(0, 1)
+    ax.set_title(title or "per-frame class probabilities (paper Fig. 5)", fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return top

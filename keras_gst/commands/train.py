@@ -1,0 +1,143 @@
+"""`keras-gst train`: train a GST / baseline model from annotation files (any supported format).
+
+The flags map one to one onto `keras_gst.training.Recipe` fields; `recipes/train_*.py` reuse them with
+each dataset's paper defaults (`recipe_main`). Adding a data source is a new `--dataset` choice in
+`keras_gst.training.recipe` (reader dispatch) with no change here.
+"""
+
+import argparse
+import dataclasses
+import sys
+
+
+def _bool_or_auto(text):
+    return {"auto": "auto", "on": True, "true": True, "off": False, "false": False}[text.lower()]
+
+
+def _int_list(text):
+    return tuple(int(x) for x in text.replace(",", " ").split()) if text.strip() else ()
+
+
+def add_data_arguments(parser, defaults, splits=True):
+    """The data flags (format, root, annotation files, classes) shared by `train` and `eval`."""
+    from keras_gst.training.recipe import DATASETS
+
+    d = defaults
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", choices=DATASETS, default=d.dataset, help=f"annotation format (default {d.dataset})")
+    data.add_argument("--data-root", default=d.data_root, help="root of the videos / frame folders (list files: default the list file's folder)")
+    if splits:
+        data.add_argument("--train-annotations", "--train-list", dest="train_annotations", default=d.train_annotations,
+                          help="training split annotation file (list file, CSV or JSON of --dataset)")
+        data.add_argument("--val-annotations", "--val-list", dest="val_annotations", default=d.val_annotations,
+                          help="validation split annotation file (omit: no validation)")
+    data.add_argument("--class-file", default=d.class_file,
+                      help="class names: SSv1 labels CSV, SSv2 labels JSON, Diving48 vocab JSON, EPIC verb/noun CSV, EGTEA idx txt, or a label map")
+    data.add_argument("--source", choices=["videos", "rawframes"], default=d.source, help="videos or frame folders (sthv2, diving48, epic-kitchens)")
+    data.add_argument("--target", choices=["verb", "noun", "action"], default=d.target, help="EPIC-KITCHENS / EGTEA label")
+    data.add_argument("--template", default=d.template, help=f"frame file names (default {d.template!r}; 'auto' detects)")
+    data.add_argument("--num-classes", type=int, default=d.num_classes, help="default: from the class names")
+    data.add_argument("--on-error", choices=["skip", "raise"], default=d.on_error, help="bad data items: skip and count (default) or stop")
+    return data
+
+
+def add_recipe_arguments(parser, defaults):
+    """Add the training flags to `parser`, with `defaults` (a `Recipe`) as default values."""
+    d = defaults
+    data = add_data_arguments(parser, defaults)
+    data.add_argument("--flip", type=_bool_or_auto, default=d.flip, help="horizontal flip: auto (left/right classes swapped), on, off")
+    clips = parser.add_argument_group("clips")
+    clips.add_argument("--frames", dest="num_frames", type=int, default=d.num_frames, help=f"frames per clip (default {d.num_frames})")
+    clips.add_argument("--sampling", choices=["segment", "dense"], default=d.sampling)
+    clips.add_argument("--scale-size", type=int, default=d.scale_size, help="shorter side before cropping")
+    clips.add_argument("--crop-size", type=int, default=d.crop_size, help="input frame size")
+    clips.add_argument("--val-clips", dest="val_num_clips", type=int, default=d.val_num_clips, help="test clips per video for the final evaluation")
+    clips.add_argument("--val-crops", dest="val_num_crops", type=int, default=d.val_num_crops, help="test crops per clip (1, 3, 5, 10)")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default=f"gst_resnet{d.depth}", choices=["gst_resnet18", "gst_resnet34", "gst_resnet50", "gst_resnet101"])
+    model.add_argument("--block", default=d.block, choices=["gst", "c2d", "c3d", "p3d"], help="GST or a baseline (C2D, C3D, P3D)")
+    model.add_argument("--alpha", type=float, default=d.alpha, help="GST share of temporal output channels")
+    model.add_argument("--beta", type=float, default=d.beta, help="GST share of spatial input channels (1 = GST-Large)")
+    model.add_argument("--groups", type=int, default=d.groups, help="channel groups of c3d (C3D-groups)")
+    model.add_argument("--dropout", type=float, default=d.dropout)
+    model.add_argument("--weights", default=d.weights if d.weights is not None else "none",
+                       help="initial weights: imagenet (needs the keras-hub preset once), none (from scratch), or a path")
+    model.add_argument("--temporal-impl", choices=["conv3d", "conv2d"], default=d.temporal_impl)
+    opt = parser.add_argument_group("optimisation")
+    opt.add_argument("--epochs", type=int, default=d.epochs)
+    opt.add_argument("--batch-size", type=int, default=d.batch_size, help="clips per replica (global = x replicas)")
+    opt.add_argument("--lr", dest="base_lr", type=float, default=d.base_lr, help="lr for --base-batch clips, scaled to the global batch")
+    opt.add_argument("--base-batch", type=int, default=d.base_batch)
+    opt.add_argument("--lr-steps", dest="decay_epochs", type=_int_list, default=d.decay_epochs,
+                     help=f"epochs at which lr x --lr-decay (default {','.join(map(str, d.decay_epochs))})")
+    opt.add_argument("--lr-decay", dest="decay_factor", type=float, default=d.decay_factor)
+    opt.add_argument("--momentum", type=float, default=d.momentum)
+    opt.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 on conv/dense kernels (not BN, not biases)")
+    opt.add_argument("--clip-norm", type=float, default=d.clip_norm, help="global gradient norm clip (0: off)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--output-dir", default=d.output_dir, help=f"checkpoints, best/final model, TensorBoard, plots (default {d.output_dir})")
+    run.add_argument("--resume", action=argparse.BooleanOptionalAction, default=d.resume,
+                     help="continue from the backup in OUTPUT_DIR/backup if a previous run was interrupted (default on)")
+    run.add_argument("--strategy", choices=["auto", "mirrored", "multi_worker", "default"], default=d.strategy,
+                     help="auto: MultiWorkerMirrored if TF_CONFIG names several workers, else Mirrored (all local GPUs or the CPU)")
+    run.add_argument("--cpu-replicas", type=int, default=None, help="split the CPU into N logical devices (multi-replica runs without GPUs)")
+    run.add_argument("--seed", type=int, default=d.seed)
+    run.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch, help="default: training clips // global batch")
+    run.add_argument("--validation-steps", type=int, default=d.validation_steps)
+    run.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
+    run.add_argument("--histograms", action=argparse.BooleanOptionalAction, default=d.histograms, help="BN |gamma| histograms in TensorBoard")
+    run.add_argument("--eval", dest="evaluate_at_end", action=argparse.BooleanOptionalAction, default=d.evaluate_at_end,
+                     help="evaluate the best model on the validation split at the end")
+    run.add_argument("--verbose", type=int, default=d.verbose)
+    return parser
+
+
+def recipe_from_args(args, defaults):
+    """A `Recipe` from parsed flags (fields without a flag keep `defaults`' values)."""
+    names = {f.name for f in dataclasses.fields(defaults)}
+    changes = {k: v for k, v in vars(args).items() if k in names}
+    changes["depth"] = int(args.model.rsplit("resnet", 1)[1])
+    if args.cpu_replicas:
+        changes["devices"] = None
+    return dataclasses.replace(defaults, **changes)
+
+
+def _run_recipe(recipe, cpu_replicas=None):
+    from keras_gst.training import fit, split_cpu
+
+    if cpu_replicas:
+        split_cpu(cpu_replicas)
+    result = fit(recipe)
+    if result.is_chief:
+        print(f"done in {result.seconds:.0f}s: final model {result.paths['final']}, best model {result.paths['best']}")
+        if result.evaluation:
+            e = result.evaluation
+            print(f"validation ({e['num_samples']} clips): top-1 {e['top1']:.4f}  top-5 {e['top5']:.4f}  "
+                  f"mean class accuracy {e['mean_class_accuracy']:.4f}  (report in {result.paths['eval']})")
+        if result.skipped_items:
+            print(f"{result.skipped_items} unreadable training items were skipped (see the log)")
+    return 0
+
+
+def recipe_main(defaults, argv=None, description=None):
+    """Entry point of `recipes/train_*.py`: parse the flags over `defaults` and train."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_recipe_arguments(parser, defaults)
+    args = parser.parse_args(argv)
+    return _run_recipe(recipe_from_args(args, defaults), args.cpu_replicas)
+
+
+def register(subparsers):
+    from keras_gst.training.recipe import Recipe
+
+    parser = subparsers.add_parser(
+        "train",
+        help="Train a GST/baseline model (paper optimiser, MirroredStrategy, resume, TensorBoard).",
+        description=__doc__.split("\n\n")[0],
+    )
+    add_recipe_arguments(parser, Recipe())
+    parser.set_defaults(func=lambda args: _run_recipe(recipe_from_args(args, Recipe()), args.cpu_replicas))
+
+
+if __name__ == "__main__":
+    sys.exit(recipe_main(__import__("keras_gst.training.recipe", fromlist=["Recipe"]).Recipe()))

@@ -1,0 +1,77 @@
+"""Evaluate a clip classifier on a dataset: single view or multi-view (views' logits averaged)."""
+
+import json
+import os
+
+import numpy as np
+
+from keras_gst.evaluation import metrics as M
+
+
+def predict_scores(model, dataset, average="logits", max_batches=None):
+    """(scores (N, C), labels (N,)) over `dataset` of (clips, labels) batches.
+
+    clips: (B, T, H, W, 3) for one view, or (B, V, T, H, W, 3) for V views (clips x crops), which are
+    run as one (B*V) batch and averaged per video: `average="logits"` (the authors' test script) or
+    `"softmax"` (probabilities).
+    """
+    import keras
+
+    if average not in ("logits", "softmax"):
+        raise ValueError(f"average must be 'logits' or 'softmax'. Received: {average!r}")
+    all_scores, all_labels = [], []
+    for i, (clips, labels) in enumerate(dataset):
+        if max_batches is not None and i >= max_batches:
+            break
+        clips = np.asarray(clips)
+        views = 1
+        if clips.ndim == 6:
+            b, views = clips.shape[:2]
+            clips = clips.reshape((b * views,) + clips.shape[2:])
+        logits = np.asarray(model.predict_on_batch(clips), np.float64)
+        if average == "softmax":
+            logits = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)), np.float64)
+        scores = logits.reshape((-1, views, logits.shape[-1])).mean(axis=1)
+        all_scores.append(scores)
+        all_labels.append(np.asarray(labels).reshape(-1))
+    if not all_scores:
+        raise ValueError("the evaluation dataset is empty")
+    return np.concatenate(all_scores), np.concatenate(all_labels).astype(np.int64)
+
+
+def evaluate(model, dataset, class_names=None, output_dir=None, average="logits", max_batches=None, title=None):
+    """Top-1, top-5, mean class accuracy of `model` on `dataset`; with `output_dir`, also writes
+    `confusion.png`, `confusion.csv`, `per_class.csv`, `metrics.json` and `scores.npz` there.
+
+    Returns a dict: top1, top5, mean_class_accuracy, num_samples, confusion (array), per_class (rows).
+    """
+    scores, labels = predict_scores(model, dataset, average=average, max_batches=max_batches)
+    num_classes = scores.shape[1]
+    result = M.classification_metrics(scores, labels, num_classes)
+    result["per_class"] = M.per_class_report(result["confusion"], class_names)
+    if output_dir:
+        os.makedirs(output_dir, exist_ok=True)
+        M.write_confusion_csv(result["confusion"], os.path.join(output_dir, "confusion.csv"), class_names)
+        M.write_report_csv(result["per_class"], os.path.join(output_dir, "per_class.csv"))
+        M.plot_confusion(result["confusion"], os.path.join(output_dir, "confusion.png"), class_names,
+                         title=title or f"{model.name}: top-1 {result['top1']:.3f}")
+        np.savez(os.path.join(output_dir, "scores.npz"), scores=scores, labels=labels)
+        with open(os.path.join(output_dir, "metrics.json"), "w") as f:
+            json.dump({k: result[k] for k in ("top1", "top5", "mean_class_accuracy", "num_samples")}, f, indent=2)
+    return result
+
+
+def format_report(result, class_names=None, max_rows=50):
+    """A printable summary: headline metrics and the per-class table."""
+    lines = [
+        f"clips: {result['num_samples']}   top-1: {result['top1']:.4f}   top-5: {result['top5']:.4f}   "
+        f"mean class accuracy: {result['mean_class_accuracy']:.4f}",
+        f"{'class':>5}  {'support':>7}  {'recall':>6}  {'precision':>9}  name",
+    ]
+    for row in result["per_class"][:max_rows]:
+        if row["support"] == 0 and not class_names:
+            continue
+        lines.append(f"{row['class']:>5}  {row['support']:>7}  {row['recall']:>6.3f}  {row['precision']:>9.3f}  {row['name']}")
+    if len(result["per_class"]) > max_rows:
+        lines.append(f"... {len(result['per_class']) - max_rows} more classes in per_class.csv")
+    return "\n".join(lines)

@@ -1,0 +1,139 @@
+"""Classification metrics from scores: top-k, mean class accuracy, confusion matrix, per-class report,
+EPIC-KITCHENS verb / noun / action accuracy. NumPy only; files via `write_*`."""
+
+import csv
+import os
+
+import numpy as np
+
+
+def top_k_accuracy(scores, labels, k=1):
+    """Share of samples whose label is among the `k` highest scores (k is capped at the class count)."""
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    k = min(int(k), scores.shape[1])
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return float(np.mean(np.any(top == labels[:, None], axis=1))) if len(labels) else float("nan")
+
+
+def confusion_matrix(labels, predictions, num_classes):
+    """(num_classes, num_classes) counts, rows = true class, columns = predicted class."""
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(matrix, (np.asarray(labels, np.int64), np.asarray(predictions, np.int64)), 1)
+    return matrix
+
+
+def mean_class_accuracy(matrix):
+    """Mean over the classes present (row sum > 0) of per-class recall (the authors' "class accuracy")."""
+    support = matrix.sum(axis=1)
+    present = support > 0
+    return float(np.mean(np.diag(matrix)[present] / support[present])) if present.any() else float("nan")
+
+
+def per_class_report(matrix, class_names=None):
+    """[{class, name, support, correct, recall, precision}] for each class."""
+    support = matrix.sum(axis=1)
+    predicted = matrix.sum(axis=0)
+    rows = []
+    for i in range(matrix.shape[0]):
+        correct = int(matrix[i, i])
+        rows.append({
+            "class": i,
+            "name": class_names[i] if class_names is not None and i < len(class_names) else str(i),
+            "support": int(support[i]),
+            "correct": correct,
+            "recall": correct / support[i] if support[i] else float("nan"),
+            "precision": correct / predicted[i] if predicted[i] else float("nan"),
+        })
+    return rows
+
+
+def classification_metrics(scores, labels, num_classes=None):
+    """{"top1", "top5", "mean_class_accuracy", "num_samples", "confusion"} of (N, C) scores."""
+    scores, labels = np.asarray(scores), np.asarray(labels, np.int64)
+    num_classes = num_classes or scores.shape[1]
+    predictions = np.argmax(scores, axis=1)
+    matrix = confusion_matrix(labels, predictions, num_classes)
+    return {
+        "top1": top_k_accuracy(scores, labels, 1),
+        "top5": top_k_accuracy(scores, labels, 5),
+        "mean_class_accuracy": mean_class_accuracy(matrix),
+        "num_samples": int(len(labels)),
+        "confusion": matrix,
+    }
+
+
+def epic_action_metrics(verb_scores, noun_scores, verb_labels, noun_labels):
+    """EPIC-KITCHENS: verb, noun and action (both right) top-1/top-5.
+
+    Action top-5 ranks (verb, noun) pairs by verb probability x noun probability (softmax of each
+    score set), as the EPIC evaluation does.
+    """
+    verb_scores, noun_scores = np.asarray(verb_scores, np.float64), np.asarray(noun_scores, np.float64)
+    verb_labels, noun_labels = np.asarray(verb_labels), np.asarray(noun_labels)
+
+    def softmax(x):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    pv, pn = softmax(verb_scores), softmax(noun_scores)
+    num_nouns = pn.shape[1]
+    joint = (pv[:, :, None] * pn[:, None, :]).reshape(len(pv), -1)
+    action_labels = verb_labels * num_nouns + noun_labels
+    return {
+        "verb_top1": top_k_accuracy(verb_scores, verb_labels, 1),
+        "verb_top5": top_k_accuracy(verb_scores, verb_labels, 5),
+        "noun_top1": top_k_accuracy(noun_scores, noun_labels, 1),
+        "noun_top5": top_k_accuracy(noun_scores, noun_labels, 5),
+        "action_top1": top_k_accuracy(joint, action_labels, 1),
+        "action_top5": top_k_accuracy(joint, action_labels, 5),
+        "num_samples": int(len(verb_labels)),
+    }
+
+
+def write_confusion_csv(matrix, path, class_names=None):
+    names = [class_names[i] if class_names is not None and i < len(class_names) else str(i) for i in range(len(matrix))]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["true \\ predicted"] + names)
+        for name, row in zip(names, matrix):
+            w.writerow([name] + [int(v) for v in row])
+
+
+def write_report_csv(rows, path):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=["class", "name", "support", "correct", "recall", "precision"])
+        w.writeheader()
+        w.writerows(rows)
+
+
+def plot_confusion(matrix, path, class_names=None, normalize=True, title=None):
+    """Confusion matrix PNG (rows normalised to recall by default; counts annotated for <= 30 classes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(matrix)
+    values = matrix.astype(np.float64)
+    if normalize:
+        values = values / np.maximum(values.sum(axis=1, keepdims=True), 1)
+    size = min(4 + 0.35 * n, 30)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    im = ax.imshow(values, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="recall" if normalize else "count")
+    if n <= 30:
+        names = [class_names[i] if class_names is not None and i < len(class_names) else str(i) for i in range(n)]
+        ax.set_xticks(range(n), names, rotation=90, fontsize=7)
+        ax.set_yticks(range(n), names, fontsize=7)
+        for i in range(n):
+            for j in range(n):
+                if matrix[i, j]:
+                    ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=6,
+                            color="white" if values[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or "confusion matrix", fontsize=9)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

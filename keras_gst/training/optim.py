@@ -1,0 +1,120 @@
+"""The paper's optimiser: SGD with momentum, PyTorch-style L2 weight decay on conv/dense kernels only,
+gradient clipping by global norm after the cross-replica sum, step learning-rate decay.
+
+The authors' code (TSN/TSM lineage) runs ``clip_grad_norm_(params, 20)`` on the (already all-reduced)
+gradients, then ``torch.optim.SGD(momentum=0.9, weight_decay=wd)``, with ``weight_decay=0`` for BN
+parameters and biases. `GSTSGD` reproduces that order under any `tf.distribute` strategy:
+
+1. sum the per-replica gradients (each replica's loss is already divided by the global batch),
+2. clip them by their global norm (`clip_norm`, 20),
+3. add ``weight_decay * w`` to the gradient of every decayed variable (rank >= 2: conv and dense
+   kernels; BN gammas/betas and biases are rank 1 and never decayed),
+4. momentum SGD (Keras' update rule, identical to PyTorch's for a constant learning rate).
+
+Keras' own `clipnorm`/`global_clipnorm` would clip each replica's partial gradient before the sum, and its
+`weight_decay` is decoupled (AdamW-style); both differ from the paper, hence this subclass.
+"""
+
+import keras
+import tensorflow as tf
+
+BASE_BATCH = 24  # the paper's batch for lr 0.01
+
+
+def scaled_learning_rate(base_lr, global_batch, base_batch=BASE_BATCH):
+    """Linear scaling rule: `base_lr` is for `base_batch` clips; returns the lr for `global_batch`."""
+    if global_batch < 1:
+        raise ValueError(f"global_batch must be >= 1. Received: global_batch={global_batch}")
+    return float(base_lr) * float(global_batch) / float(base_batch)
+
+
+def step_decay_schedule(learning_rate, steps_per_epoch, decay_epochs=(), factor=0.1):
+    """Piecewise-constant lr: `learning_rate`, times `factor` from each (0-based) epoch in `decay_epochs` on
+    (the authors' ``lr * 0.1 ** sum(epoch >= lr_steps)``).
+
+    Returns a plain float when there is no decay epoch (a constant schedule).
+    """
+    decay_epochs = sorted(int(e) for e in decay_epochs)
+    if not decay_epochs:
+        return float(learning_rate)
+    if steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be >= 1. Received: {steps_per_epoch}")
+    # Keras evaluates the schedule at `iterations` before the update and PiecewiseConstantDecay switches
+    # after a boundary: the first step of epoch e (0-based) is iteration e * steps_per_epoch.
+    boundaries = [e * int(steps_per_epoch) - 1 for e in decay_epochs]
+    values = [float(learning_rate) * factor**i for i in range(len(boundaries) + 1)]
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+
+
+def is_decayed(variable):
+    """Weight decay applies to conv and dense kernels (rank >= 2), never to BN parameters or biases."""
+    return len(variable.shape) >= 2
+
+
+@keras.saving.register_keras_serializable(package="keras_gst")
+class GSTSGD(keras.optimizers.SGD):
+    """SGD + momentum with the authors' gradient clipping and L2 weight decay (see the module docstring).
+
+    Args:
+        learning_rate: float or `LearningRateSchedule`.
+        momentum: 0.9 in the paper.
+        weight_decay: L2 coefficient added to the gradient of conv/dense kernels (paper 5e-4, code 3e-4).
+        clip_norm: clip the summed gradients to this global norm (20); None or 0 disables.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, weight_decay=5e-4, clip_norm=20.0, name="gst_sgd", **kwargs):
+        kwargs.pop("clipnorm", None)
+        kwargs.pop("global_clipnorm", None)
+        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=False, name=name, **kwargs)
+        if weight_decay is not None and weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={weight_decay}")
+        if clip_norm is not None and clip_norm < 0:
+            raise ValueError(f"clip_norm must be >= 0 or None. Received: clip_norm={clip_norm}")
+        self.l2_decay = float(weight_decay or 0.0)
+        self.clip_norm = float(clip_norm) if clip_norm else None
+
+    # Keras clips and decays in `apply` before the (TF) cross-replica sum: both are done in
+    # `_backend_update_step` instead, after the sum.
+    def _clip_gradients(self, grads):
+        return grads
+
+    def _apply_weight_decay(self, variables):
+        return
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        tf_vars = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
+        pairs = self._all_reduce_sum_gradients(list(zip(grads, tf_vars)))
+        grads = [g for g, _ in pairs]
+        if self.clip_norm:
+            grads, _ = tf.clip_by_global_norm(grads, self.clip_norm)
+        if self.l2_decay:
+            grads = [
+                g + tf.cast(self.l2_decay, g.dtype) * v if is_decayed(v) else g for g, v in zip(grads, tf_vars)
+            ]
+        tf.__internal__.distribute.interim.maybe_merge_call(
+            self._distributed_tf_update_step, self._distribution_strategy, list(zip(grads, tf_vars)), learning_rate
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        for key in ("nesterov", "clipnorm", "global_clipnorm", "clipvalue"):
+            config.pop(key, None)
+        config.update(weight_decay=self.l2_decay, clip_norm=self.clip_norm)
+        return config
+
+
+def build_optimizer(
+    base_lr=0.01,
+    global_batch=BASE_BATCH,
+    steps_per_epoch=1,
+    decay_epochs=(),
+    decay_factor=0.1,
+    momentum=0.9,
+    weight_decay=5e-4,
+    clip_norm=20.0,
+    base_batch=BASE_BATCH,
+):
+    """`GSTSGD` with lr `base_lr * global_batch / base_batch` and step decay at `decay_epochs`."""
+    lr = scaled_learning_rate(base_lr, global_batch, base_batch)
+    schedule = step_decay_schedule(lr, steps_per_epoch, decay_epochs, decay_factor)
+    return GSTSGD(learning_rate=schedule, momentum=momentum, weight_decay=weight_decay, clip_norm=clip_norm)

@@ -1,0 +1,191 @@
+"""`Recipe`: everything one training run needs (data, model, optimisation, runtime), as a dataclass.
+
+Recipes in `recipes/` fill one with the paper's defaults for a dataset and call `keras_gst.training.fit`.
+`load_annotations(recipe, split)` turns the data fields into `keras_gst.data.Annotations` with the
+matching reader; `build_datasets` makes the tf.data pipelines with `keras_gst.data.build_dataset`.
+"""
+
+import dataclasses
+import json
+import os
+
+DATASETS = ("list", "sthv1", "sthv2", "diving48", "epic-kitchens", "egtea")
+
+
+@dataclasses.dataclass
+class Recipe:
+    """A training run. Units: `batch_size` is clips per replica (global = batch_size x replicas);
+    `base_lr` is the lr for `base_batch` clips, scaled linearly to the global batch.
+
+    Data (see `load_annotations`):
+        dataset: "list" (list files: authors' GST, TSN, MMAction2 rawframes/videos), "sthv1", "sthv2",
+            "diving48", "epic-kitchens", "egtea".
+        data_root: videos / frame folders root (list files: default the list file's folder).
+        train_annotations, val_annotations: split files (val may be None: no validation).
+        class_file: class names (sthv1 labels CSV, sthv2 labels JSON, Diving48 vocab JSON, EGTEA
+            `<target>_idx.txt`, EPIC verb or noun classes CSV, list files: a label map, one name a line).
+        source: "videos" or "rawframes" (sthv2, diving48, epic-kitchens); None = the reader's default.
+        target: EPIC / EGTEA label ("verb", "noun", "action").
+        template: frame file names ("auto" detects per folder).
+        num_classes: default from the class names.
+        flip: horizontal flip: "auto" (mirror left/right classes, off if a direction has no mirror), True, False.
+        on_error: "skip" (default: bad items are logged, counted and dropped) or "raise".
+    """
+
+    name: str = "gst"
+    # data
+    dataset: str = "list"
+    data_root: str | None = None
+    train_annotations: str | None = None
+    val_annotations: str | None = None
+    class_file: str | None = None
+    source: str | None = None
+    target: str = "verb"
+    template: str = "{:05d}.jpg"
+    num_classes: int | None = None
+    flip: object = "auto"
+    on_error: str = "skip"
+    # clips
+    num_frames: int = 8
+    sampling: str = "segment"
+    scale_size: int = 256
+    crop_size: int = 224
+    val_num_clips: int = 1
+    val_num_crops: int = 1
+    # model
+    depth: int = 50
+    block: str = "gst"
+    alpha: float = 0.25
+    beta: float = 0.5
+    groups: int = 1
+    dropout: float = 0.3
+    weights: str | None = "imagenet"
+    temporal_impl: str = "conv3d"
+    # optimisation (REFERENCE.md: paper Sec. 4.1 and the authors' code)
+    epochs: int = 70
+    batch_size: int = 8
+    base_lr: float = 0.01
+    base_batch: int = 24
+    decay_epochs: tuple = (50, 60)
+    decay_factor: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    clip_norm: float | None = 20.0
+    # runtime
+    output_dir: str = "runs/gst"
+    resume: bool = True
+    strategy: str = "auto"
+    devices: tuple | None = None
+    seed: int | None = 0
+    steps_per_epoch: int | None = None
+    validation_steps: int | None = None
+    keep_checkpoints: int = 2
+    histograms: bool = True
+    evaluate_at_end: bool = True
+    verbose: int = 2
+
+    def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}. Received: dataset={self.dataset!r}")
+        if self.on_error not in ("skip", "raise"):
+            raise ValueError(f"on_error must be 'skip' or 'raise'. Received: {self.on_error!r}")
+        for field in ("epochs", "batch_size", "num_frames", "base_batch"):
+            if int(getattr(self, field)) < 1:
+                raise ValueError(f"{field} must be >= 1. Received: {field}={getattr(self, field)}")
+        if isinstance(self.weights, str) and self.weights.lower() == "none":
+            self.weights = None
+        self.decay_epochs = tuple(int(e) for e in self.decay_epochs)
+        if self.devices is not None:
+            self.devices = tuple(self.devices)
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, default=str)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def _class_names_from_file(path):
+    from keras_gst.data import read_label_map
+
+    return read_label_map(path) if path else None
+
+
+def load_annotations(recipe, split="train"):
+    """The split's `keras_gst.data.Annotations`, read with the recipe's dataset reader.
+
+    Missing sources are skipped and counted with `on_error="skip"` (the default).
+    """
+    from keras_gst import data
+
+    path = recipe.train_annotations if split == "train" else recipe.val_annotations
+    if path is None:
+        return None
+    root = recipe.data_root
+    common = {"on_error": recipe.on_error}
+    src = {"source": recipe.source} if recipe.source else {}
+    kind = recipe.dataset
+    if kind != "list" and (root is None or recipe.class_file is None):
+        raise ValueError(f"dataset={kind!r} needs data_root and class_file")
+    if kind == "list":
+        return data.read_list_file(path, root, class_names=_class_names_from_file(recipe.class_file),
+                                   num_classes=recipe.num_classes, **common)
+    if kind == "sthv1":
+        return data.read_sthv1(path, recipe.class_file, root, template=recipe.template, **common)
+    if kind == "sthv2":
+        return data.read_sthv2(path, recipe.class_file, root, **src, **common)
+    if kind == "diving48":
+        return data.read_diving48(path, recipe.class_file, root, **src, **common)
+    if kind == "epic-kitchens":
+        classes = {"verb_classes_csv": recipe.class_file} if recipe.target != "noun" else {"noun_classes_csv": recipe.class_file}
+        return data.read_epic_kitchens(path, root, target=recipe.target, **classes, **src, **common)
+    if kind == "egtea":
+        index = {f"{recipe.target}_idx": recipe.class_file}
+        return data.read_egtea(path, root, target=recipe.target, **index, **common)
+    raise AssertionError(kind)
+
+
+def frame_template(recipe):
+    """The frame file template for the pipeline (EPIC frames are `frame_0000000001.jpg`)."""
+    if recipe.dataset == "epic-kitchens" and recipe.template == "{:05d}.jpg":
+        return "frame_{:010d}.jpg"
+    if recipe.dataset == "sthv2" and recipe.template == "{:05d}.jpg":
+        return "auto"
+    return recipe.template
+
+
+def dataset_options(recipe, training, class_names, num_classes):
+    """Keyword arguments of `keras_gst.data.build_dataset` for the recipe's train or val split."""
+    options = dict(
+        num_frames=recipe.num_frames,
+        training=training,
+        class_names=class_names or None,
+        num_classes=num_classes,
+        template=frame_template(recipe),
+        sampling=recipe.sampling,
+        scale_size=recipe.scale_size,
+        crop_size=recipe.crop_size,
+        on_error=recipe.on_error,
+        seed=recipe.seed,
+    )
+    if training:
+        options.update(flip=recipe.flip, repeat=True)
+    else:
+        options.update(num_clips=recipe.val_num_clips, num_crops=recipe.val_num_crops)
+    return options
+
+
+def output_paths(output_dir):
+    """Where a run writes: checkpoints, best/final models, backup (resume), TensorBoard, logs, plots."""
+    return {
+        "root": output_dir,
+        "checkpoints": os.path.join(output_dir, "checkpoints"),
+        "best": os.path.join(output_dir, "best.keras"),
+        "final": os.path.join(output_dir, "final.keras"),
+        "backup": os.path.join(output_dir, "backup"),
+        "tensorboard": os.path.join(output_dir, "tensorboard"),
+        "history": os.path.join(output_dir, "history.csv"),
+        "recipe": os.path.join(output_dir, "recipe.json"),
+        "plots": os.path.join(output_dir, "plots"),
+        "eval": os.path.join(output_dir, "eval"),
+    }

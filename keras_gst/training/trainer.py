@@ -1,0 +1,286 @@
+"""`fit(recipe)` (exported as `keras_gst.training.fit`): build the data and model, compile with the paper's optimiser, train under a
+distribution strategy with checkpoints, resume, best-model tracking, TensorBoard and a NaN stop, then
+evaluate the best model and plot its BN |gamma| histograms.
+
+One machine: Keras `model.fit` under `MirroredStrategy` (all local GPUs, else the CPU). Several
+machines (`TF_CONFIG` with more than one worker): `MultiWorkerMirroredStrategy` with the custom loop of
+`loop.py`. The global batch is `recipe.batch_size` x replicas and the lr scales with it.
+"""
+
+import dataclasses
+import glob
+import logging
+import os
+import shutil
+import time
+import warnings
+
+import keras
+import tensorflow as tf
+
+from keras_gst.training import callbacks as C
+from keras_gst.training import distribute as D
+from keras_gst.training.optim import build_optimizer, scaled_learning_rate
+from keras_gst.training.recipe import dataset_options, load_annotations, output_paths
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What `fit` returns: the history (epoch -> metrics), paths, the final evaluation and timing."""
+
+    history: dict
+    paths: dict
+    num_classes: int
+    class_names: list
+    global_batch: int
+    learning_rate: float
+    num_replicas: int
+    steps_per_epoch: int
+    initial_epoch: int
+    evaluation: dict | None
+    seconds: float
+    is_chief: bool = True
+    skipped_items: int = 0
+    model: object = dataclasses.field(default=None, repr=False)
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves `checkpoints/epoch_NNN.keras` each epoch (keeping the last `keep`) and `best.keras` when the
+    monitored metric (val_top1, else top1) improves. Nothing is saved after a NaN stop."""
+
+    def __init__(self, checkpoint_dir, best_path, keep=2, nan_guard=None, monitor="val_top1"):
+        super().__init__()
+        self.checkpoint_dir = checkpoint_dir
+        self.best_path = best_path
+        self.keep = keep
+        self.nan_guard = nan_guard
+        self.monitor = monitor
+        self.best = -float("inf")
+        self.best_epoch = None
+
+    def on_train_begin(self, logs=None):
+        state = os.path.join(os.path.dirname(self.best_path), "best.txt")
+        if os.path.exists(state):  # resumed run: keep the previous best
+            with open(state) as f:
+                epoch, value = f.read().split()
+            self.best_epoch, self.best = int(epoch), float(value)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.nan_guard is not None and self.nan_guard.message:
+            return
+        logs = logs or {}
+        os.makedirs(self.checkpoint_dir, exist_ok=True)
+        self.model.save(os.path.join(self.checkpoint_dir, f"epoch_{epoch + 1:03d}.keras"))
+        for old in sorted(glob.glob(os.path.join(self.checkpoint_dir, "epoch_*.keras")))[: -self.keep or None]:
+            os.remove(old)
+        key = self.monitor if self.monitor in logs else self.monitor.replace("val_", "")
+        value = logs.get(key)
+        if value is not None and float(value) > self.best:
+            self.best, self.best_epoch = float(value), epoch + 1
+            self.model.save(self.best_path)
+            with open(os.path.join(os.path.dirname(self.best_path), "best.txt"), "w") as f:
+                f.write(f"{self.best_epoch} {self.best}\n")
+            if self.params.get("verbose"):
+                print(f"epoch {epoch + 1}: {key} improved to {self.best:.4f}, saved {self.best_path}", flush=True)
+
+
+def _build_model(recipe, num_classes):
+    from keras_gst.models.gst_resnet import GSTResNet
+
+    return GSTResNet(
+        depth=recipe.depth,
+        num_classes=num_classes,
+        block=recipe.block,
+        alpha=recipe.alpha,
+        beta=recipe.beta,
+        groups=recipe.groups,
+        num_frames=recipe.num_frames,
+        input_shape=(recipe.crop_size, recipe.crop_size, 3),
+        dropout=recipe.dropout,
+        temporal_impl=recipe.temporal_impl,
+        weights=recipe.weights,
+        name=f"{recipe.block}_resnet{recipe.depth}",
+    )
+
+
+def compile_model(model, optimizer, num_classes):
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[
+            keras.metrics.SparseCategoricalAccuracy(name="top1"),
+            keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, num_classes), name="top5"),
+        ],
+    )
+
+
+def _worker_output_dir(recipe, strategy):
+    index, is_chief = D.worker_info(strategy)
+    if is_chief:
+        return recipe.output_dir, True
+    return os.path.join(recipe.output_dir, "workers", f"worker_{index}"), False
+
+
+def fit(recipe, strategy=None, train_records=None, val_records=None):
+    """Train per `recipe` (a `Recipe`); returns a `FitResult`.
+
+    `strategy`: a `tf.distribute.Strategy` (default: `get_strategy(recipe.strategy, recipe.devices)`).
+    `train_records` / `val_records`: `keras_gst.data.Annotations` overriding the recipe's annotation
+    files (e.g. the synthetic dataset, class folders). Raises `NonFiniteLossError` on a NaN loss.
+    """
+    from keras_gst.data import SkipLog, build_dataset
+
+    start = time.time()
+    strategy = strategy or D.get_strategy(recipe.strategy, recipe.devices)
+    multi_worker = D.is_multi_worker(strategy)
+    output_dir, is_chief = _worker_output_dir(recipe, strategy)
+    paths = output_paths(output_dir)
+    os.makedirs(output_dir, exist_ok=True)
+    if not recipe.resume and os.path.exists(paths["backup"]):
+        shutil.rmtree(paths["backup"])
+    with open(paths["recipe"], "w") as f:
+        f.write(recipe.to_json())
+    if recipe.seed is not None:
+        keras.utils.set_random_seed(recipe.seed)
+
+    train = train_records if train_records is not None else load_annotations(recipe, "train")
+    val = val_records if val_records is not None else load_annotations(recipe, "val")
+    if train is None or not len(train):
+        raise ValueError("no training clips: check train_annotations and data_root "
+                         f"({len(getattr(train, 'skipped', []) or [])} entries skipped)")
+    class_names = list(train.class_names or [])
+    num_classes = recipe.num_classes or len(class_names) or 1 + max(int(r.label) for r in train.records)
+    replicas = strategy.num_replicas_in_sync
+    global_batch = recipe.batch_size * replicas
+    steps_per_epoch = recipe.steps_per_epoch or len(train) // global_batch
+    if steps_per_epoch < 1:
+        raise ValueError(f"{len(train)} training clips are fewer than one global batch of {global_batch} "
+                         f"({recipe.batch_size} per replica x {replicas} replicas)")
+    lr = scaled_learning_rate(recipe.base_lr, global_batch, recipe.base_batch)
+    skip_log = SkipLog()
+    train_options = dataset_options(recipe, True, class_names, num_classes)
+    val_options = dataset_options(recipe, False, class_names, num_classes)
+    if multi_worker:
+        # Every worker must run the same number of validation steps (collectives): repeat and bound.
+        per_worker = len(val) // strategy.extended._num_workers if val is not None else 0  # noqa: SLF001
+        validation_steps = recipe.validation_steps or per_worker // (global_batch // strategy.extended._num_workers)  # noqa: SLF001
+        val_options.update(repeat=True, drop_remainder=True)
+
+        def train_fn(ctx):
+            return build_dataset(train, batch_size=global_batch, input_context=ctx, skip_log=skip_log, **train_options)
+
+        def val_fn(ctx):
+            return build_dataset(val, batch_size=global_batch, input_context=ctx, **val_options)
+
+        train_ds = strategy.distribute_datasets_from_function(train_fn)
+        val_ds = strategy.distribute_datasets_from_function(val_fn) if val is not None and validation_steps else None
+    else:
+        validation_steps = recipe.validation_steps
+        train_ds = build_dataset(train, batch_size=global_batch, skip_log=skip_log, **train_options)
+        val_ds = build_dataset(val, batch_size=global_batch, **val_options) if val is not None else None
+        if val_ds is not None and (recipe.val_num_clips * recipe.val_num_crops) > 1:
+            # fit's validation sees one view per clip: the first (centre clip, centre crop) view
+            val_ds = val_ds.map(lambda x, y: (x[:, 0], y))
+
+    with strategy.scope():
+        model = _build_model(recipe, num_classes)
+        optimizer = build_optimizer(recipe.base_lr, global_batch, steps_per_epoch, recipe.decay_epochs,
+                                    recipe.decay_factor, recipe.momentum, recipe.weight_decay,
+                                    recipe.clip_norm, recipe.base_batch)
+        compile_model(model, optimizer, num_classes)
+        optimizer.build(model.trainable_variables)
+
+    nan_guard = C.StopOnNaN()
+    backup = C.KeepBackupOnFailure(paths["backup"], nan_guard=nan_guard)
+    callbacks = [
+        nan_guard,
+        C.LearningRateLogger(),
+        C.SyncBatchNormStatistics(strategy),
+        backup,
+    ]
+    checkpoint = None
+    if is_chief:
+        checkpoint = EpochCheckpoint(paths["checkpoints"], paths["best"], recipe.keep_checkpoints, nan_guard)
+        callbacks += [
+            checkpoint,
+            keras.callbacks.CSVLogger(paths["history"], append=True),
+            C.TensorBoard(paths["tensorboard"], write_graph=False, update_freq="epoch"),
+        ]
+        if recipe.histograms:
+            callbacks.append(C.BatchNormGammaHistograms(paths["tensorboard"]))
+
+    if recipe.verbose:
+        print(f"{model.name}: {num_classes} classes, {len(train)} training clips"
+              f"{f', {len(val)} validation clips' if val is not None else ''}; {replicas} replica(s)"
+              f"{' on ' + str(strategy.extended._num_workers) + ' workers' if multi_worker else ''}, "  # noqa: SLF001
+              f"global batch {global_batch}, lr {lr:g}, {steps_per_epoch} steps/epoch, {recipe.epochs} epochs",
+              flush=True)
+    if multi_worker:
+        history = _custom_fit(model, strategy, train_ds, recipe, steps_per_epoch, val_ds, callbacks, validation_steps)
+    else:
+        with warnings.catch_warnings():
+            # The training data repeats; the validation data ends without a known length, which Keras
+            # reports as "ran out of data" once. Shuffling happens in the pipeline.
+            warnings.filterwarnings("ignore", message=r".*input ran out of data")
+            warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed")
+            history = model.fit(
+                train_ds,
+                epochs=recipe.epochs,
+                steps_per_epoch=steps_per_epoch,
+                validation_data=val_ds,
+                validation_steps=validation_steps,
+                callbacks=callbacks,
+                verbose=recipe.verbose,
+            )
+    initial_epoch = int(getattr(model, "_initial_epoch", 0) or 0)
+    if nan_guard.message:
+        raise C.NonFiniteLossError(nan_guard.message)
+
+    evaluation = None
+    model.save(paths["final"])  # every worker, each in its own directory (they hold the same weights)
+    if is_chief:
+        if checkpoint is not None and not os.path.exists(paths["best"]):
+            model.save(paths["best"])
+        if recipe.evaluate_at_end and val is not None:
+            evaluation = _final_evaluation(recipe, paths, val, class_names, num_classes)
+    return FitResult(
+        history=dict(history.history),
+        paths=paths,
+        num_classes=num_classes,
+        class_names=class_names,
+        global_batch=global_batch,
+        learning_rate=lr,
+        num_replicas=replicas,
+        steps_per_epoch=steps_per_epoch,
+        initial_epoch=initial_epoch,
+        evaluation=evaluation,
+        seconds=time.time() - start,
+        is_chief=is_chief,
+        skipped_items=skip_log.total,
+        model=model,
+    )
+
+
+def _custom_fit(model, strategy, train_ds, recipe, steps_per_epoch, val_ds, callbacks, validation_steps):
+    from keras_gst.training.loop import custom_fit
+
+    return custom_fit(model, strategy, train_ds, recipe.epochs, steps_per_epoch, validation_data=val_ds,
+                      callbacks=callbacks, validation_steps=validation_steps, verbose=recipe.verbose)
+
+
+def _final_evaluation(recipe, paths, val, class_names, num_classes):
+    """Evaluate best.keras (outside any strategy) on the full validation split with the recipe's views;
+    writes eval/ (confusion PNG/CSV, per-class CSV, metrics.json) and plots/bn_gamma.png."""
+    from keras_gst.analysis.bn import plot_gamma_histograms
+    from keras_gst.data import build_dataset
+    from keras_gst.evaluation import evaluate
+
+    with tf.distribute.get_strategy().scope():
+        model = keras.models.load_model(paths["best"])
+    ds = build_dataset(val, batch_size=recipe.batch_size, **dataset_options(recipe, False, class_names, num_classes))
+    result = evaluate(model, ds, class_names, paths["eval"])
+    os.makedirs(paths["plots"], exist_ok=True)
+    plot_gamma_histograms(model, os.path.join(paths["plots"], "bn_gamma.png"))
+    return {k: result[k] for k in ("top1", "top5", "mean_class_accuracy", "num_samples")}
