@@ -144,10 +144,11 @@ class GSTResNet(keras.Model):
         self.frame_shape = input_shape
         self.dropout = float(dropout)
         self.temporal_impl = temporal_impl
+        self.load_report = None  # what `weights` loaded and skipped (see keras_gst.weights.load_weights)
         if weights is not None:
             from keras_gst.weights import load_weights
 
-            load_weights(self, weights)
+            self.load_report = load_weights(self, weights)
 
     def get_config(self):
         return {

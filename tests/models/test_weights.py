@@ -108,8 +108,8 @@ def test_own_keras_and_weights_h5_files_load(tmp_path):
     for name in ["m.keras", "m.weights.h5"]:
         model = keras_gst.GSTResNet18(4, weights=str(tmp_path / name))
         np.testing.assert_allclose(model.predict_on_batch(x), expected, atol=1e-6)
-    with pytest.raises(ValueError, match="frame_logits"):
-        keras_gst.GSTResNet18(7, weights=str(tmp_path / "m.keras"))
+    with pytest.raises(ValueError, match="load the saved .keras model instead"):
+        keras_gst.GSTResNet18(7, weights=str(tmp_path / "m.weights.h5"))
 
 
 def test_missing_path_and_resnet34_imagenet_fail_clearly(tmp_path):
@@ -136,3 +136,48 @@ def test_cli_info_json():
     assert result["params"] == 21_035_246
     assert result["params_total"] == 21_088_366
     assert abs(result["macs"] - 29.00e9) / 29.00e9 < 0.005
+
+
+def test_other_class_count_keeps_backbone_and_reinitialises_head(tmp_path):
+    source = keras_gst.GSTResNet18(174, weights=None)
+    source.save(tmp_path / "ssv2.keras")
+    with pytest.warns(UserWarning, match="frame_logits"):
+        model = keras_gst.GSTResNet18(5, weights=str(tmp_path / "ssv2.keras"))
+    report = model.load_report
+    assert [name for name, _ in report.skipped] == ["frame_logits"]
+    assert "re-initialised" in report.skipped[0][1] and "174" in report.skipped[0][1]
+    assert len(report.loaded) == len([layer for layer in model.layers if layer.weights]) - 1
+    for name in ["stem_conv", "stack3_block1_2"]:
+        for ours, theirs in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights(), strict=True):
+            np.testing.assert_array_equal(ours, theirs)
+    assert model.get_layer("frame_logits").kernel.shape == (512, 5)
+
+
+def test_backbone_mismatch_names_the_layers(tmp_path):
+    keras_gst.GSTResNet18(5, weights=None, alpha=0.5).save(tmp_path / "a.keras")
+    with pytest.raises(ValueError, match="stack0_block0_1: shapes") as info:
+        keras_gst.GSTResNet18(5, weights=str(tmp_path / "a.keras"))
+    assert "stack3_block1_2" in str(info.value)
+
+
+def test_authors_checkpoint_with_other_class_count_drops_only_the_head(tmp_path):
+    torch = pytest.importorskip("torch")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import torch_gst
+
+    reference = torch_gst.TemporalModel(174, 2, depth=50)
+    torch_gst.randomize_(reference, seed=1)
+    path = tmp_path / "ssv2_gst_r50.pth.tar"
+    torch.save(torch_gst.authors_checkpoint(reference), path)
+    model = keras_gst.GSTResNet50(5, weights=str(path))
+    report = model.load_report
+    assert {"module.new_fc.weight", "module.new_fc.bias"} <= set(report.dropped)
+    assert "module.base_model.layer4.2.Tconv.weight" in report.loaded
+    np.testing.assert_allclose(
+        model.get_layer("stack3_block2_2").temporal_kernel.numpy(),
+        reference.base_model.layer4[2].Tconv.weight.detach().numpy().transpose(2, 3, 4, 1, 0),
+    )
+    assert model.get_layer("frame_logits").kernel.shape == (2048, 5)
