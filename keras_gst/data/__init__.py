@@ -21,9 +21,11 @@ from keras_gst.data.decode import (
     ShortVideoError,
     VideoDecodeError,
     count_video_frames,
+    iter_video_frames,
     load_video_clip,
     read_video_frames,
 )
+from keras_gst.data.extract import extract_frames
 from keras_gst.data.pipeline import SkipLog, build_dataset
 from keras_gst.data.sampling import dense_indices, sample_indices, segment_indices
 from keras_gst.data.synthetic import write_synthetic_dataset
