@@ -81,7 +81,10 @@ class _Collector:
         self.skipped = []
 
     def bad(self, line_no, reason):
-        where = f"{self.source_file}, line {line_no}" if line_no else self.source_file
+        if isinstance(line_no, int):
+            where = f"{self.source_file}, line {line_no}"
+        else:  # JSON: "entry i"
+            where = f"{self.source_file}, {line_no}" if line_no else self.source_file
         message = f"{where}: {reason}"
         if self.on_error == "raise":
             raise AnnotationError(message + " (pass on_error='skip' to skip such entries)")
@@ -155,7 +158,8 @@ def read_list_file(
       - MMAction2 rawframes: ``frame_dir total_frames label`` (``with_offset``: ``frame_dir offset
         total_frames label``; ``multi_label``: several labels),
       - MMAction2 videos: ``video_path label [label ...]``, recognised by the file extension.
-    `class_names` (list or label-map path) or `num_classes` bound the labels.
+    `class_names` (list or label-map path) or `num_classes` bound the labels; without class names
+    `Annotations.class_names` is empty.
     """
     if isinstance(class_names, (str, os.PathLike)):
         class_names = read_label_map(class_names)
@@ -193,8 +197,7 @@ def read_list_file(
             continue
         label = tuple(labels) if multi_label else labels[0]
         out.add(line_no, source, num_frames, label, offset)
-    names = class_names if class_names is not None else [str(i) for i in range(num_classes or 0)]
-    return out.result(names)
+    return out.result(class_names or [])
 
 
 def _names_to_index(class_names):
@@ -352,6 +355,8 @@ def read_epic_kitchens(
 
     `source="rawframes"`: ``root/<video_dir>/frame_0000000001.jpg`` (use template
     ``"frame_{:010d}.jpg"`` in the pipeline); `"videos"`: ``root/<video_dir><extension>``.
+    `video_dir` is a format string of `participant_id`, `video_id`: the default fits EPIC-55's
+    ``rgb/train/P01/P01_01``; EPIC-100's release layout is ``"{participant_id}/rgb_frames/{video_id}"``.
     `target`: ``"verb"`` (the paper's number), ``"noun"`` or ``"action"``: a (verb, noun) pair indexed
     in `action_classes` (list of pairs; default: the sorted pairs found in this file, so pass the
     training split's list when reading the validation split).

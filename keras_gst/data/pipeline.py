@@ -172,6 +172,9 @@ def build_dataset(
             num_classes = len(class_names)
         else:
             num_classes = 1 + max(max(r.label) if isinstance(r.label, tuple) else r.label for r in records)
+    largest = max(max(r.label) if isinstance(r.label, tuple) else r.label for r in records)
+    if largest >= num_classes:
+        raise ValueError(f"label {largest} is out of range for num_classes={num_classes}")
     if multi_label:
         labels = np.zeros((len(records), num_classes), np.float32)
         for i, r in enumerate(records):

@@ -249,3 +249,5 @@ def test_argument_errors(real_data, tmp_path):
         build_dataset(ann, training=True, num_crops=5)
     with pytest.raises(ValueError, match="num_crops"):
         build_dataset(ann, num_crops=4)
+    with pytest.raises(ValueError, match="label 79 is out of range for num_classes=50"):
+        build_dataset(ann, num_classes=50)
