@@ -99,3 +99,17 @@ def test_extract_frames_reports_truncated_videos(make_truncated_mp4, tmp_path, c
     n = D.count_video_frames(truncated)
     assert code == 0 and f"TRUNCATED {truncated}: container claims 280 frames, {n} decode (kept)" in printed
     assert (tmp_path / "out" / "frames_list.txt").read_text() == f"cut {n} -1\n"
+
+
+@pytest.mark.large
+def test_extract_frames_in_parallel_processes(real_data, tmp_path, capsys):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ["test.avi", "sthv2/13201.webm", "demo.mp4"]:
+        shutil.copy(real_data / "videos" / name, videos)
+    (videos / "zero.webm").write_bytes(b"")
+    code = cli.main(["extract-frames", str(videos), str(tmp_path / "out"), "--workers", "2", "--no-progress",
+                     "--short-side", "64"])
+    printed = capsys.readouterr().out
+    assert code == 1 and "FAILED    " in printed and "zero.webm" in printed
+    assert (tmp_path / "out" / "frames_list.txt").read_text() == "13201 49 -1\ndemo 280 -1\ntest 164 -1\n"
