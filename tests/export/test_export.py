@@ -1,0 +1,238 @@
+"""Export paths end to end on a tiny GST-R18 (4x64x64, 5 classes): the conv2d rewrite, SavedModel
+parity, TFLite none/fp16/dynamic/int8 parity thresholds, the int8 op audit, the export CLI."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gst.export import (
+    PARITY_THRESHOLDS,
+    OpAuditError,
+    ParityError,
+    TFLiteModel,
+    audit_tflite,
+    check_int8,
+    convert_tflite,
+    export_savedmodel,
+    float_compute_ops,
+    normalize_clip,
+    rewrite_for_export,
+    savedmodel_parity,
+    tflite_parity,
+)
+from keras_gst.export.audit import COMPUTE_OPS
+
+NUM_FRAMES, SIZE, NUM_CLASSES = 4, 64, 5  # as tests/export/conftest.py
+
+
+def _perturbed_copy(model, scale=0.05):
+    """The same architecture with the classifier kernel changed: a model the export must NOT match."""
+    from keras_gst.models.gst_resnet import GSTResNet
+
+    other = GSTResNet.from_config(model.get_config())
+    other.set_weights(model.get_weights())
+    dense = other.get_layer("frame_logits")
+    kernel = dense.kernel.numpy()
+    dense.kernel.assign(kernel + scale * np.random.default_rng(1).normal(size=kernel.shape).astype("float32"))
+    return other
+
+
+# ---------------------------------------------------------------- rewrite
+
+
+@pytest.mark.parametrize("block,beta", [("gst", 0.5), ("gst", 1.0), ("c3d", 0.5), ("p3d", 0.5)])
+def test_conv2d_rewrite_is_equivalent_in_keras(block, beta, real_clips):
+    import keras
+
+    from keras_gst.models.gst_resnet import GSTResNet
+
+    keras.utils.set_random_seed(1)
+    model = GSTResNet(18, num_classes=NUM_CLASSES, block=block, beta=beta, dropout=0.0)  # dynamic T, H, W
+    rewritten = rewrite_for_export(model, NUM_FRAMES, SIZE)
+    assert rewritten.temporal_impl == "conv2d" and model.temporal_impl == "conv3d"
+    assert rewritten.inputs[0].shape[1:] == (NUM_FRAMES, SIZE, SIZE, 3)
+    x = normalize_clip(real_clips[:4])
+    ref, out = np.asarray(model(x, training=False)), np.asarray(rewritten(x, training=False))
+    # Logits are O(1e-2) with the std-0.001 head: compare the features too, where values are O(1).
+    np.testing.assert_allclose(out, ref, atol=1e-5, rtol=0)
+    from keras_gst.models.gst_resnet import feature_model
+
+    feats_ref = np.asarray(feature_model(model)(x))
+    feats_out = np.asarray(feature_model(rewritten)(x))
+    assert np.abs(feats_ref).max() > 0.1
+    np.testing.assert_allclose(feats_out, feats_ref, atol=1e-5 * max(1.0, np.abs(feats_ref).max()), rtol=0)
+
+
+def test_rewrite_rejects_other_models():
+    import keras
+
+    plain = keras.Sequential([keras.Input((4, 32, 32, 3)), keras.layers.Dense(2)])
+    with pytest.raises(TypeError, match="GSTResNet"):
+        rewrite_for_export(plain)
+
+
+# ---------------------------------------------------------------- SavedModel
+
+
+@pytest.mark.parametrize("input_dtype", ["float32", "uint8"])
+def test_savedmodel_signature_and_parity(tiny_model, real_clips, tmp_path, input_dtype):
+    path = str(tmp_path / "sm")
+    export_savedmodel(tiny_model, path, input_dtype=input_dtype)
+    report = savedmodel_parity(tiny_model, path, real_clips)
+    assert report["passed"] and report["max_abs_diff"] <= 1e-5, report
+    assert report["clips"] == len(real_clips) and report["top1_agreement"] == 1.0
+
+    loaded = tf.saved_model.load(path)
+    fn = loaded.signatures["serving_default"]
+    (name, spec), = fn.structured_input_signature[1].items()
+    assert spec.dtype == tf.as_dtype(input_dtype)
+    assert spec.shape.as_list() == [None, NUM_FRAMES, SIZE, SIZE, 3]  # dynamic batch
+    for batch in (1, 3):  # the same signature serves several batch sizes
+        pixels = real_clips[:batch]
+        x = np.clip(np.round(pixels), 0, 255).astype("uint8") if input_dtype == "uint8" else normalize_clip(pixels)
+        out = fn(**{name: tf.constant(x)})
+        assert set(out) == {"logits", "probabilities"}
+        assert out["logits"].shape == (batch, NUM_CLASSES)
+        np.testing.assert_allclose(out["probabilities"].numpy(), tf.nn.softmax(out["logits"]).numpy(), atol=1e-6)
+        np.testing.assert_allclose(out["probabilities"].numpy().sum(-1), 1.0, atol=1e-5)
+
+
+def test_savedmodel_parity_detects_a_different_model(tiny_model, real_clips, tmp_path):
+    path = str(tmp_path / "sm")
+    export_savedmodel(tiny_model, path)
+    with pytest.raises(ParityError, match="max abs logit diff") as info:
+        savedmodel_parity(_perturbed_copy(tiny_model), path, real_clips)
+    assert info.value.report["max_abs_diff"] > 1e-3
+
+
+# ---------------------------------------------------------------- TFLite
+
+
+@pytest.mark.parametrize("mode", ["none", "fp16", "dynamic", "int8"])
+def test_tflite_parity_within_mode_thresholds(tiny_model, real_clips, tflite_file, mode):
+    path = tflite_file(mode)
+    report = tflite_parity(tiny_model, path, real_clips, mode)
+    max_rel, min_top1 = PARITY_THRESHOLDS[mode]
+    assert report["passed"] and report["rel_diff"] <= max_rel and report["top1_agreement"] >= min_top1, report
+    assert report["clips"] == 20
+    tfl = TFLiteModel(path)
+    assert tfl.input_shape == (1, NUM_FRAMES, SIZE, SIZE, 3) and tfl.input_dtype == "float32"
+    out = tfl(normalize_clip(real_clips[:2]))
+    assert out["logits"].shape == (2, NUM_CLASSES) and np.all(np.isfinite(out["logits"]))
+    if mode == "none":
+        assert report["rel_diff"] < 1e-4  # float32: only summation order differs
+    else:
+        assert report["max_abs_diff"] > 0  # quantized: not bit-identical, so the comparison is real
+    if mode in ("dynamic", "int8"):
+        assert os.path.getsize(path) < 0.35 * os.path.getsize(tflite_file("none"))
+    if mode == "fp16":
+        assert os.path.getsize(path) < 0.6 * os.path.getsize(tflite_file("none"))
+
+
+def test_tflite_parity_refuses_beyond_threshold(tiny_model, real_clips, tflite_file):
+    path = tflite_file("int8")
+    with pytest.raises(ParityError, match="rel logit diff"):
+        tflite_parity(tiny_model, path, real_clips, "int8", thresholds=(1e-4, 0.0))
+    with pytest.raises(ParityError):  # a different Keras model fails the default int8 thresholds
+        tflite_parity(_perturbed_copy(tiny_model), path, real_clips, "int8")
+
+
+def test_float_export_has_no_conv3d_after_rewrite(tflite_file):
+    ops = audit_tflite(tflite_file("none"))
+    names = [op.name for op in ops]
+    assert "CONV_3D" not in names
+    # R18: stem + 16 block 3x3 units (spatial 1 + temporal 3 Conv2Ds each) + 3 shortcut convs.
+    assert names.count("CONV_2D") == 1 + 16 * 4 + 3
+    assert names.count("FULLY_CONNECTED") == 1
+
+
+def test_int8_every_compute_op_reads_int8(tflite_file):
+    ops = check_int8(tflite_file("int8"))  # raises on a float compute op or a Flex op
+    compute = [op for op in ops if op.name in COMPUTE_OPS]
+    assert {op.name for op in compute} == {"CONV_2D", "FULLY_CONNECTED"}
+    assert len(compute) == 1 + 16 * 4 + 3 + 1
+    for op in compute:
+        assert op.input_types[:2] == ("int8", "int8"), op
+        assert op.output_types == ("int8",), op
+    assert not any(op.custom for op in ops)
+
+
+def test_int8_audit_fails_on_plain_conv3d_model(tiny_model, real_clips, tmp_path):
+    """Without the rewrite the converter keeps CONV_3D in float (even with TFLITE_BUILTINS_INT8 only):
+    the audit must see it and refuse."""
+    path = str(tmp_path / "conv3d_int8.tflite")
+    convert_tflite(tiny_model, path, "int8", calibration_clips=real_clips[:4], temporal_impl="conv3d", audit=False)
+    bad = float_compute_ops(audit_tflite(path))
+    assert bad and {op.name for op in bad} == {"CONV_3D"}
+    assert len(bad) == 16  # every temporal conv of R18's 16 GST units
+    with pytest.raises(OpAuditError, match="CONV_3D"):
+        check_int8(path)
+    with pytest.raises(OpAuditError, match="CONV_3D"):  # and convert_tflite refuses it by default
+        convert_tflite(tiny_model, str(tmp_path / "x.tflite"), "int8", calibration_clips=real_clips[:4],
+                       temporal_impl="conv3d")
+    assert not os.path.exists(tmp_path / "x.tflite")
+
+
+def test_int8_needs_calibration_clips(tiny_model, tmp_path):
+    with pytest.raises(ValueError, match="calibration"):
+        convert_tflite(tiny_model, str(tmp_path / "m.tflite"), "int8")
+    with pytest.raises(ValueError, match="quantize"):
+        convert_tflite(tiny_model, str(tmp_path / "m.tflite"), "int4")
+
+
+# ---------------------------------------------------------------- CLI and scripts
+
+
+@pytest.fixture(scope="module")
+def tiny_keras_file(tiny_model, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("keras") / "tiny.keras")
+    tiny_model.save(path)
+    return path
+
+
+def test_export_savedmodel_script(tiny_keras_file, real_sources, tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "export_savedmodel", os.path.join(os.path.dirname(__file__), "..", "..", "export", "export_savedmodel.py")
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = str(tmp_path / "sm")
+    code = script.main(["--model", tiny_keras_file, "--out", out, "--input-dtype", "uint8", "--json",
+                        "--parity-data", *real_sources])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["passed"] and report["max_abs_diff"] <= 1e-5 and report["input_dtype"] == "uint8"
+    assert report["clips"] == 10
+    assert os.path.exists(os.path.join(out, "saved_model.pb"))
+
+
+def test_export_cli_tflite_refuses_beyond_threshold(tiny_keras_file, real_sources, tmp_path, capsys):
+    """`keras-gst export` exits non-zero when the parity report fails (int8 is far from 1e-4 relative)."""
+    from keras_gst.cli import main
+
+    out = str(tmp_path / "m.tflite")
+    code = main(["export", "--format", "tflite", "--model", tiny_keras_file, "--out", out, "--quantize", "int8",
+                 "--calibration", *real_sources, "--calibration-clips", "8", "--max-rel-diff", "1e-4", "--json"])
+    captured = capsys.readouterr()
+    assert code == 2, captured
+    report = json.loads(captured.out.strip().splitlines()[-1])
+    assert not report["passed"] and report["rel_diff"] > 1e-4 and report["quantize"] == "int8"
+    assert "fails the parity check" in captured.err
+    check_int8(out)  # the file itself is the audited all-int8 model
+
+
+def test_export_cli_unreadable_calibration_data(tiny_keras_file, tmp_path, capsys):
+    from keras_gst.cli import main
+
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x01 not a video" * 64)
+    code = main(["export", "--format", "tflite", "--model", tiny_keras_file, "--out", str(tmp_path / "m.tflite"),
+                 "--quantize", "int8", "--calibration", str(bad)])
+    assert code == 2
+    assert "broken.mp4" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "m.tflite")
