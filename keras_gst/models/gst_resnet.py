@@ -177,12 +177,12 @@ class GSTResNet(keras.Model):
 
 def per_frame_model(model):
     """A model sharing `model`'s weights that returns per-frame logits (B, T, classes) (paper Fig. 5)."""
-    return keras.Model(model.inputs, model.get_layer("frame_logits").output, name=f"{model.name}_per_frame")
+    return keras.Model(model.input, model.get_layer("frame_logits").output, name=f"{model.name}_per_frame")
 
 
 def feature_model(model):
     """A model sharing `model`'s weights that returns the last block's feature maps (B, T, h, w, C)."""
-    return keras.Model(model.inputs, model.get_layer("avg_pool").input, name=f"{model.name}_features")
+    return keras.Model(model.input, model.get_layer("avg_pool").input, name=f"{model.name}_features")
 
 
 def _factory(depth):

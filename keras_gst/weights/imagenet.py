@@ -88,13 +88,14 @@ def load_2d_resnet(model, backbone, source="backbone"):
         if not name.startswith("stack") or not layer.weights:
             continue
         if isinstance(layer, (GSTBlock, C2DBlock, C3DBlock, P3DBlock)):
-            _load_unit(layer, conv(f"{name}_conv"), bn(f"{name}_bn"))
+            load_unit_2d(layer, conv(f"{name}_conv"), bn(f"{name}_bn"))
         else:  # *_{0,1,3}_conv / *_bn: same names in keras-hub
             layer.set_weights(backbone.get_layer(name).get_weights())
     return None
 
 
-def _load_unit(unit, kernel, bn_weights):
+def load_unit_2d(unit, kernel, bn_weights):
+    """Initialise one 3x3 unit (GST or baseline) from a 2D (3, 3, Cin, Cout) kernel and its BN weights."""
     if isinstance(unit, GSTBlock):
         cin_s = unit.spatial_kernel.shape[2]
         unit.spatial_kernel.assign(kernel[:, :, :cin_s, : unit.spatial_filters])

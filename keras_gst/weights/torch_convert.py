@@ -240,7 +240,7 @@ class _Plan:
         self.optional = set()  # keys that may be absent (num_batches_tracked, old torchvision files)
         self.dropped = set()  # keys that may be present and are ignored
         self.kept_init = []
-        self.unit_loads = []  # torchvision: (unit, 2D kernel key, bn prefix) handed to imagenet._load_unit
+        self.unit_loads = []  # torchvision: (unit, 2D kernel key, bn prefix) handed to imagenet.load_unit_2d
 
     def add(self, key, torch_shape, variable, transform):
         self.entries[key] = (tuple(torch_shape), variable, transform)
@@ -407,12 +407,12 @@ def load_torch_weights(model, path_or_state_dict, include_head=True):
             value = transform(state[canonical[key]])
             variable.assign(np.asarray(value, dtype=variable.dtype))
     if plan.unit_loads:
-        from keras_gst.weights.imagenet import _load_unit
+        from keras_gst.weights.imagenet import load_unit_2d
 
         for unit, conv_key, bn_prefix in plan.unit_loads:
             kernel = state[canonical[conv_key]].transpose(2, 3, 1, 0)
             bn = [state[canonical[f"{bn_prefix}.{name}"]] for name, _ in _BN_FIELDS]
-            _load_unit(unit, kernel, bn)
+            load_unit_2d(unit, kernel, bn)
     loaded = [canonical[k] for k in plan.entries if k in canonical]
     dropped = [canonical[k] for k in canonical if k not in plan.entries]
     return ConversionReport(source, loaded, dropped, plan.kept_init, meta)
