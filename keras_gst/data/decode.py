@@ -168,13 +168,16 @@ class _PyAVReader:
         self.container.close()
 
 
-def _open(path, backend, timeout):
+def _open(path, backend, timeout, deadline=None):
+    if deadline is not None:
+        _deadline_check(deadline, path, timeout)
+        timeout = max(deadline - time.monotonic(), 1.0)  # open/read timeouts: what is left, >= 1 s
     return (_PyAVReader if backend == "pyav" else _OpenCVReader)(path, timeout)
 
 
 def _decode(path, indices, backend, deadline, timeout, seek_threshold):
     wanted = sorted(set(int(i) for i in indices))
-    reader = _open(path, backend, timeout)
+    reader = _open(path, backend, timeout, deadline)
     try:
         got = dict(reader.frames(wanted, deadline, path, timeout, seek_threshold))
     finally:
@@ -203,11 +206,11 @@ def read_video_frames(path, indices, *, timeout=DEFAULT_TIMEOUT, seek_threshold=
             if short.decoded > 0 or name == backends[-1]:
                 raise ShortVideoError(path, short.decoded, int(max(indices))) from None
             errors.append(f"{name} decoded 0 frames")
+            _needs_pyav.add(path)  # e.g. AV1 without an OpenCV decoder: go to PyAV directly next time
         except DecodeTimeoutError:
             raise
         except VideoDecodeError as e:
             errors.append(str(e))
-        _needs_pyav.add(path)
     raise VideoDecodeError(f"cannot decode video {path} ({'; '.join(errors)}); "
                            "check the file with ffprobe, re-encode it (H.264) or remove it")
 
@@ -224,7 +227,9 @@ def count_video_frames(path, *, timeout=DEFAULT_TIMEOUT):
         if name == "opencv" and path in _needs_pyav:
             continue
         try:
-            reader = _open(path, name, timeout)
+            reader = _open(path, name, timeout, deadline)
+        except DecodeTimeoutError:
+            raise
         except VideoDecodeError:
             continue
         try:
@@ -249,7 +254,9 @@ def iter_video_frames(path, *, timeout=DEFAULT_TIMEOUT):
     errors = []
     for name in ("opencv", "pyav"):
         try:
-            reader = _open(path, name, timeout)
+            reader = _open(path, name, timeout, deadline)
+        except DecodeTimeoutError:
+            raise
         except VideoDecodeError as e:
             errors.append(str(e))
             continue
@@ -321,6 +328,16 @@ def load_video_clip(path, sample, *, num_frames=None, offset=0, timeout=DEFAULT_
                                f"frame {offset}")
     return read_video_frames(path, sample(n) + offset, timeout=timeout,
                              seek_threshold=seek_threshold), n
+
+
+def shrink_frames(frames, short_side):
+    """(N, H, W, 3) frames with a short side above `short_side` -> resized to it (cv2.INTER_AREA)."""
+    h, w = frames.shape[1:3]
+    if not short_side or min(h, w) <= short_side:
+        return frames
+    scale = short_side / min(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
 
 def frame_paths(folder, indices, template="{:05d}.jpg", start_index=1):

@@ -207,7 +207,7 @@ def build_dataset(
             frames, available = decode.load_video_clip(path, sampler(rng), num_frames=None if n < 0 else int(n),
                                                        offset=int(offset), timeout=decode_timeout)
             warn_if_short(path, available)
-            return frames, True
+            return decode.shrink_frames(frames, scale_size), True
         except _DECODE_ERRORS as e:
             if on_error == "raise":
                 raise

@@ -4,8 +4,9 @@ Geometry follows the authors' `transforms.py` on frames whose short side is resi
 (256): multi-scale crop with scales (1, .875, .75, .66) of the short side, neighbouring scales mixed
 (max_distort 1), 13 fixed offsets, then resized to `crop_size` (224); test: centre crop. Crop windows
 are computed in the resized frame and applied to the original pixels, so the short-side resize and the
-crop resize are one bilinear resampling (crop, then `tf.image.resize`). Frames much larger than
-`scale_size` are first downscaled with antialiasing.
+crop resize are one bilinear resampling (crop, then `tf.image.resize`) for frames up to `scale_size`;
+larger frames are first downscaled to `scale_size` with antialiasing (videos: OpenCV INTER_AREA while
+decoding), like the authors' resize-then-crop.
 """
 
 import numpy as np
@@ -90,18 +91,17 @@ def view_crop_boxes(height, width, num_crops=1, *, scale_size=256, crop_size=224
 
 
 def _antialias_downscale(frames, scale_size):
-    """Frames whose short side exceeds 2*scale_size are resized (antialiased) to about 2*scale_size,
-    so the bilinear crop resize does not alias; windows are fractions, so crops do not move."""
+    """Frames whose short side exceeds `scale_size` are first resized (antialiased) to a short side of
+    `scale_size`, as the authors' GroupScale; windows are fractions, so crops do not move."""
     shape = tf.shape(frames)
     h, w = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
     short = tf.minimum(h, w)
-    target = 2.0 * scale_size
 
     def down():
-        size = tf.cast(tf.round(tf.stack([h, w]) * target / short), tf.int32)
-        return tf.cast(tf.image.resize(frames, size, antialias=True), frames.dtype)
+        size = tf.cast(tf.round(tf.stack([h, w]) * scale_size / short), tf.int32)
+        return tf.cast(tf.round(tf.image.resize(frames, size, antialias=True)), frames.dtype)
 
-    return tf.cond(short > target, down, lambda: frames)
+    return tf.cond(short > scale_size, down, lambda: frames)
 
 
 def _crop_one(frames, window, size, flip):
