@@ -167,12 +167,9 @@ def build_dataset(
     skip_log = SkipLog() if skip_log is None else skip_log
 
     multi_label = any(isinstance(r.label, tuple) for r in records)
-    if num_classes is None:
-        if class_names:
-            num_classes = len(class_names)
-        else:
-            num_classes = 1 + max(max(r.label) if isinstance(r.label, tuple) else r.label for r in records)
     largest = max(max(r.label) if isinstance(r.label, tuple) else r.label for r in records)
+    if num_classes is None:
+        num_classes = len(class_names) if class_names else largest + 1
     if largest >= num_classes:
         raise ValueError(f"label {largest} is out of range for num_classes={num_classes}")
     if multi_label:
@@ -181,11 +178,8 @@ def build_dataset(
             labels[i, list(r.label if isinstance(r.label, tuple) else (r.label,))] = 1.0
     else:
         labels = np.array([r.label for r in records], np.int32)
-    if training:
-        flip_table_map = _flip_setting(flip, flip_map, class_names)
-    else:
-        flip_table_map = None
-    flip_table = transforms.flip_lookup(flip_table_map, num_classes) if flip_table_map is not None else None
+    flip_pairs = _flip_setting(flip, flip_map, class_names) if training else None
+    flip_table = None if flip_pairs is None else transforms.flip_lookup(flip_pairs, num_classes)
 
     clip_len = num_frames * num_clips
     num_views = num_clips * num_crops
