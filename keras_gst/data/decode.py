@@ -330,14 +330,21 @@ def load_video_clip(path, sample, *, num_frames=None, offset=0, timeout=DEFAULT_
                              seek_threshold=seek_threshold), n
 
 
-def shrink_frames(frames, short_side):
-    """(N, H, W, 3) frames with a short side above `short_side` -> resized to it (cv2.INTER_AREA)."""
-    h, w = frames.shape[1:3]
-    if not short_side or min(h, w) <= short_side:
-        return frames
+def resize_short_side(frame, short_side):
+    """One (H, W, 3) frame with its short side resized to `short_side` (INTER_AREA down, LINEAR up)."""
+    h, w = frame.shape[:2]
+    if not short_side or min(h, w) == short_side:
+        return frame
     scale = short_side / min(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def shrink_frames(frames, short_side):
+    """(N, H, W, 3) frames with a short side above `short_side` -> resized to it; smaller ones kept."""
+    if not short_side or min(frames.shape[1:3]) <= short_side:
+        return frames
+    return np.stack([resize_short_side(f, short_side) for f in frames])
 
 
 def frame_paths(folder, indices, template="{:05d}.jpg", start_index=1):

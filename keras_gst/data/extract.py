@@ -41,15 +41,6 @@ def find_videos(video_dir):
     return sorted(found)
 
 
-def _resize_short(frame, short_side):
-    h, w = frame.shape[:2]
-    if not short_side or min(h, w) == short_side:
-        return frame
-    scale = short_side / min(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-
-
 def extract_video(video, folder, *, template="{:05d}.jpg", start_index=1, short_side=0, quality=95,
                   timeout=600.0):
     """Extract one video into `folder`; never raises for a bad video (the error is in the result)."""
@@ -65,7 +56,7 @@ def extract_video(video, folder, *, template="{:05d}.jpg", start_index=1, short_
     try:
         result.claimed = decode.claimed_frame_count(video, timeout=timeout) if os.path.getsize(video) else 0
         for i, frame in enumerate(decode.iter_video_frames(video, timeout=timeout)):
-            frame = cv2.cvtColor(_resize_short(frame, short_side), cv2.COLOR_RGB2BGR)
+            frame = cv2.cvtColor(decode.resize_short_side(frame, short_side), cv2.COLOR_RGB2BGR)
             path = os.path.join(folder, template.format(start_index + i))
             if not cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, quality]):
                 raise OSError(f"cannot write {path}")
