@@ -20,7 +20,14 @@ _TYPE_NAMES = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k
 
 
 class OpAuditError(AssertionError):
-    """A .tflite file breaks the op policy (float compute op in an int8 model, Flex/custom op)."""
+    """A .tflite file breaks the op policy (float compute op in an int8 model, Flex/custom op).
+
+    `ops` is the full audit, `offending` the ops that broke the policy.
+    """
+
+    def __init__(self, message, ops=(), offending=()):
+        super().__init__(message)
+        self.ops, self.offending = list(ops), list(offending)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +98,7 @@ def check_int8(path_or_bytes):
     if not any(op.name in COMPUTE_OPS for op in ops):
         problems.append("no compute op found")
     if problems:
-        raise OpAuditError("int8 op audit failed: " + "; ".join(problems))
+        raise OpAuditError("int8 op audit failed: " + "; ".join(problems), ops, flex + bad)
     return ops
 
 

@@ -48,6 +48,64 @@ def representative_dataset(clips, input_dtype="float32"):
     return generate
 
 
+def _check_mode(quantize, calibration_clips, shape):
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(f"`quantize` must be one of {QUANTIZE_MODES}. Received: {quantize!r}")
+    if quantize == "int8":
+        if calibration_clips is None or len(calibration_clips) == 0:
+            raise ValueError("int8 quantization needs calibration_clips (real clips, see load_clips)")
+        if tuple(calibration_clips.shape[1:]) != shape + (3,):
+            raise ValueError(f"calibration clips have shape {calibration_clips.shape[1:]}, the model takes {shape + (3,)}")
+
+
+def _converter(saved_model_dir, quantize, calibration_clips, input_dtype):
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=["serving_default"])
+    if quantize == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantize == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative_dataset(calibration_clips, input_dtype)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    else:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter
+
+
+def convert_tflite_modes(
+    model,
+    paths,
+    calibration_clips=None,
+    num_frames=None,
+    frame_size=None,
+    input_dtype="float32",
+    temporal_impl="conv2d",
+    audit=True,
+):
+    """Convert a `GSTResNet` to several .tflite files, `paths` = {quantize mode: path}, from one
+    rewritten model and one intermediate SavedModel. Arguments as `convert_tflite`; returns `paths`.
+    """
+    t, h, w = static_input_shape(model, num_frames, frame_size)
+    if None in (t, h, w):
+        raise ValueError(f"TFLite export needs a static input shape; got T, H, W = {t}, {h}, {w}: pass num_frames and frame_size")
+    for quantize in paths:
+        _check_mode(quantize, calibration_clips, (t, h, w))
+    export_model = rewrite_for_export(model, t, (h, w), temporal_impl=temporal_impl)
+    with tempfile.TemporaryDirectory(prefix="keras_gst_tflite_") as tmp:
+        saved = os.path.join(tmp, "saved_model")
+        write_archive(export_model, saved, (1, t, h, w, 3), input_dtype)
+        for quantize, path in paths.items():
+            flatbuffer = _converter(saved, quantize, calibration_clips, input_dtype).convert()
+            if quantize == "int8" and audit:
+                check_int8(flatbuffer)  # before writing: a file on disk passed the audit
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(flatbuffer)
+    return paths
+
+
 def convert_tflite(
     model,
     path,
@@ -69,40 +127,11 @@ def convert_tflite(
         num_frames, frame_size: static T and H, W (default: the model's; they must end up fixed).
         input_dtype: "float32" (normalised frames) or "uint8" (raw RGB, normalised inside).
         temporal_impl: "conv2d" (default, all-int8-capable) or "conv3d" (keeps CONV_3D, float in int8).
-        audit: for "int8", raise `OpAuditError` if any compute op reads float or a Flex op is present.
+        audit: for "int8", raise `OpAuditError` (and write nothing) if any compute op reads float or a
+            Flex op is present.
     """
-    if quantize not in QUANTIZE_MODES:
-        raise ValueError(f"`quantize` must be one of {QUANTIZE_MODES}. Received: {quantize!r}")
-    t, h, w = static_input_shape(model, num_frames, frame_size)
-    if None in (t, h, w):
-        raise ValueError(f"TFLite export needs a static input shape; got T, H, W = {t}, {h}, {w}: pass num_frames and frame_size")
-    if quantize == "int8":
-        if calibration_clips is None or len(calibration_clips) == 0:
-            raise ValueError("int8 quantization needs calibration_clips (real clips, see load_clips)")
-        if tuple(calibration_clips.shape[1:]) != (t, h, w, 3):
-            raise ValueError(f"calibration clips have shape {calibration_clips.shape[1:]}, the model takes {(t, h, w, 3)}")
-    export_model = rewrite_for_export(model, t, (h, w), temporal_impl=temporal_impl)
-    with tempfile.TemporaryDirectory(prefix="keras_gst_tflite_") as tmp:
-        saved = os.path.join(tmp, "saved_model")
-        write_archive(export_model, saved, (1, t, h, w, 3), input_dtype)
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=["serving_default"])
-        if quantize == "fp16":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        elif quantize == "dynamic":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        elif quantize == "int8":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = representative_dataset(calibration_clips, input_dtype)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        else:
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        flatbuffer = converter.convert()
-    if quantize == "int8" and audit:
-        check_int8(flatbuffer)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(flatbuffer)
+    convert_tflite_modes(model, {quantize: path}, calibration_clips, num_frames, frame_size, input_dtype,
+                         temporal_impl, audit)
     return path
 
 

@@ -33,17 +33,28 @@ def real_clips(real_sources):
 
 @pytest.fixture(scope="session")
 def tflite_file(tiny_model, real_clips, tmp_path_factory):
-    """mode -> path of the tiny model converted with that quantization (converted on first use)."""
-    from keras_gst.export import convert_tflite
+    """mode -> path of the tiny model converted with that quantization (all four converted on first
+    use, from one intermediate SavedModel)."""
+    from keras_gst.export import QUANTIZE_MODES, convert_tflite_modes
 
-    cache = {}
     folder = tmp_path_factory.mktemp("tflite")
+    paths = {mode: str(folder / f"tiny_{mode}.tflite") for mode in QUANTIZE_MODES}
+    converted = []
 
     def get(mode):
-        if mode not in cache:
-            path = str(folder / f"tiny_{mode}.tflite")
-            convert_tflite(tiny_model, path, mode, calibration_clips=real_clips if mode == "int8" else None)
-            cache[mode] = path
-        return cache[mode]
+        if not converted:
+            convert_tflite_modes(tiny_model, paths, calibration_clips=real_clips)
+            converted.append(True)
+        return paths[mode]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def savedmodel_dir(tiny_model, tmp_path_factory):
+    """The tiny model exported as a SavedModel with float32 input."""
+    from keras_gst.export import export_savedmodel
+
+    path = str(tmp_path_factory.mktemp("savedmodel") / "sm")
+    export_savedmodel(tiny_model, path)
+    return path
