@@ -2,6 +2,7 @@
 
 import logging
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -251,3 +252,36 @@ def test_argument_errors(real_data, tmp_path):
         build_dataset(ann, num_crops=4)
     with pytest.raises(ValueError, match="label 79 is out of range for num_classes=50"):
         build_dataset(ann, num_classes=50)
+
+
+MIRRORED_SCRIPT = r"""
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from keras_gst.data import build_dataset, read_list_file
+ann = read_list_file(sys.argv[1], root=sys.argv[2])
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+dist = strategy.distribute_datasets_from_function(lambda ctx: build_dataset(
+    ann, batch_size=4, template="auto", num_frames=2, scale_size=36, crop_size=32, input_context=ctx))
+labels = []
+for x, y in dist:
+    parts = strategy.experimental_local_results(y)
+    assert [tuple(p.shape) for p in parts] == [(2,), (2,)], parts
+    assert [tuple(p.shape) for p in strategy.experimental_local_results(x)] == [(2, 2, 32, 32, 3)] * 2
+    labels += [int(v) for p in parts for v in p.numpy()]
+print(sorted(labels))
+"""
+
+
+@pytest.mark.large
+def test_mirrored_strategy_two_replicas(real_data):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, str(real_data / "annotations" / "generic" / "list_gst_tab.txt"),
+         str(real_data / "rawframes")], capture_output=True, text=True, timeout=300,
+        cwd=Path(__file__).resolve().parents[2])  # the repository, importable without installing
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "[10, 32, 68, 79]"
