@@ -24,6 +24,7 @@ SEEK_THRESHOLD = 128  # frames; shorter gaps are crossed with grab()
 
 # Per-process memory of what decoding taught us: true frame counts and videos OpenCV cannot read.
 _true_counts = {}
+_claimed_counts = {}
 _needs_pyav = set()
 _warned = set()
 
@@ -277,18 +278,22 @@ def iter_video_frames(path, *, timeout=DEFAULT_TIMEOUT):
 
 
 def claimed_frame_count(path, *, timeout=DEFAULT_TIMEOUT):
-    """The container's frame count (a claim: can be too high, or 0), OpenCV then PyAV."""
-    for name in ("opencv", "pyav"):
-        try:
-            reader = _open(os.fspath(path), name, timeout)
-        except VideoDecodeError:
-            continue
-        try:
-            if reader.claimed > 0:
-                return reader.claimed
-        finally:
+    """The container's frame count (a claim: can be too high, or 0), OpenCV then PyAV; remembered per
+    process, so a clip costs one open of the video."""
+    path = os.fspath(path)
+    if path not in _claimed_counts:
+        claimed = 0
+        for name in ("opencv", "pyav"):
+            try:
+                reader = _open(path, name, timeout)
+            except VideoDecodeError:
+                continue
+            claimed = reader.claimed
             reader.close()
-    return 0
+            if claimed > 0:
+                break
+        _claimed_counts[path] = claimed
+    return _claimed_counts[path]
 
 
 def load_video_clip(path, sample, *, num_frames=None, offset=0, timeout=DEFAULT_TIMEOUT,
