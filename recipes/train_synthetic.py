@@ -103,15 +103,20 @@ def main(argv=None):
             "model": result.paths["final"],
         }
 
-    pairs = [f"{class_names[2 * i].split(' ', 1)[-1][:22]} vs reversed" for i in range(args.classes // 2)]
+    short = {"moving something from left to right": "left->right", "moving something from right to left": "right->left",
+             "something growing": "growing", "something shrinking": "shrinking", "rotating something clockwise": "clockwise",
+             "rotating something counterclockwise": "counterclockwise", "something appearing": "appearing",
+             "something disappearing": "disappearing"}
+    pairs = [f"{short.get(class_names[2 * i], class_names[2 * i])} vs {short.get(class_names[2 * i + 1], class_names[2 * i + 1])}"
+             for i in range(args.classes // 2)]
     blocks = list(results)
-    print(f"\nValidation accuracy ({len(labels)} clips; within a time-reversed pair chance is 50 %):")
+    print(f"\nValidation accuracy ({len(labels)} clips). Pairs: telling a clip from its time reversal (chance 50 %):")
     print(f"{'':42}" + "".join(f"{b.upper():>10}" for b in blocks))
-    print(f"{'top-1 (all ' + str(args.classes) + ' classes)':42}" + "".join(f"{results[b]['top1'] * 100:>9.1f}%" for b in blocks))
+    print(f"{'top-1, all ' + str(args.classes) + ' classes':42}" + "".join(f"{results[b]['top1'] * 100:>9.1f}%" for b in blocks))
     for i, name in enumerate(pairs):
-        print(f"{'pair: ' + name:42}" + "".join(f"{results[b]['pairs'][i] * 100:>9.1f}%" for b in blocks))
+        print(f"{'  ' + name:42}" + "".join(f"{results[b]['pairs'][i] * 100:>9.1f}%" for b in blocks))
     mean_pair = {b: float(np.mean(list(results[b]["pairs"].values()))) for b in blocks}
-    print(f"{'mean over pairs (order/direction)':42}" + "".join(f"{mean_pair[b] * 100:>9.1f}%" for b in blocks))
+    print(f"{'mean over the time-reversed pairs':42}" + "".join(f"{mean_pair[b] * 100:>9.1f}%" for b in blocks))
     print(f"{'training + evaluation time':42}" + "".join(f"{results[b]['seconds']:>9.0f}s" for b in blocks))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"results": results, "mean_pair": mean_pair, "args": vars(args), "seconds": time.time() - start}, f, indent=2)

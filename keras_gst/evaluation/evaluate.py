@@ -19,6 +19,9 @@ def predict_scores(model, dataset, average="logits", max_batches=None):
 
     if average not in ("logits", "softmax"):
         raise ValueError(f"average must be 'logits' or 'softmax'. Received: {average!r}")
+    import tensorflow as tf
+
+    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     all_scores, all_labels = [], []
     for i, (clips, labels) in enumerate(dataset):
         if max_batches is not None and i >= max_batches:
@@ -28,7 +31,7 @@ def predict_scores(model, dataset, average="logits", max_batches=None):
         if clips.ndim == 6:
             b, views = clips.shape[:2]
             clips = clips.reshape((b * views,) + clips.shape[2:])
-        logits = np.asarray(model.predict_on_batch(clips), np.float64)
+        logits = np.asarray(forward(clips), np.float64)
         if average == "softmax":
             logits = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)), np.float64)
         scores = logits.reshape((-1, views, logits.shape[-1])).mean(axis=1)

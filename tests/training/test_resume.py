@@ -84,9 +84,11 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_backup(tmp_path):
     good = model.get_weights()
     bad = x.copy()
     bad[5, 0] = np.nan  # second batch
-    history = model.fit(bad, y, batch_size=4, epochs=5, verbose=0, callbacks=[guard, KeepBackupOnFailure(str(backup_dir), nan_guard=guard)])
-    assert guard.message is not None and "epoch 1, batch 2" in guard.message and "lr" in guard.message
-    assert len(history.history["loss"]) == 1  # stopped in the first epoch
+    history = model.fit(bad, y, batch_size=4, epochs=5, verbose=0, shuffle=False,
+                        callbacks=[guard, KeepBackupOnFailure(str(backup_dir), nan_guard=guard)])
+    # resumed after the 2 backed-up epochs, stopped at the first NaN batch of epoch 3
+    assert guard.message is not None and "epoch 3, batch 2" in guard.message and "lr" in guard.message
+    assert len(history.history["loss"]) == 1
     # the backup is the one of the last good run, not the NaN weights, and was kept for a resume
     restored = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     restored.compile(optimizer="sgd", loss="mse")
