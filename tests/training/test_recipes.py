@@ -40,12 +40,11 @@ def _sthv1(real, root):
 
 def _sthv2(real, root):
     ann = real / "annotations" / "sthv2"
-    for vid in ("2", "13201", "3201"):
+    for vid in ("2", "13201", "3201"):  # SSv2 frame folders 0001.jpg...; the 4th entry (57082) is absent
         link(real / "rawframes" / "ssv2" / vid, os.path.join(root, vid))
-    link(real / "rawframes" / "gst_style" / "57082", os.path.join(root, "57082"))
     subset = str(ann / "rawframes_subset_labeled.json")
-    return ["--train-annotations", subset, "--val-annotations", subset, "--source", "rawframes", "--template", "auto",
-            "--class-file", str(ann / "something-something-v2-labels.json")], 4
+    return ["--train-annotations", subset, "--val-annotations", subset, "--source", "rawframes",
+            "--class-file", str(ann / "something-something-v2-labels.json")], 3
 
 
 def _diving48(real, root):
