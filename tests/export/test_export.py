@@ -238,3 +238,15 @@ def test_export_cli_unreadable_calibration_data(tiny_keras_file, tmp_path, capsy
     assert code == 2
     assert "broken.mp4" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "m.tflite")
+
+
+@pytest.mark.large
+def test_tflite_int8_with_uint8_input(tiny_model, real_clips, tmp_path):
+    """uint8 pixels in, normalisation inside the graph, still all-int8 compute and within int8 parity."""
+    path = str(tmp_path / "u8.tflite")
+    convert_tflite(tiny_model, path, "int8", calibration_clips=real_clips, input_dtype="uint8")
+    check_int8(path)
+    tfl = TFLiteModel(path)
+    assert tfl.input_dtype == "uint8"
+    report = tflite_parity(tiny_model, path, real_clips, "int8")
+    assert report["passed"] and report["max_abs_diff"] > 0, report
