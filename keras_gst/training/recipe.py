@@ -181,6 +181,7 @@ def output_paths(output_dir):
         "root": output_dir,
         "checkpoints": os.path.join(output_dir, "checkpoints"),
         "best": os.path.join(output_dir, "best.keras"),
+        "best_score": os.path.join(output_dir, "best.txt"),
         "final": os.path.join(output_dir, "final.keras"),
         "backup": os.path.join(output_dir, "backup"),
         "tensorboard": os.path.join(output_dir, "tensorboard"),

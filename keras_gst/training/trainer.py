@@ -62,7 +62,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         state = os.path.join(os.path.dirname(self.best_path), "best.txt")
-        if os.path.exists(state):  # resumed run: keep the previous best
+        if os.path.exists(state):  # fit removes it unless it resumes a run  # resumed run: keep the previous best
             with open(state) as f:
                 epoch, value = f.read().split()
             self.best_epoch, self.best = int(epoch), float(value)
@@ -138,8 +138,14 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     output_dir, is_chief = _worker_output_dir(recipe, strategy)
     paths = output_paths(output_dir)
     os.makedirs(output_dir, exist_ok=True)
-    if not recipe.resume and os.path.exists(paths["backup"]):
-        shutil.rmtree(paths["backup"])
+    resuming = recipe.resume and os.path.exists(os.path.join(paths["backup"], "training_metadata.json"))
+    if not resuming:  # a fresh run: forget an earlier run's backup, best score and history in this directory
+        shutil.rmtree(paths["backup"], ignore_errors=True)
+        for name in ("history", "best_score"):
+            if os.path.exists(paths[name]):
+                os.remove(paths[name])
+    elif recipe.verbose:
+        print(f"resuming from {paths['backup']}", flush=True)
     with open(paths["recipe"], "w") as f:
         f.write(recipe.to_json())
     if recipe.seed is not None:

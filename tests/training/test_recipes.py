@@ -118,3 +118,24 @@ def test_recipe_runs_end_to_end_on_real_annotation_files(name, real_data, tmp_pa
         assert os.path.exists(os.path.join(out, name_)), name_
     saved = json.load(open(os.path.join(out, "recipe.json")))
     assert saved["dataset"] == recipe.DEFAULTS.dataset and saved["depth"] == 18
+
+
+@pytest.mark.large
+def test_synthetic_demo_runs_and_reports_both_models(tmp_path):
+    demo = load_recipe("train_synthetic")
+    out = tmp_path / "demo"
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        assert demo.main(["--output-dir", str(out), "--classes", "4", "--videos-per-class", "2", "--epochs", "1",
+                          "--frames", "4", "--batch-size", "4", "--steps-per-epoch", "1"]) == 0
+    printed = text.getvalue()
+    assert "left->right vs right->left" in printed and "growing vs shrinking" in printed
+    results = json.load(open(out / "results.json"))
+    assert set(results["results"]) == {"gst", "c2d"}
+    for block in ("gst", "c2d"):
+        r = results["results"][block]
+        assert 0.0 <= r["top1"] <= 1.0 and set(r["pairs"]) == {"0", "1"}
+        for name in ("final.keras", "best.keras", "eval/confusion.png", "plots/bn_gamma.png"):
+            assert (out / block / name).exists(), (block, name)
+        assert (out / f"fig5_{block}.png").exists()
+        assert any((out / block / "tensorboard" / "train").iterdir())
