@@ -29,13 +29,15 @@ def parse_args(argv=None):
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--num-classes", type=int, default=174)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--calibration-clips", type=int, default=20)
     p.add_argument("--modes", nargs="+", default=["none", "fp16", "dynamic", "int8"])
     p.add_argument("--with-conv3d", action="store_true", help="also TFLite fp32/int8 without the Conv3D rewrite")
     p.add_argument("--data", nargs="+", default=None, help="real clips (default: ../shared/data/real)")
     p.add_argument("--workdir", default=None, help="where to keep the exported files (default: a temp dir)")
+    p.add_argument("--reuse", action="store_true",
+                   help="reuse model.keras and .tflite files already in --workdir (re-time without converting)")
     p.add_argument("--out", default="bench_export.json")
     return p.parse_args(argv)
 
@@ -88,11 +90,16 @@ def main(argv=None):
     clips, clip_names = load_clips(sources, t, s, clips_per_video=1)
     print(f"{len(calibration)} calibration clips, {len(clips)} parity clips ({time.perf_counter() - load_start:.1f} s)")
 
-    keras.utils.set_random_seed(0)
-    model = GSTResNet(args.depth, num_classes=args.num_classes, num_frames=t, input_shape=(s, s, 3),
-                      name=f"gst_resnet{args.depth}")
     keras_path = os.path.join(workdir, "model.keras")
-    model.save(keras_path)
+    if args.reuse and os.path.exists(keras_path):
+        from keras_gst.export import load_keras_model
+
+        model = load_keras_model(keras_path)
+    else:
+        keras.utils.set_random_seed(0)
+        model = GSTResNet(args.depth, num_classes=args.num_classes, num_frames=t, input_shape=(s, s, 3),
+                          name=f"gst_resnet{args.depth}")
+        model.save(keras_path)
     infer = tf.function(lambda x: model(x, training=False), jit_compile=False)
     reference = np.concatenate([infer(tf.constant(normalize_clip(c[None]))).numpy() for c in clips])
     one = tf.constant(normalize_clip(clips[:1]))
@@ -111,9 +118,11 @@ def main(argv=None):
         if not modes:
             continue
         paths = {m: os.path.join(workdir, f"model_{impl}_{m}.tflite") for m in modes}
-        start = time.perf_counter()
-        convert_tflite_modes(model, paths, calibration, temporal_impl=impl, audit=impl == "conv2d")
-        print(f"converted {impl} {modes} in {time.perf_counter() - start:.0f} s")
+        todo = {m: p for m, p in paths.items() if not (args.reuse and os.path.exists(p))}
+        if todo:
+            start = time.perf_counter()
+            convert_tflite_modes(model, todo, calibration, temporal_impl=impl, audit=impl == "conv2d")
+            print(f"converted {impl} {list(todo)} in {time.perf_counter() - start:.0f} s")
         for mode, path in paths.items():
             tfl = TFLiteModel(path, num_threads=args.threads)
             logits = tfl.logits_for_clips(clips)

@@ -82,10 +82,21 @@ def run(args):
         savedmodel_parity,
         tflite_parity,
     )
+    from keras_gst.export.rewrite import rewrite_for_export, static_input_shape
     from keras_gst.export.tflite import PARITY_THRESHOLDS, format_report
 
     model = load_keras_model(args.model)
     t, hw = _shape(model, args)
+    fixed = static_input_shape(model)
+    if any(f is not None and f != r for f, r in zip(fixed, (t,) + tuple(hw))):
+        # The model fixes another T or frame size: rebuild it at the requested one (same weights); it is
+        # also the reference of the parity report.
+        try:
+            model = rewrite_for_export(model, t, hw, temporal_impl=model.temporal_impl)
+        except TypeError as e:
+            print(f"error: {args.model} fixes input {fixed}, cannot export at {t}x{hw[0]}x{hw[1]}: {e}", file=sys.stderr)
+            return 2
+        print(f"rebuilt {args.model} for input {t}x{hw[0]}x{hw[1]} (the file fixes {fixed})")
     report = None
     try:
         if args.format == "savedmodel":
@@ -108,7 +119,7 @@ def run(args):
                               args.min_top1 if args.min_top1 is not None else min_top1)
                 report = tflite_parity(model, args.out, clips, args.quantize, thresholds,
                                        num_threads=args.threads, raise_on_failure=False)
-    except (ClipReadError, OpAuditError, ParityError) as e:
+    except (ClipReadError, OpAuditError, ParityError, TypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if report is None:
