@@ -32,12 +32,15 @@ def bn_gamma_split(model):
 def gamma_histograms(model, bins=20):
     """Fig. 4 as numbers: {unit: {"edges", "spatial", "temporal"}} with shared bin edges per unit.
 
-    Counts sum to each path's channel count (the histogram covers [0, max |gamma|]).
+    The bins span [min, max] of the unit's |gamma| (both paths), so counts sum to each path's channel count.
     """
     result = {}
     for name, spatial, temporal in bn_gamma_split(model):
-        top = float(max(spatial.max(initial=0.0), temporal.max(initial=0.0)))
-        edges = np.linspace(0.0, top if top > 0 else 1.0, bins + 1)
+        values = np.concatenate([spatial, temporal])
+        lo, hi = float(values.min()), float(values.max())
+        if hi - lo < 1e-6:
+            lo, hi = lo - 0.05, hi + 0.05
+        edges = np.linspace(lo, hi, bins + 1)
         result[name] = {
             "edges": edges,
             "spatial": np.histogram(spatial, edges)[0],

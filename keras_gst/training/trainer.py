@@ -167,7 +167,9 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     lr = scaled_learning_rate(recipe.base_lr, global_batch, recipe.base_batch)
     skip_log = SkipLog()
     train_options = dataset_options(recipe, True, class_names, num_classes)
-    val_options = dataset_options(recipe, False, class_names, num_classes)
+    # validation during training: one view per clip (the centre clip and crop); the final evaluation of the
+    # best model uses the recipe's views
+    val_options = dict(dataset_options(recipe, False, class_names, num_classes), num_clips=1, num_crops=1)
     if multi_worker:
         # Every worker must run the same number of validation steps (collectives): repeat and bound.
         per_worker = len(val) // strategy.extended._num_workers if val is not None else 0  # noqa: SLF001
@@ -186,9 +188,6 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
         validation_steps = recipe.validation_steps
         train_ds = build_dataset(train, batch_size=global_batch, skip_log=skip_log, **train_options)
         val_ds = build_dataset(val, batch_size=global_batch, **val_options) if val is not None else None
-        if val_ds is not None and (recipe.val_num_clips * recipe.val_num_crops) > 1:
-            # fit's validation sees one view per clip: the first (centre clip, centre crop) view
-            val_ds = val_ds.map(lambda x, y: (x[:, 0], y))
 
     with strategy.scope():
         model = _build_model(recipe, num_classes)
