@@ -20,7 +20,8 @@ def register(subparsers):
 def add_arguments(parser, fixed_format=None):
     """Flags of the export command; `fixed_format` ("savedmodel" or "tflite") hides --format (scripts)."""
     if fixed_format is None:
-        parser.add_argument("--format", required=True, choices=["savedmodel", "tflite"])
+        parser.add_argument("--format", required=True, choices=["savedmodel", "tflite", "streaming"],
+                            help="streaming: frame-by-frame SavedModel with init_states/call signatures")
     else:
         parser.set_defaults(format=fixed_format)
     parser.add_argument("--model", required=True, help="the Keras model (.keras file)")
@@ -99,7 +100,15 @@ def run(args):
         print(f"rebuilt {args.model} for input {t}x{hw[0]}x{hw[1]} (the file fixes {fixed})")
     report = None
     try:
-        if args.format == "savedmodel":
+        if args.format == "streaming":
+            from keras_gst.export.streaming import export_streaming_savedmodel
+
+            stream = export_streaming_savedmodel(model, args.out)
+            print(f"wrote streaming SavedModel {args.out} (frames {hw[0]}x{hw[1]}, delay {stream.delay} frames, "
+                  f"{len(stream.state_shapes) + 2} state tensors)")
+            if not args.no_parity:
+                report = _streaming_parity(stream, model, _clips(args.parity_data, t, hw, None, 1, args.data_root))
+        elif args.format == "savedmodel":
             export_savedmodel(model, args.out, num_frames=t, frame_size=hw, input_dtype=args.input_dtype)
             print(f"wrote SavedModel {args.out} (frames {t}x{hw[0]}x{hw[1]}, input {args.input_dtype}, dynamic batch)")
             if not args.no_parity:
@@ -119,7 +128,7 @@ def run(args):
                               args.min_top1 if args.min_top1 is not None else min_top1)
                 report = tflite_parity(model, args.out, clips, args.quantize, thresholds,
                                        num_threads=args.threads, raise_on_failure=False)
-    except (ClipReadError, OpAuditError, ParityError, TypeError) as e:
+    except (ClipReadError, OpAuditError, ParityError, TypeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if report is None:
@@ -134,8 +143,23 @@ def run(args):
     return 0
 
 
+def _streaming_parity(stream, model, clips, tolerance=1e-5):
+    """Stream vs offline clip logits on real clips (relative to the largest per-frame logit)."""
+    import numpy as np
+
+    from keras_gst.export.clips import normalize_clip
+    from keras_gst.export.savedmodel import compare_logits
+
+    x = normalize_clip(clips)
+    _, clip = stream.run(x)
+    report = compare_logits(np.asarray(model(x, training=False)), clip)
+    report.update(format="streaming", input_dtype="float32", tolerance=tolerance,
+                  passed=report["max_abs_diff"] <= tolerance * max(1.0, report["max_abs_logit"]))
+    return report
+
+
 def _format_savedmodel(report):
-    return (f"savedmodel ({report['input_dtype']} input): {report['clips']} real clips, max |logit diff| "
+    return (f"{report['format']} ({report['input_dtype']} input): {report['clips']} real clips, max |logit diff| "
             f"{report['max_abs_diff']:.3g} (tolerance {report['tolerance']:g}), top-1 agreement "
             f"{report['top1_agreement']:.3f} -> {'OK' if report['passed'] else 'FAILED'}")
 
