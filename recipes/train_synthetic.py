@@ -10,7 +10,7 @@ Output (default ./demo_output): data/ (videos + list files), gst/ and c2d/ (fina
 TensorBoard logs, confusion matrices, BN |gamma| histograms), fig5_*.png (per-frame probabilities over
 time), results.json.
 
-    python recipes/train_synthetic.py            # ~4-6 minutes on 2 CPU cores
+    python recipes/train_synthetic.py            # about 4-5 minutes on 2 CPU cores
     tensorboard --logdir demo_output
 """
 
