@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import PYTHON
+from training_helpers import PYTHON
 
 
 def _train_command(data, out, epochs):

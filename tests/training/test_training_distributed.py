@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import PYTHON, free_ports, run_python
+from training_helpers import PYTHON, free_ports, run_python
 
 RECIPE = """
 Recipe(dataset="list", train_annotations={train!r}, val_annotations={val!r}, class_file={classes!r},
