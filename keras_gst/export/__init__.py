@@ -5,4 +5,4 @@ from keras_gst.export.clips import ClipReadError, load_clip, load_clips, model_i
 from keras_gst.export.rewrite import load_keras_model, rewrite_for_export
 from keras_gst.export.savedmodel import ParityError, export_savedmodel, load_savedmodel, savedmodel_parity
 from keras_gst.export.tflite import PARITY_THRESHOLDS, QUANTIZE_MODES, TFLiteModel, convert_tflite, convert_tflite_modes, tflite_parity
-from keras_gst.export.streaming import StreamingGST, export_streaming_savedmodel
+from keras_gst.export.streaming import StreamingGST, export_streaming_savedmodel, export_streaming_tflite

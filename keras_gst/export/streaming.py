@@ -18,7 +18,10 @@ logits (tested to 1e-5).
         # out["clip_logits"] is the mean over the valid frames so far.
 
 `export_streaming_savedmodel(model, path)` writes a SavedModel with `init_states` (batch_size) and
-`call` (frame, valid, state_*) signatures, MoViNet-style. Not exported to TFLite.
+`call` (frame, valid, state_*) signatures, MoViNet-style. `export_streaming_tflite(model, path)` writes
+the `call` step as a .tflite file (batch 1; inputs frame, valid and the state_* tensors, zeros to
+start; outputs frame_logits, valid, clip_logits and the next state_* tensors), float32, fp16 or
+dynamic-range (full int8 would need calibrated state ranges: not offered).
 """
 
 import keras
@@ -196,3 +199,51 @@ def export_streaming_savedmodel(model, path):
         "call": concrete,
     })
     return stream
+
+
+STREAMING_TFLITE_MODES = ("none", "fp16", "dynamic")
+
+
+def export_streaming_tflite(model, path, quantize="none"):
+    """The stream step as a .tflite file (batch 1, see the module docstring); returns the `StreamingGST`.
+
+    Goes through `keras.export.ExportArchive` -> SavedModel -> `TFLiteConverter.from_saved_model`
+    (a plain tf.Module keeps the Keras variables as READ_VARIABLE ops in TFLite and gives NaN).
+    """
+    import os
+    import tempfile
+
+    if quantize not in STREAMING_TFLITE_MODES:
+        raise ValueError(f"`quantize` must be one of {STREAMING_TFLITE_MODES} for streaming. Received: {quantize!r}")
+    stream = StreamingGST(model)
+    h, w, _ = stream.frame_shape
+    names = sorted(stream.init_states(1))
+    specs = {f"state_{k}": tf.TensorSpec((1,) + tuple(v.shape[1:]), tf.float32, name=f"state_{k}")
+             for k, v in stream.init_states(1).items()}
+
+    def call(frame, valid, states):
+        out, new = stream.step(frame, valid, {k: states[f"state_{k}"] for k in names})
+        out.update({f"state_{k}": new[k] for k in names})
+        return out
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", call, input_signature=[
+        tf.TensorSpec((1, h, w, 3), tf.float32, name="frame"), tf.TensorSpec((1,), tf.float32, name="valid"), specs])
+    with tempfile.TemporaryDirectory(prefix="keras_gst_stream_") as tmp:
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serving_default"])
+        if quantize != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "fp16":
+            converter.target_spec.supported_types = [tf.float16]
+        flatbuffer = converter.convert()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+    return stream
+
+
+def initial_states_numpy(stream, batch_size=1):
+    """`init_states` as {"state_<name>": zeros} NumPy arrays, the names the exported signatures use."""
+    return {f"state_{k}": np.asarray(v) for k, v in stream.init_states(batch_size).items()}

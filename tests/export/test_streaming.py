@@ -91,3 +91,28 @@ def test_export_cli_streaming(tiny_model, real_sources, tmp_path, capsys):
     report = json.loads(captured.out.strip().splitlines()[-1])
     assert report["passed"] and report["clips"] == 5 and report["top1_agreement"] == 1.0
     assert set(tf.saved_model.load(out).signatures) == {"init_states", "call"}
+
+
+def test_streaming_tflite_frame_by_frame(tiny_model, real_clips, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keras_gst.export.streaming import export_streaming_tflite, initial_states_numpy
+
+    path = str(tmp_path / "stream.tflite")
+    stream = export_streaming_tflite(tiny_model, path)
+    runner = Interpreter(model_path=path, num_threads=2).get_signature_runner()
+    x = normalize_clip(real_clips[3:4])
+    ref_frames = np.asarray(per_frame_model(tiny_model)(x))
+    states = initial_states_numpy(stream)
+    frames = []
+    for s in range(4 + stream.delay):
+        frame = x[:, s] if s < 4 else np.zeros_like(x[:, 0])
+        out = runner(frame=frame, valid=np.array([1.0 if s < 4 else 0.0], np.float32), **states)
+        states = {k: v for k, v in out.items() if k.startswith("state_")}
+        if out["valid"][0] == 1.0:
+            frames.append(out["frame_logits"][0])
+    assert len(frames) == 4
+    np.testing.assert_allclose(np.stack(frames), ref_frames[0], atol=1e-5)
+    np.testing.assert_allclose(out["clip_logits"], np.asarray(tiny_model(x)), atol=1e-5)
+    with pytest.raises(ValueError, match="streaming"):
+        export_streaming_tflite(tiny_model, str(tmp_path / "x.tflite"), quantize="int8")
