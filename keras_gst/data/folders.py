@@ -1,0 +1,122 @@
+"""Class folders: ``DIR/<class name>/<video files>``, the layout of `keras.utils.image_dataset_from_directory`.
+
+Class names are the sorted subfolder names, label i = the i-th name. Videos are found recursively in each
+class folder (by extension, `annotations.VIDEO_EXTENSIONS`); hidden files and folders (``.DS_Store``,
+``.git``) are ignored. A class folder without videos and fewer than two classes are errors naming the
+path. Other files follow the data layer's `on_error`: ``"raise"`` stops with an `AnnotationError` naming
+the file, ``"skip"`` logs a warning and counts it in `Annotations.skipped`. Unreadable videos are found
+when the pipeline decodes them (`build_dataset(on_error=...)`, `SkipLog`).
+
+`split_annotations` makes a seeded, stratified train/validation split; `write_labels` writes
+``labels.txt`` (one class name a line, in label order), which `read_label_map` and `keras-gst predict
+--labels` read back.
+"""
+
+import logging
+import os
+
+import numpy as np
+
+from keras_gst.data.annotations import AnnotationError, Annotations, VideoRecord, is_video_path
+
+logger = logging.getLogger(__name__)
+
+
+def _visible(names):
+    return sorted(n for n in names if not n.startswith("."))
+
+
+def read_class_folders(directory, *, on_error="raise"):
+    """Read ``directory/<class>/**/<video>`` into `Annotations` (labels = index of the sorted class names).
+
+    Raises `FileNotFoundError` (no such directory), `AnnotationError` (fewer than two class folders, a
+    class folder without videos, a file that is not a video with ``on_error="raise"``).
+    """
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip'. Received: on_error={on_error!r}")
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"class folder directory not found: {directory}")
+    entries = _visible(os.listdir(directory))
+    class_names = [n for n in entries if os.path.isdir(os.path.join(directory, n))]
+    stray = [os.path.join(directory, n) for n in entries if n not in class_names]
+    if len(class_names) < 2:
+        found = f"only {class_names[0]!r}" if class_names else "none"
+        raise AnnotationError(
+            f"{directory}: a classifier needs at least 2 class folders (one subfolder per class holding its "
+            f"videos); found {found}"
+        )
+    records, skipped = [], []
+
+    def bad(path, reason):
+        message = f"{path}: {reason}"
+        if on_error == "raise":
+            raise AnnotationError(message + " (pass on_error='skip' / --on-error skip to skip such files)")
+        logger.warning("skipping %s", message)
+        skipped.append(message)
+
+    for path in stray:
+        bad(path, "a file beside the class folders (each class is a subfolder of videos)")
+    for label, name in enumerate(class_names):
+        folder = os.path.join(directory, name)
+        found = 0
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames[:] = _visible(dirnames)
+            for filename in _visible(filenames):
+                path = os.path.join(dirpath, filename)
+                if not is_video_path(filename):
+                    bad(path, "not a video file (by its extension)")
+                else:
+                    records.append(VideoRecord(path, None, label))
+                    found += 1
+        if not found:
+            raise AnnotationError(f"class folder {folder} holds no video files: add videos or remove the folder")
+    if skipped:
+        logger.warning("%s: skipped %d files that are not videos", directory, len(skipped))
+    return Annotations(records, class_names, skipped)
+
+
+def split_annotations(annotations, val_split=0.2, seed=0):
+    """A seeded, stratified split of `annotations` into (train, val) `Annotations`.
+
+    Each class keeps ``round(n * val_split)`` of its n clips for validation, at least 1 when n >= 2
+    and never all of them (a class with one clip stays in training). Raises `ValueError` when the
+    split leaves no validation clip at all.
+    """
+    if not 0.0 < val_split < 1.0:
+        raise ValueError(f"val_split must be in (0, 1). Received: val_split={val_split}")
+    rng = np.random.default_rng(seed)
+    by_class = {}
+    for record in annotations.records:
+        by_class.setdefault(record.label, []).append(record)
+    train, val = [], []
+    for label in sorted(by_class):
+        items = by_class[label]
+        order = rng.permutation(len(items))
+        n_val = 0 if len(items) < 2 else min(len(items) - 1, max(1, int(round(len(items) * val_split))))
+        val += [items[i] for i in order[:n_val]]
+        train += [items[i] for i in order[n_val:]]
+    if not val:
+        raise ValueError(f"val_split={val_split} leaves no validation clip: every class has a single clip")
+    names = list(annotations.class_names)
+    return Annotations(train, names, list(annotations.skipped)), Annotations(val, names, [])
+
+
+def check_label_range(annotations, num_classes, source):
+    """`AnnotationError` naming `source` and the first records whose label is outside [0, num_classes)."""
+    bad = [r for r in annotations.records for v in (r.label if isinstance(r.label, tuple) else (r.label,))
+           if v != -1 and not 0 <= v < num_classes]
+    if bad:
+        listed = ", ".join(f"{r.path} (label {r.label})" for r in bad[:5])
+        raise AnnotationError(f"{source}: {len(bad)} labels are beyond the {num_classes} classes: {listed}"
+                              + (", ..." if len(bad) > 5 else ""))
+
+
+def write_labels(path, class_names):
+    """Write one class name a line, in label order (`read_label_map` reads it back)."""
+    names = [str(n) for n in class_names]
+    if any("\n" in n or not n.strip() for n in names):
+        raise ValueError(f"class names must be non-empty single lines. Received: {names}")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(names) + "\n")
+    return path
