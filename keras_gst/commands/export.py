@@ -103,6 +103,9 @@ def run(args):
         if args.format == "streaming":
             from keras_gst.export.streaming import export_streaming_savedmodel
 
+            if args.input_dtype != "float32":
+                raise ValueError("--format streaming takes float32 (normalised) frames only")
+
             stream = export_streaming_savedmodel(model, args.out)
             print(f"wrote streaming SavedModel {args.out} (frames {hw[0]}x{hw[1]}, delay {stream.delay} frames, "
                   f"{len(stream.state_shapes) + 2} state tensors)")
