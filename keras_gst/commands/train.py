@@ -45,12 +45,18 @@ def add_recipe_arguments(parser, defaults):
     """Add the training flags to `parser`, with `defaults` (a `Recipe`) as default values."""
     d = defaults
     data = add_data_arguments(parser, defaults)
+    data.add_argument("--data", dest="data_dir", default=None, metavar="DIR",
+                      help="class folders: DIR/<class>/<videos> (class names = sorted subfolder names); instead of --train-list")
+    data.add_argument("--val-split", type=float, default=None,
+                      help="seeded stratified validation share of the training clips when there is no --val-list "
+                           "(default 0.2 with --data, else no split)")
     data.add_argument("--flip", type=_bool_or_auto, default=d.flip, help="horizontal flip: auto (left/right classes swapped), on, off")
     clips = parser.add_argument_group("clips")
     clips.add_argument("--frames", dest="num_frames", type=int, default=d.num_frames, help=f"frames per clip (default {d.num_frames})")
     clips.add_argument("--sampling", choices=["segment", "dense"], default=d.sampling)
-    clips.add_argument("--scale-size", type=int, default=d.scale_size, help="shorter side before cropping")
-    clips.add_argument("--crop-size", type=int, default=d.crop_size, help="input frame size")
+    clips.add_argument("--scale-size", type=int, default=None,
+                       help=f"shorter side before cropping (default {d.scale_size} for {d.crop_size} crops, scaled with --crop-size)")
+    clips.add_argument("--crop-size", "--size", dest="crop_size", type=int, default=d.crop_size, help="input frame size")
     clips.add_argument("--val-clips", dest="val_num_clips", type=int, default=d.val_num_clips, help="test clips per video for the final evaluation")
     clips.add_argument("--val-crops", dest="val_num_crops", type=int, default=d.val_num_crops, help="test crops per clip (1, 3, 5, 10)")
     model = parser.add_argument_group("model")
@@ -62,6 +68,8 @@ def add_recipe_arguments(parser, defaults):
     model.add_argument("--dropout", type=float, default=d.dropout)
     model.add_argument("--weights", default=d.weights if d.weights is not None else "none",
                        help="initial weights: imagenet (needs the keras-hub preset once), none (from scratch), or a path")
+    model.add_argument("--freeze-bn", action=argparse.BooleanOptionalAction, default=d.freeze_bn,
+                       help="partial BN (TSN/TSM): freeze every BatchNorm but the first (stem_bn), for small datasets")
     model.add_argument("--temporal-impl", choices=["conv3d", "conv2d"], default=d.temporal_impl)
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, default=d.epochs)
@@ -75,7 +83,7 @@ def add_recipe_arguments(parser, defaults):
     opt.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 on conv/dense kernels (not BN, not biases)")
     opt.add_argument("--clip-norm", type=float, default=d.clip_norm, help="global gradient norm clip (0: off)")
     run = parser.add_argument_group("run")
-    run.add_argument("--output-dir", default=d.output_dir, help=f"checkpoints, best/final model, TensorBoard, plots (default {d.output_dir})")
+    run.add_argument("--output-dir", "--out", dest="output_dir", default=d.output_dir, help=f"checkpoints, best/final model, TensorBoard, plots (default {d.output_dir})")
     run.add_argument("--resume", action=argparse.BooleanOptionalAction, default=d.resume,
                      help="continue from the backup in OUTPUT_DIR/backup if a previous run was interrupted (default on)")
     run.add_argument("--strategy", choices=["auto", "mirrored", "multi_worker", "default"], default=d.strategy,
@@ -88,6 +96,11 @@ def add_recipe_arguments(parser, defaults):
     run.add_argument("--histograms", action=argparse.BooleanOptionalAction, default=d.histograms, help="BN |gamma| histograms in TensorBoard")
     run.add_argument("--eval", dest="evaluate_at_end", action=argparse.BooleanOptionalAction, default=d.evaluate_at_end,
                      help="evaluate the best model on the validation split at the end")
+    run.add_argument("--patience", type=int, default=d.patience,
+                     help="early stopping: epochs without a better validation top-1 (default 5 with --data, else off)")
+    run.add_argument("--export", choices=["int8", "fp32", "none"], default=None,
+                     help="after training, OUT/model.tflite from the best model with a parity report "
+                          "(default int8 with --data, calibrated on the training clips; else none)")
     run.add_argument("--verbose", type=int, default=d.verbose)
     return parser
 
@@ -97,25 +110,50 @@ def recipe_from_args(args, defaults):
     names = {f.name for f in dataclasses.fields(defaults)}
     changes = {k: v for k, v in vars(args).items() if k in names}
     changes["depth"] = int(args.model.rsplit("resnet", 1)[1])
+    if changes.get("scale_size") is None:  # the recipe's scale/crop ratio (256/224) at the requested crop
+        changes["scale_size"] = int(round(args.crop_size * defaults.scale_size / defaults.crop_size))
+    if getattr(args, "data_dir", None) and changes.get("patience") is None:
+        changes["patience"] = 5
     if args.cpu_replicas:
         changes["devices"] = None
     return dataclasses.replace(defaults, **changes)
 
 
-def _run_recipe(recipe, cpu_replicas=None):
+def _run_recipe(recipe, cpu_replicas=None, args=None):
+    from keras_gst.data import AnnotationError
     from keras_gst.training import fit, split_cpu
+    from keras_gst.training.finetune import finetune_records, finish_run
 
     if cpu_replicas:
         split_cpu(cpu_replicas)
-    result = fit(recipe)
+    data_dir = getattr(args, "data_dir", None)
+    val_split = getattr(args, "val_split", None)
+    if data_dir and recipe.train_annotations:
+        print("error: pass either --data DIR or --train-list FILE, not both", file=sys.stderr)
+        return 2
+    try:
+        train, val = finetune_records(recipe, data_dir, val_split if val_split is not None or not data_dir else 0.2)
+    except (AnnotationError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if train is not None and train.skipped:
+        print(f"{len(train.skipped)} entries skipped (not videos / missing / bad labels), e.g. {train.skipped[0]}")
+    result = fit(recipe, train_records=train, val_records=val)
     if result.is_chief:
+        outputs = finish_run(result, recipe.output_dir)
         print(f"done in {result.seconds:.0f}s: final model {result.paths['final']}, best model {result.paths['best']}")
+        print(f"wrote {outputs['model']} (best on validation top-1) and {outputs['labels']} ({result.num_classes} classes)")
         if result.evaluation:
             e = result.evaluation
             print(f"validation ({e['num_samples']} clips): top-1 {e['top1']:.4f}  top-5 {e['top5']:.4f}  "
                   f"mean class accuracy {e['mean_class_accuracy']:.4f}  (report in {result.paths['eval']})")
         if result.skipped_items:
             print(f"{result.skipped_items} unreadable training items were skipped (see the log)")
+        export = getattr(args, "export", None) or ("int8" if data_dir else "none")
+        if export != "none":
+            from keras_gst.training.finetune import export_run
+
+            return export_run(outputs["model"], export, train, val, recipe)
     return 0
 
 
@@ -124,7 +162,7 @@ def recipe_main(defaults, argv=None, description=None):
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_recipe_arguments(parser, defaults)
     args = parser.parse_args(argv)
-    return _run_recipe(recipe_from_args(args, defaults), args.cpu_replicas)
+    return _run_recipe(recipe_from_args(args, defaults), args.cpu_replicas, args)
 
 
 def register(subparsers):
@@ -136,7 +174,7 @@ def register(subparsers):
         description=__doc__.split("\n\n")[0],
     )
     add_recipe_arguments(parser, Recipe())
-    parser.set_defaults(func=lambda args: _run_recipe(recipe_from_args(args, Recipe()), args.cpu_replicas))
+    parser.set_defaults(func=lambda args: _run_recipe(recipe_from_args(args, Recipe()), args.cpu_replicas, args))
 
 
 if __name__ == "__main__":

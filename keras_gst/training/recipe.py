@@ -61,6 +61,7 @@ class Recipe:
     dropout: float = 0.3
     weights: str | None = "imagenet"
     temporal_impl: str = "conv3d"
+    freeze_bn: bool = False  # partial BN (TSN/TSM): all BatchNorms frozen but the first (stem_bn)
     # optimisation (REFERENCE.md: paper Sec. 4.1 and the authors' code)
     epochs: int = 70
     batch_size: int = 8
@@ -71,6 +72,7 @@ class Recipe:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     clip_norm: float | None = 20.0
+    patience: int | None = None  # early stopping: epochs without a better validation top-1 (None: off)
     # runtime
     output_dir: str = "runs/gst"
     resume: bool = True

@@ -191,6 +191,16 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
 
     with strategy.scope():
         model = _build_model(recipe, num_classes)
+        if recipe.verbose:
+            from keras_gst.training.finetune import format_load_report
+
+            print(format_load_report(model.load_report, recipe.weights), flush=True)
+        if recipe.freeze_bn:
+            from keras_gst.training.finetune import freeze_batchnorm
+
+            frozen = freeze_batchnorm(model)
+            if recipe.verbose:
+                print(f"partial BN: {len(frozen)} BatchNorm layers frozen, the first (stem_bn) trains", flush=True)
         optimizer = build_optimizer(recipe.base_lr, global_batch, steps_per_epoch, recipe.decay_epochs,
                                     recipe.decay_factor, recipe.momentum, recipe.weight_decay,
                                     recipe.clip_norm, recipe.base_batch)
@@ -215,6 +225,9 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
         ]
         if recipe.histograms:
             callbacks.append(C.BatchNormGammaHistograms(paths["tensorboard"]))
+    if recipe.patience and val_ds is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_top1", mode="max", patience=recipe.patience,
+                                                       verbose=int(bool(recipe.verbose))))
 
     if recipe.verbose:
         print(f"{model.name}: {num_classes} classes, {len(train)} training clips"
@@ -283,7 +296,7 @@ def _final_evaluation(recipe, paths, val, class_names, num_classes):
     from keras_gst.evaluation import evaluate
 
     with tf.distribute.get_strategy().scope():
-        model = keras.models.load_model(paths["best"])
+        model = keras.models.load_model(paths["best"], compile=False)  # inference only (no optimizer state)
     ds = build_dataset(val, batch_size=recipe.batch_size, **dataset_options(recipe, False, class_names, num_classes))
     result = evaluate(model, ds, class_names, paths["eval"])
     os.makedirs(paths["plots"], exist_ok=True)
