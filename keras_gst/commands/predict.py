@@ -20,8 +20,9 @@ def register(subparsers):
     parser.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--timing", action="store_true",
-                        help="report ms per clip for decode, preprocessing and the model separately (a second, "
-                             "warm pass; the first pass is reported too)")
+                        help="report ms per clip for decode, preprocessing and the model separately (median of "
+                             "--runs warm passes; the first pass is reported too)")
+    parser.add_argument("--runs", type=int, default=5, help="warm passes timed by --timing (median reported)")
     parser.set_defaults(func=run)
 
 
@@ -48,15 +49,22 @@ def run(args):
     logits = predictor.logits(clip[None])[0]
     first = time.perf_counter() - start
     timing = None
-    if args.timing:  # a second, warm pass: the first pays for TF/interpreter start-up
-        warm = {}
-        load_clip(args.video, predictor.num_frames, predictor.size, timings=warm)
-        start = time.perf_counter()
-        predictor.logits(clip[None])
+    if args.timing:  # warm passes: the first pays for TF/interpreter start-up
+        import numpy as np
+
+        runs = []
+        for _ in range(max(1, args.runs)):
+            warm = {}
+            load_clip(args.video, predictor.num_frames, predictor.size, timings=warm)
+            start = time.perf_counter()
+            predictor.logits(clip[None])
+            runs.append((warm["decode"], warm["preprocess"], time.perf_counter() - start))
+        decode_s, preprocess_s, model_s = np.median(np.asarray(runs), axis=0)
         timing = {
-            "decode_ms": 1e3 * warm["decode"],
-            "preprocess_ms": 1e3 * warm["preprocess"],
-            "model_ms": 1e3 * (time.perf_counter() - start),
+            "decode_ms": 1e3 * decode_s,
+            "preprocess_ms": 1e3 * preprocess_s,
+            "model_ms": 1e3 * model_s,
+            "runs": len(runs),
             "first_call_ms": {"decode": 1e3 * timings["decode"], "preprocess": 1e3 * timings["preprocess"],
                               "model": 1e3 * first},
         }
@@ -79,7 +87,7 @@ def run(args):
         print(f"  {r['rank']:2d}. {r['probability']:7.2%}  [{r['index']:4d}] {r['label']}")
     if timing:
         first = timing["first_call_ms"]
-        print(f"  timing (ms/clip, warm): decode {timing['decode_ms']:.1f}, preprocess {timing['preprocess_ms']:.1f}, "
+        print(f"  timing (ms/clip, median of {timing['runs']} warm runs): decode {timing['decode_ms']:.1f}, preprocess {timing['preprocess_ms']:.1f}, "
               f"model {timing['model_ms']:.1f} (first call: {first['decode']:.1f}, {first['preprocess']:.1f}, "
               f"{first['model']:.1f})")
     return 0
