@@ -1,0 +1,255 @@
+"""Fine-tuning on class folders (issue 10): `keras-gst train --data DIR --out OUT`, the load report, partial BN,
+the stratified split, labels.txt / model.keras / model.tflite, `keras-gst predict --labels`, and the errors
+for bad layouts. The dataset mixes real videos (../shared/data/real) with synthetic clips."""
+
+import contextlib
+import io
+import json
+import logging
+import re
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_gst.cli import main
+from keras_gst.data import (
+    AnnotationError,
+    Annotations,
+    SkipLog,
+    VideoRecord,
+    build_dataset,
+    read_class_folders,
+    split_annotations,
+)
+from keras_gst.data.synthetic import make_clip, write_video
+
+FRAMES, SIZE = 4, 64
+REAL_VIDEOS = ("demo.mp4", "test.avi", "bottle-detection.mp4", "sthv2/13201.webm")
+CLASSES = ["left_to_right", "real", "right_to_left"]  # sorted subfolder names
+
+
+def _synthetic(folder, label, count, seed):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        write_video(str(folder / f"clip{i}.mp4"), make_clip(label, rng, frames=8, size=48))
+
+
+def _class_folders(root, real_data):
+    """left_to_right / right_to_left: 4 synthetic clips each; real: 4 real videos (mp4, avi, webm)."""
+    _synthetic(root / "left_to_right", 0, 4, seed=0)
+    _synthetic(root / "right_to_left", 1, 4, seed=1)
+    (root / "real").mkdir()
+    for name in REAL_VIDEOS:
+        shutil.copy(real_data / "videos" / name, root / "real")
+    return root
+
+
+def _cli(*argv):
+    """Run `keras-gst argv` in process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory, real_data):
+    return _class_folders(tmp_path_factory.mktemp("folders") / "data", real_data)
+
+
+@pytest.fixture(scope="module")
+def source_174(tmp_path_factory):
+    """A saved 174-class GST-R18 (a Something-Something-sized head) to fine-tune from."""
+    from keras_gst.models.gst_resnet import GSTResNet
+
+    path = tmp_path_factory.mktemp("source") / "sthv1_174.keras"
+    GSTResNet(depth=18, num_classes=174, num_frames=FRAMES, input_shape=(SIZE, SIZE, 3), weights=None).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, source_174, tmp_path_factory):
+    """One epoch of GST-R18 (4 x 64 x 64) on the class folders from the 174-class model, partial BN, default
+    export (int8, calibrated on the training clips)."""
+    out = tmp_path_factory.mktemp("run") / "out"
+    code, stdout, stderr = _cli("train", "--data", dataset, "--out", out, "--model", "gst_resnet18", "--frames", FRAMES,
+                                "--size", SIZE, "--epochs", 1, "--batch-size", 3, "--weights", source_174, "--freeze-bn",
+                                "--no-histograms", "--verbose", 1)
+    assert code == 0, stdout + stderr
+    return out, stdout
+
+
+def test_train_on_class_folders_writes_labels_best_model_and_tflite(trained):
+    out, stdout = trained
+    assert (out / "labels.txt").read_text().splitlines() == CLASSES
+    for name in ("model.keras", "model.tflite", "best.keras"):
+        assert (out / name).is_file(), name
+    assert (out / "model.keras").read_bytes() == (out / "best.keras").read_bytes()
+    # the load report: every backbone layer loaded, the 174-class head named as re-initialised
+    assert "loaded 24 layers, skipped 1" in stdout
+    assert "skipped frame_logits: shape [(512, 174), (174,)]" in stdout and "(512, 3), (3,)] here: re-initialised" in stdout
+    assert "partial BN: 19 BatchNorm layers frozen, the first (stem_bn) trains" in stdout
+    # stratified split (4 clips per class -> 1 validation clip each), 3 classes
+    assert "3 classes, 9 training clips, 3 validation clips" in stdout
+    recipe = json.loads((out / "recipe.json").read_text())
+    assert recipe["patience"] == 5 and recipe["freeze_bn"] is True and recipe["scale_size"] == round(SIZE * 256 / 224)
+    # the export's parity report, int8 by default
+    parity = [line for line in stdout.splitlines() if line.startswith("parity: tflite int8")]
+    assert parity and parity[0].endswith("-> OK"), stdout
+
+
+@pytest.mark.parametrize("model_file", ["model.keras", "model.tflite"])
+def test_predict_names_a_class_of_labels_txt(trained, real_data, model_file):
+    out, _ = trained
+    code, stdout, stderr = _cli("predict", real_data / "videos" / "test.mp4", "--model", out / model_file,
+                                "--labels", out / "labels.txt", "--json", "--timing", "--runs", 2)
+    assert code == 0, stderr
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert (result["frames"], result["size"]) == (FRAMES, SIZE)
+    assert result["topk"][0]["label"] in CLASSES
+    assert sorted(r["label"] for r in result["topk"]) == sorted(CLASSES)
+    assert all(result["timing"][k] > 0 for k in ("decode_ms", "preprocess_ms", "model_ms")) and result["timing"]["runs"] == 2
+
+
+def test_keras_and_tflite_agree_on_the_real_video(trained, real_data):
+    from keras_gst.export.predictor import load_predictor
+
+    out, _ = trained
+    video = str(real_data / "videos" / "demo.mp4")
+    from keras_gst.export.clips import load_clip
+
+    clip = load_clip(video, FRAMES, SIZE)[None]
+    keras_logits = load_predictor(out / "model.keras").logits(clip)[0]
+    tflite_logits = load_predictor(out / "model.tflite").logits(clip)[0]
+    assert np.argmax(keras_logits) == np.argmax(tflite_logits)
+    assert np.max(np.abs(keras_logits - tflite_logits)) <= 0.25 * np.max(np.abs(keras_logits))
+
+
+def test_freeze_batchnorm_keeps_stem_bn_training_only():
+    import keras
+
+    from keras_gst.models.gst_resnet import GSTResNet
+    from keras_gst.training.finetune import freeze_batchnorm
+
+    model = GSTResNet(depth=18, num_classes=3, num_frames=2, input_shape=(32, 32, 3), weights=None)
+    frozen = freeze_batchnorm(model)
+    bns = [layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(frozen) == len(bns) - 1 == 19
+    assert [layer.name for layer in bns if layer.trainable] == ["stem_bn"]
+    before = {layer.path: np.array(layer.moving_mean) for layer in bns}
+    model(np.random.default_rng(0).normal(size=(2, 2, 32, 32, 3)).astype("float32"), training=True)
+    changed = [layer.name for layer in bns if not np.array_equal(before[layer.path], np.array(layer.moving_mean))]
+    assert changed == ["stem_bn"]  # frozen BNs run in inference mode in training too
+    assert not any(v.path.endswith(("gamma", "beta")) and "stem_bn" not in v.path for v in model.trainable_variables)
+
+
+def test_split_is_stratified_and_seeded():
+    records = [VideoRecord(f"c{c}_{i}.mp4", None, c) for c in range(3) for i in range(5 + 5 * c)]
+    data = Annotations(records, ["a", "b", "c"])
+    train, val = split_annotations(data, 0.2, seed=3)
+    assert sorted(r.label for r in val) == [0, 1, 1, 2, 2, 2]  # round(0.2 x 5, 10, 15) per class
+    assert len(train) + len(val) == len(data) and not {r.path for r in train} & {r.path for r in val}
+    again = split_annotations(data, 0.2, seed=3)[1]
+    assert [r.path for r in again] == [r.path for r in val]
+    assert [r.path for r in split_annotations(data, 0.2, seed=4)[1]] != [r.path for r in val]
+    single = Annotations([VideoRecord("a.mp4", None, 0), VideoRecord("b.mp4", None, 1)], ["a", "b"])
+    with pytest.raises(ValueError, match="leaves no validation clip"):
+        split_annotations(single, 0.2)
+
+
+def test_format_load_report_lists_torch_skips():
+    from keras_gst.training.finetune import format_load_report
+    from keras_gst.weights.torch_convert import ConversionReport
+
+    report = ConversionReport("authors", ["conv1.weight", "bn1.weight"], ["new_fc.weight", "bn1.num_batches_tracked"],
+                              ["frame_logits/kernel", "frame_logits/bias"], {})
+    text = format_load_report(report, "gst.pth")
+    assert "loaded 2 tensors, skipped 2, kept initialised 2" in text
+    assert "skipped new_fc.weight: classifier of another class count / ImageNet classes: the head frame_logits is re-initialised" in text
+    assert "skipped bn1.num_batches_tracked: a BatchNorm step counter" in text
+    assert "kept initialised frame_logits/kernel" in text
+    assert format_load_report(None, None).startswith("weights: none")
+
+
+# ---- bad layouts: each gets an error naming the path (or a counted, logged skip) ----
+
+def _train_cli(*argv):
+    return _cli("train", *argv, "--frames", FRAMES, "--size", SIZE, "--weights", "none", "--epochs", 1)
+
+
+def test_empty_class_folder(tmp_path):
+    _synthetic(tmp_path / "a", 0, 2, seed=0)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / ".DS_Store").write_text("")
+    with pytest.raises(AnnotationError, match=re.escape(f"class folder {tmp_path / 'b'} holds no video files")):
+        read_class_folders(tmp_path)
+    code, _, stderr = _train_cli("--data", tmp_path, "--out", tmp_path / "out")
+    assert code == 2 and f"class folder {tmp_path / 'b'} holds no video files" in stderr
+
+
+def test_single_class_and_missing_directory(tmp_path):
+    _synthetic(tmp_path / "only", 0, 2, seed=0)
+    code, _, stderr = _train_cli("--data", tmp_path, "--out", tmp_path / "out")
+    assert code == 2 and f"{tmp_path}: a classifier needs at least 2 class folders" in stderr and "'only'" in stderr
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        read_class_folders(tmp_path / "nowhere")
+
+
+def test_files_that_are_not_videos(tmp_path, caplog):
+    _synthetic(tmp_path / "a", 0, 2, seed=0)
+    _synthetic(tmp_path / "b", 1, 2, seed=1)
+    (tmp_path / "a" / "notes.txt").write_text("not a video")
+    (tmp_path / "README.md").write_text("stray")
+    with pytest.raises(AnnotationError, match=re.escape(f"{tmp_path / 'README.md'}: a file beside the class folders")):
+        read_class_folders(tmp_path)
+    (tmp_path / "README.md").unlink()
+    with pytest.raises(AnnotationError, match=re.escape(f"{tmp_path / 'a' / 'notes.txt'}: not a video file")):
+        read_class_folders(tmp_path, on_error="raise")
+    code, _, stderr = _train_cli("--data", tmp_path, "--out", tmp_path / "out", "--on-error", "raise")
+    assert code == 2 and "notes.txt: not a video file" in stderr
+    with caplog.at_level(logging.WARNING, logger="keras_gst.data.folders"):
+        data = read_class_folders(tmp_path, on_error="skip")
+    assert len(data) == 4 and data.class_names == ["a", "b"] and len(data.skipped) == 1
+    assert "notes.txt" in data.skipped[0] and any("notes.txt" in r.message for r in caplog.records)
+
+
+def test_unreadable_video_is_raised_or_counted(tmp_path):
+    _synthetic(tmp_path / "a", 0, 2, seed=0)
+    _synthetic(tmp_path / "b", 1, 2, seed=1)
+    broken = tmp_path / "b" / "broken.mp4"
+    broken.write_bytes(b"\x00\x01 not an mp4 " * 64)
+    data = read_class_folders(tmp_path)
+    assert str(broken) in [r.path for r in data]
+    options = dict(num_frames=FRAMES, training=False, batch_size=5, scale_size=36, crop_size=32)
+    with pytest.raises(tf.errors.OpError, match="broken.mp4"):
+        list(build_dataset(data, on_error="raise", **options))
+    log = SkipLog()
+    clips = sum(int(x.shape[0]) for x, _ in build_dataset(data, on_error="skip", skip_log=log, **options))
+    assert clips == 4 and log.total == 1 and str(broken) in log.epochs[0][0][0]
+
+
+def test_list_naming_missing_files_and_labels_beyond_the_classes(tmp_path):
+    _synthetic(tmp_path / "videos", 0, 2, seed=0)
+    (tmp_path / "classes.txt").write_text("x\ny\n")
+    (tmp_path / "train.txt").write_text("videos/clip0.mp4 0\nvideos/clip1.mp4 1\nvideos/gone.mp4 1\n")
+    code, _, stderr = _train_cli("--train-list", tmp_path / "train.txt", "--class-file", tmp_path / "classes.txt",
+                                 "--on-error", "raise", "--out", tmp_path / "out")
+    assert code == 2 and f"{tmp_path / 'train.txt'}, line 3: source not found: {tmp_path / 'videos' / 'gone.mp4'}" in stderr
+    (tmp_path / "train.txt").write_text("videos/clip0.mp4 0\nvideos/clip1.mp4 5\n")
+    code, _, stderr = _train_cli("--train-list", tmp_path / "train.txt", "--class-file", tmp_path / "classes.txt",
+                                 "--on-error", "raise", "--out", tmp_path / "out")
+    assert code == 2 and f"{tmp_path / 'train.txt'}, line 2: label 5 is out of range [0, 2)" in stderr
+    # without class names the training list fixes the class count; the validation list must stay inside it
+    (tmp_path / "train.txt").write_text("videos/clip0.mp4 0\nvideos/clip1.mp4 1\n")
+    (tmp_path / "val.txt").write_text("videos/clip0.mp4 0\nvideos/clip1.mp4 7\n")
+    code, _, stderr = _train_cli("--train-list", tmp_path / "train.txt", "--val-list", tmp_path / "val.txt",
+                                 "--out", tmp_path / "out")
+    assert code == 2 and f"{tmp_path / 'val.txt'}: 1 labels are beyond the 2 classes" in stderr and "clip1.mp4 (label 7)" in stderr
+
+
+def test_data_and_train_list_together_is_an_error(tmp_path, dataset):
+    code, _, stderr = _train_cli("--data", dataset, "--train-list", tmp_path / "train.txt", "--out", tmp_path / "out")
+    assert code == 2 and "either --data DIR or --train-list FILE" in stderr
