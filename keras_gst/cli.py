@@ -12,6 +12,7 @@ import sys
 
 COMMANDS = [
     "keras_gst.commands.info",
+    "keras_gst.commands.bench",
     "keras_gst.commands.convert_torch",
     "keras_gst.commands.extract_frames",
     "keras_gst.commands.train",

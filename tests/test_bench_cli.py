@@ -1,0 +1,29 @@
+"""`keras-gst bench` runs the repository's benchmarks (tiny settings here: no timing is asserted)."""
+
+import json
+
+import pytest
+
+from keras_gst.cli import main
+
+
+@pytest.mark.large
+def test_bench_inference_quick_writes_rows_and_ratios(tmp_path, capsys):
+    out = tmp_path / "inference.json"
+    code = main(["bench", "inference", "--quick", "--no-torch", "--frames", "2", "--size", "64",
+                 "--repeats", "1", "--out", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    rows = {(r["model"], r["mode"]): r for r in result["rows"]}
+    assert set(rows) == {("gst", "tf.function"), ("c2d", "tf.function")}
+    for row in rows.values():
+        assert row["ms_per_clip"] > 0 and row["peak_rss_mb"] > 100
+    assert rows[("gst", "tf.function")]["macs"] < rows[("c2d", "tf.function")]["macs"]
+    assert result["matmul_peak_gflops"] > 0
+    assert "gst_over_c2d (target <= 0.89)" in result["ratios"]
+    assert "gst_over_c2d" in capsys.readouterr().out
+
+
+def test_bench_unknown_benchmark_is_rejected():
+    with pytest.raises(SystemExit):
+        main(["bench", "nonsense"])
