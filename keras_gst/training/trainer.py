@@ -190,7 +190,10 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
         val_ds = build_dataset(val, batch_size=global_batch, **val_options) if val is not None else None
 
     with strategy.scope():
-        model = _build_model(recipe, num_classes)
+        with warnings.catch_warnings():
+            if recipe.verbose:  # the load report is printed below instead of warned
+                warnings.filterwarnings("ignore", message=r"loaded \d+ layers from")
+            model = _build_model(recipe, num_classes)
         if recipe.verbose:
             from keras_gst.training.finetune import format_load_report
 
