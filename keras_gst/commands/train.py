@@ -138,7 +138,11 @@ def _run_recipe(recipe, cpu_replicas=None, args=None):
         return 2
     if train is not None and train.skipped:
         print(f"{len(train.skipped)} entries skipped (not videos / missing / bad labels), e.g. {train.skipped[0]}")
-    result = fit(recipe, train_records=train, val_records=val)
+    try:
+        result = fit(recipe, train_records=train, val_records=val)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:  # bad weights/data, NaN stop: messages name the cause
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
     if result.is_chief:
         outputs = finish_run(result, recipe.output_dir)
         print(f"done in {result.seconds:.0f}s: final model {result.paths['final']}, best model {result.paths['best']}")

@@ -253,3 +253,17 @@ def test_list_naming_missing_files_and_labels_beyond_the_classes(tmp_path):
 def test_data_and_train_list_together_is_an_error(tmp_path, dataset):
     code, _, stderr = _train_cli("--data", dataset, "--train-list", tmp_path / "train.txt", "--out", tmp_path / "out")
     assert code == 2 and "either --data DIR or --train-list FILE" in stderr
+
+
+def test_weights_with_another_backbone_is_an_error_naming_the_layers(tmp_path, dataset):
+    from keras_gst.models.gst_resnet import GSTResNet
+
+    c3d = tmp_path / "c3d_174.keras"
+    GSTResNet(depth=18, num_classes=174, block="c3d", num_frames=FRAMES, input_shape=(SIZE, SIZE, 3), weights=None).save(c3d)
+    code, _, stderr = _cli("train", "--data", dataset, "--out", tmp_path / "out", "--model", "gst_resnet18",
+                           "--frames", FRAMES, "--size", SIZE, "--weights", c3d, "--epochs", 1)
+    assert code == 2 and f"Cannot load weights from {c3d}" in stderr
+    assert "stack0_block0_1: shapes" in stderr and "frame_logits" not in stderr  # the head alone would be re-initialised
+    code, _, stderr = _cli("train", "--data", dataset, "--out", tmp_path / "out", "--frames", FRAMES, "--size", SIZE,
+                           "--weights", tmp_path / "missing.pth", "--epochs", 1)
+    assert code == 2 and "missing.pth': no such file or directory" in stderr
