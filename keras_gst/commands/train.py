@@ -146,7 +146,8 @@ def _run_recipe(recipe, cpu_replicas=None, args=None):
     if result.is_chief:
         outputs = finish_run(result, recipe.output_dir)
         print(f"done in {result.seconds:.0f}s: final model {result.paths['final']}, best model {result.paths['best']}")
-        print(f"wrote {outputs['model']} (best on validation top-1) and {outputs['labels']} ({result.num_classes} classes)")
+        best = "validation top-1" if val is not None else "training top-1: no validation set"
+        print(f"wrote {outputs['model']} (best on {best}) and {outputs['labels']} ({result.num_classes} classes)")
         if result.evaluation:
             e = result.evaluation
             print(f"validation ({e['num_samples']} clips): top-1 {e['top1']:.4f}  top-5 {e['top5']:.4f}  "
