@@ -13,3 +13,7 @@ from keras_gst.models import (
     feature_model,
     per_frame_model,
 )
+
+# Registers the training optimiser (GSTSGD) with Keras, so models saved by `keras_gst.training.fit`
+# (which include their optimizer) load after a plain `import keras_gst`.
+import keras_gst.training.optim  # noqa: E402,F401

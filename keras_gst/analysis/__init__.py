@@ -8,6 +8,3 @@ from keras_gst.analysis.bn import (
 )
 from keras_gst.analysis.complexity import count_macs, count_params
 
-# Registers the training optimiser (GSTSGD) with Keras, so models saved by `keras_gst.training.fit`
-# (which include their optimizer) load after a plain `import keras_gst`.
-import keras_gst.training.optim  # noqa: E402,F401
