@@ -267,3 +267,20 @@ def test_weights_with_another_backbone_is_an_error_naming_the_layers(tmp_path, d
     code, _, stderr = _cli("train", "--data", dataset, "--out", tmp_path / "out", "--frames", FRAMES, "--size", SIZE,
                            "--weights", tmp_path / "missing.pth", "--epochs", 1)
     assert code == 2 and "missing.pth': no such file or directory" in stderr
+
+
+def test_early_stopping_on_validation_top1(dataset, tmp_path):
+    """Patience 1 stops at the first epoch without a better validation top-1. With 3 validation clips top-1
+    can improve at most 3 times after epoch 1, so the run stops by epoch 5 of 6 (lr 0 and frozen BNs: in
+    practice at epoch 2)."""
+    out = tmp_path / "out"
+    code, stdout, stderr = _cli("train", "--data", dataset, "--out", out, "--model", "gst_resnet18", "--frames", 2,
+                                "--size", 32, "--epochs", 6, "--batch-size", 3, "--lr", 0, "--weights", "none",
+                                "--freeze-bn", "--patience", 1, "--export", "none", "--no-histograms", "--no-eval",
+                                "--verbose", 1)
+    assert code == 0, stdout + stderr
+    history = (out / "history.csv").read_text().strip().splitlines()
+    epochs = len(history) - 1  # after the header
+    assert 2 <= epochs <= 5, history
+    assert f"Epoch {epochs}: early stopping" in stdout
+    assert not (out / "model.tflite").exists() and (out / "model.keras").is_file()
