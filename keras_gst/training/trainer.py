@@ -21,7 +21,7 @@ import tensorflow as tf
 from keras_gst.training import callbacks as C
 from keras_gst.training import distribute as D
 from keras_gst.training.optim import build_optimizer, scaled_learning_rate
-from keras_gst.training.recipe import dataset_options, load_annotations, output_paths
+from keras_gst.training.recipe import dataset_options, load_annotations, num_classes_of, output_paths
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
     """Saves `checkpoints/epoch_NNN.keras` each epoch (keeping the last `keep`) and `best.keras` when the
     monitored metric (val_top1, else top1) improves. Nothing is saved after a NaN stop."""
 
-    def __init__(self, checkpoint_dir, best_path, keep=2, nan_guard=None, monitor="val_top1"):
+    def __init__(self, checkpoint_dir, best_path, score_path, keep=2, nan_guard=None, monitor="val_top1"):
         super().__init__()
         self.checkpoint_dir = checkpoint_dir
         self.best_path = best_path
+        self.score_path = score_path  # "<epoch> <value>" of the best so far, read back on resume
         self.keep = keep
         self.nan_guard = nan_guard
         self.monitor = monitor
@@ -61,9 +62,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.best_epoch = None
 
     def on_train_begin(self, logs=None):
-        state = os.path.join(os.path.dirname(self.best_path), "best.txt")
-        if os.path.exists(state):  # fit removes it unless it resumes a run  # resumed run: keep the previous best
-            with open(state) as f:
+        if os.path.exists(self.score_path):  # fit removes it unless it resumes a run: keep the previous best
+            with open(self.score_path) as f:
                 epoch, value = f.read().split()
             self.best_epoch, self.best = int(epoch), float(value)
 
@@ -80,7 +80,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if value is not None and float(value) > self.best:
             self.best, self.best_epoch = float(value), epoch + 1
             self.model.save(self.best_path)
-            with open(os.path.join(os.path.dirname(self.best_path), "best.txt"), "w") as f:
+            with open(self.score_path, "w") as f:
                 f.write(f"{self.best_epoch} {self.best}\n")
             if self.params.get("verbose"):
                 print(f"epoch {epoch + 1}: {key} improved to {self.best:.4f}, saved {self.best_path}", flush=True)
@@ -157,7 +157,7 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
         raise ValueError("no training clips: check train_annotations and data_root "
                          f"({len(getattr(train, 'skipped', []) or [])} entries skipped)")
     class_names = list(train.class_names or [])
-    num_classes = recipe.num_classes or len(class_names) or 1 + max(int(r.label) for r in train.records)
+    num_classes = num_classes_of(recipe, train)
     replicas = strategy.num_replicas_in_sync
     global_batch = recipe.batch_size * replicas
     steps_per_epoch = recipe.steps_per_epoch or len(train) // global_batch
@@ -220,7 +220,8 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     ]
     checkpoint = None
     if is_chief:
-        checkpoint = EpochCheckpoint(paths["checkpoints"], paths["best"], recipe.keep_checkpoints, nan_guard)
+        checkpoint = EpochCheckpoint(paths["checkpoints"], paths["best"], paths["best_score"], recipe.keep_checkpoints,
+                                     nan_guard)
         callbacks += [
             checkpoint,
             keras.callbacks.CSVLogger(paths["history"], append=True),
