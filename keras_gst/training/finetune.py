@@ -69,7 +69,7 @@ def finetune_records(recipe, data_dir=None, val_split=None):
     recipe's annotation files. Without a validation set and with `val_split`, a seeded stratified split
     of the training clips. Validation labels beyond the training class count are an error."""
     from keras_gst.data import check_label_range, read_class_folders, split_annotations
-    from keras_gst.training.recipe import load_annotations
+    from keras_gst.training.recipe import load_annotations, num_classes_of
 
     if data_dir is not None:
         train, val = read_class_folders(data_dir, on_error=recipe.on_error), None
@@ -80,9 +80,7 @@ def finetune_records(recipe, data_dir=None, val_split=None):
     if val is None and val_split:
         train, val = split_annotations(train, val_split, seed=recipe.seed or 0)
     if train is not None and val is not None and source is not None:
-        names = train.class_names
-        num_classes = recipe.num_classes or len(names) or 1 + max(int(r.label) for r in train.records)
-        check_label_range(val, num_classes, source)
+        check_label_range(val, num_classes_of(recipe, train), source)
     return train, val
 
 

@@ -147,6 +147,11 @@ def load_annotations(recipe, split="train"):
     raise AssertionError(kind)
 
 
+def num_classes_of(recipe, train):
+    """The label space: `recipe.num_classes`, else the training class names, else 1 + the largest label."""
+    return recipe.num_classes or len(train.class_names or []) or 1 + max(int(r.label) for r in train.records)
+
+
 def frame_template(recipe):
     """The frame file template for the pipeline (EPIC frames are `frame_0000000001.jpg`)."""
     if recipe.dataset == "epic-kitchens" and recipe.template == "{:05d}.jpg":
