@@ -106,8 +106,9 @@ def softmax(logits):
 
 def read_labels(path, num_classes=None):
     """Class names, one per line (blank lines skipped); checks the count against the model's classes."""
-    with open(path) as f:
-        names = [line.strip() for line in f if line.strip()]
+    from keras_gst.data import read_label_map
+
+    names = read_label_map(path)
     if num_classes is not None and len(names) != num_classes:
         raise ValueError(f"{path} has {len(names)} names, the model has {num_classes} classes")
     return names
