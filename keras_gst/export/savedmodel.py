@@ -13,7 +13,7 @@ READ_VARIABLE ops and gives NaN).
 import numpy as np
 import tensorflow as tf
 
-from keras_gst.export.clips import IMAGENET_MEAN, IMAGENET_STD, model_input, normalize_clip, to_uint8
+from keras_gst.export.clips import model_input, normalize_clip, to_uint8
 from keras_gst.export.rewrite import static_input_shape
 
 INPUT_DTYPES = ("float32", "uint8")
@@ -32,13 +32,10 @@ def serving_function(model, input_dtype="float32"):
     """frames -> {"logits", "probabilities"}; uint8 frames are normalised inside."""
     if input_dtype not in INPUT_DTYPES:
         raise ValueError(f"`input_dtype` must be one of {INPUT_DTYPES}. Received: {input_dtype!r}")
-    mean = tf.constant(IMAGENET_MEAN, tf.float32)
-    inv_std = tf.constant([1.0 / s for s in IMAGENET_STD], tf.float32)
+    from keras_gst.data.transforms import normalize
 
     def serve(frames):
-        x = frames
-        if input_dtype == "uint8":
-            x = (tf.cast(x, tf.float32) / 255.0 - mean) * inv_std
+        x = normalize(frames) if input_dtype == "uint8" else frames  # the training pipeline's normalisation
         logits = model(x, training=False)
         return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
 
