@@ -27,11 +27,11 @@ def unfold_frames(y, num_frames):
     return ops.reshape(y, (-1, num_frames, shape[1], shape[2], shape[3]))
 
 
-def pad_spatial(x, pad, rank=5):
+def pad_spatial(x, pad):
     """Zero-pad H and W (the two axes before channels) by `pad` on both sides."""
     if pad == 0:
         return x
-    widths = [[0, 0]] * (rank - 3) + [[pad, pad], [pad, pad], [0, 0]]
+    widths = [[0, 0]] * (len(x.shape) - 3) + [[pad, pad], [pad, pad], [0, 0]]
     return ops.pad(x, widths)
 
 
@@ -52,7 +52,7 @@ def frame_conv2d(x, kernel, strides):
     if strides == 1:
         y = ops.conv(y, kernel, strides=1, padding="same")
     else:
-        y = ops.conv(pad_spatial(y, kernel.shape[0] // 2, rank=4), kernel, strides=strides, padding="valid")
+        y = ops.conv(pad_spatial(y, kernel.shape[0] // 2), kernel, strides=strides, padding="valid")
     return unfold_frames(y, num_frames)
 
 
@@ -145,7 +145,7 @@ class FrameMaxPooling2D(keras.layers.Layer):
 
     def call(self, x):
         num_frames = ops.shape(x)[1]
-        y = pad_spatial(fold_frames(x), self.pool_size // 2, rank=4)
+        y = pad_spatial(fold_frames(x), self.pool_size // 2)
         y = ops.max_pool(y, self.pool_size, strides=self.strides, padding="valid")
         return unfold_frames(y, num_frames)
 
