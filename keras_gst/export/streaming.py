@@ -124,21 +124,14 @@ class StreamingGST:
             window = tf.concat([states[f"{name}_h"], masked], axis=1)  # h[s-2], h[s-1], h[s]
             new[f"{name}_h"] = window[:, 1:]
             new[f"{name}_valid"] = valid_in
-            if layer.beta == 1.0:
-                xs = xt = window
-            else:
-                cin_s = layer.spatial_kernel.shape[2]
-                xs, xt = window[..., :cin_s], window[..., cin_s:]
+            xs, xt = layer.split_inputs(window)
             spatial = frame_conv2d(xs[:, 1:2], layer.spatial_kernel, layer.strides)
             kernel = layer.temporal_kernel
             temporal = None
             for dt in range(kernel.shape[0]):
                 y = frame_conv2d(xt[:, dt : dt + 1], kernel[dt], layer.strides)
                 temporal = y if temporal is None else temporal + y
-            y = layer.bn(tf.concat([spatial, temporal], axis=-1), training=False)
-            if layer.activation:
-                y = tf.nn.relu(y)
-            return y, states[f"{name}_valid"]
+            return layer.finish(tf.concat([spatial, temporal], axis=-1), training=False), states[f"{name}_valid"]
 
         def delay_shortcut(name, shortcut, valid_in, valid_out):
             key = f"{name}_shortcut"

@@ -42,7 +42,8 @@ class _ConvUnit(keras.layers.Layer):
     def _build_bn(self, input_shape):
         self.bn.build(tuple(input_shape[:-1]) + (self.filters,))
 
-    def _finish(self, y, training):
+    def finish(self, y, training):
+        """The unit's output BatchNorm, then the ReLU if `activation`."""
         y = self.bn(y, training=training)
         return ops.relu(y) if self.activation else y
 
@@ -120,15 +121,19 @@ class GSTBlock(_ConvUnit):
         self.temporal_kernel = self._kernel("temporal_kernel", (3, 3, 3, cin_t, self.temporal_filters))
         self._build_bn(input_shape)
 
-    def call(self, x, training=None):
+    def split_inputs(self, x):
+        """(spatial path input, temporal path input): the first beta*C channels and the rest, or `x`
+        twice for GST-Large (beta == 1)."""
         if self.beta == 1.0:
-            xs = xt = x
-        else:
-            cin_s = self.spatial_kernel.shape[2]
-            xs, xt = x[..., :cin_s], x[..., cin_s:]
+            return x, x
+        cin_s = self.spatial_kernel.shape[2]
+        return x[..., :cin_s], x[..., cin_s:]
+
+    def call(self, x, training=None):
+        xs, xt = self.split_inputs(x)
         spatial = frame_conv2d(xs, self.spatial_kernel, self.strides)
         temporal = conv3d(xt, self.temporal_kernel, self.strides, self.temporal_impl)
-        return self._finish(ops.concatenate([spatial, temporal], axis=-1), training)
+        return self.finish(ops.concatenate([spatial, temporal], axis=-1), training)
 
     def macs(self, input_shape):
         cin_s, cin_t = self.split_channels(input_shape[-1])
@@ -150,7 +155,7 @@ class C2DBlock(_ConvUnit):
         self._build_bn(input_shape)
 
     def call(self, x, training=None):
-        return self._finish(frame_conv2d(x, self.kernel, self.strides), training)
+        return self.finish(frame_conv2d(x, self.kernel, self.strides), training)
 
     def macs(self, input_shape):
         return self._positions(input_shape) * 9 * input_shape[-1] * self.filters
@@ -194,7 +199,7 @@ class C3DBlock(_ConvUnit):
                 ],
                 axis=-1,
             )
-        return self._finish(y, training)
+        return self.finish(y, training)
 
     def macs(self, input_shape):
         return self._positions(input_shape) * 27 * (input_shape[-1] // self.groups) * self.filters
@@ -226,7 +231,7 @@ class P3DBlock(_ConvUnit):
 
     def call(self, x, training=None):
         y = ops.relu(self.spatial_bn(frame_conv2d(x, self.spatial_kernel, self.strides), training=training))
-        return self._finish(conv3d(y, self.temporal_kernel, 1, self.temporal_impl), training)
+        return self.finish(conv3d(y, self.temporal_kernel, 1, self.temporal_impl), training)
 
     def macs(self, input_shape):
         return self._positions(input_shape) * (9 * input_shape[-1] + 3 * self.filters) * self.filters
