@@ -1,10 +1,11 @@
 """`build_dataset`: records -> batched, prefetched `tf.data.Dataset` of clips.
 
-Per element: sample frame indices (`sampling`), decode only those frames (videos: OpenCV/PyAV in a
-`tf.numpy_function`; frame folders: JPEG bytes read in Python, decoded by `tf.io.decode_jpeg`), then one
-crop box and one flip for the whole clip (`transforms`), ImageNet normalisation. Training yields
-``((B, T, S, S, 3) float32, labels)``; testing with ``num_clips * num_crops > 1`` views yields
-``(B, V, T, S, S, 3)`` with views clip-major, to be averaged by the evaluator.
+Per element: sample frame indices (`sampling`), decode only those frames in a `tf.numpy_function`
+(videos: OpenCV/PyAV; frame folders: JPEGs checked and decoded with OpenCV), so an unreadable item is a
+Python error naming the file (`on_error`); then one crop box and one flip for the whole clip
+(`transforms`), ImageNet normalisation. Training yields ``((B, T, S, S, 3) float32, labels)``; testing
+with ``num_clips * num_crops > 1`` views yields ``(B, V, T, S, S, 3)`` with views clip-major, to be
+averaged by the evaluator.
 """
 
 import logging
@@ -223,43 +224,33 @@ def build_dataset(
                                               f"{start_index + int(offset)}): {folder}")
             warn_if_short(folder, available)
             indices = sampler(rng)(available) + int(offset)
-            data = decode.read_frame_bytes(decode.frame_paths(folder, indices, tmpl, start_index))
-            return np.array(data, dtype=object), True
+            return decode.read_frames(decode.frame_paths(folder, indices, tmpl, start_index)), True
         except _DECODE_ERRORS as e:
             if on_error == "raise":
                 raise
             skip_log.add(folder, f"{type(e).__name__}: {e}")
-            return np.array([b""] * clip_len, dtype=object), False
+            return np.zeros((clip_len, 1, 1, 3), np.uint8), False
 
     def epoch_end():
         skip_log.end_epoch(len(records))
-        if is_video:
-            return np.zeros((clip_len, 1, 1, 3), np.uint8), False
-        return np.array([b""] * clip_len, dtype=object), False
+        return np.zeros((clip_len, 1, 1, 3), np.uint8), False
 
-    payload_dtype = tf.uint8 if is_video else tf.string
-    payload_shape = [clip_len, None, None, 3] if is_video else [clip_len]
     loader = load_video if is_video else load_frames
 
     def load(element, seed):
         path, n, offset, label = element
-        payload, ok = tf.numpy_function(loader, [path, n, offset, seed], [payload_dtype, tf.bool],
-                                        name="load_clip")
-        payload.set_shape(payload_shape)
+        frames, ok = tf.numpy_function(loader, [path, n, offset, seed], [tf.uint8, tf.bool], name="load_clip")
+        frames.set_shape([clip_len, None, None, 3])
         ok.set_shape([])
-        return payload, label, seed, ok
+        return frames, label, seed, ok
 
     def sentinel(_):
-        payload, ok = tf.numpy_function(epoch_end, [], [payload_dtype, tf.bool], name="epoch_end")
-        payload.set_shape(payload_shape)
+        frames, ok = tf.numpy_function(epoch_end, [], [tf.uint8, tf.bool], name="epoch_end")
+        frames.set_shape([clip_len, None, None, 3])
         ok.set_shape([])
-        return payload, tf.zeros_like(labels[0]), tf.constant(0, tf.int64), ok
+        return frames, tf.zeros_like(labels[0]), tf.constant(0, tf.int64), ok
 
-    def transform(payload, label, seed, ok):
-        if is_video:
-            frames = payload
-        else:
-            frames = tf.stack([tf.io.decode_jpeg(payload[i], channels=3) for i in range(clip_len)])
+    def transform(frames, label, seed, ok):
         shape = tf.shape(frames)
         height, width = shape[1], shape[2]
         if training:
@@ -305,7 +296,7 @@ def build_dataset(
         options["deterministic"] = True
     ds = ds.map(load, **options)
     ds = ds.concatenate(tf.data.Dataset.range(1).map(sentinel))
-    ds = ds.filter(lambda payload, label, seed, ok: ok)
+    ds = ds.filter(lambda frames, label, seed, ok: ok)
     ds = ds.map(transform, **options)
     if on_error == "raise":  # nothing is dropped: tell Keras the epoch length
         pipelines = input_context.num_input_pipelines if input_context is not None else 1

@@ -162,3 +162,89 @@ def test_bad_jpeg_frames_are_named(real_data, tmp_path, content, message):
         D.read_frame_bytes([str(path)])
     with pytest.raises(FileNotFoundError, match=r"frame not found: .*00002\.jpg"):
         D.read_frame_bytes([str(tmp_path / "00002.jpg")])
+
+
+def noise_image(seed=0, shape=(24, 32, 3)):
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def test_corrupt_jpeg_mid_stream_is_named(tmp_path, corrupt_jpeg):
+    import tensorflow as tf
+
+    bad = corrupt_jpeg(noise_image())
+    with pytest.raises(tf.errors.InvalidArgumentError):  # what used to stop the whole pipeline
+        tf.io.decode_jpeg(bad, channels=3)
+    path = tmp_path / "clip" / "00002.jpg"
+    path.parent.mkdir()
+    path.write_bytes(bad)
+    cv2.imwrite(str(tmp_path / "clip" / "00001.jpg"), noise_image(1))
+    for read in (D.read_frame_bytes, D.read_frames):
+        with pytest.raises(D.VideoDecodeError) as info:
+            read([str(tmp_path / "clip" / "00001.jpg"), str(path)])
+        message = str(info.value)
+        assert "frame JPEG is corrupt (marker 0x" in message and "inside the image data" in message
+        assert f": {path}; re-extract the frames of {path.parent} (`keras-gst extract-frames`)" in message
+    path.write_bytes(corrupt_jpeg(noise_image(), "half"))
+    with pytest.raises(D.VideoDecodeError, match=r"truncated \(no end marker\): .*clip.00002\.jpg; re-extract"):
+        D.read_frames([str(path)])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_garbage_in_the_image_data_is_found(corrupt_jpeg, seed):
+    bad = corrupt_jpeg(noise_image(seed, (48, 64, 3)), seed=seed)
+    assert D.jpeg_damage(bad) is not None
+
+
+@pytest.mark.parametrize("params", [
+    [],
+    [cv2.IMWRITE_JPEG_PROGRESSIVE, 1],
+    [cv2.IMWRITE_JPEG_RST_INTERVAL, 2],
+    [cv2.IMWRITE_JPEG_OPTIMIZE, 1, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444],
+    "grey",
+    "pil-exif",
+])
+def test_well_formed_jpegs_pass_the_check(tmp_path, params):
+    image = noise_image(3, (40, 56, 3))
+    if params == "grey":
+        data = cv2.imencode(".jpg", image[..., 0])[1].tobytes()
+    elif params == "pil-exif":
+        from PIL import Image
+
+        exif = Image.Exif()
+        exif[0x0112] = 6  # orientation: ignored, as by tf.io.decode_jpeg
+        Image.fromarray(image).save(tmp_path / "pil.jpg", exif=exif, comment=b"made by PIL")
+        data = (tmp_path / "pil.jpg").read_bytes()
+    else:
+        data = cv2.imencode(".jpg", image, params)[1].tobytes()
+    assert D.jpeg_damage(data) is None
+    (tmp_path / "00001.jpg").write_bytes(data + b"\x00\x00")  # zero padding after EOI is accepted
+    frames = D.read_frames([str(tmp_path / "00001.jpg")])
+    assert frames.shape == (1, 40, 56, 3) and frames.dtype == np.uint8
+
+
+def test_real_frames_decode_as_pil_and_tf(real_data):
+    import tensorflow as tf
+    from PIL import Image
+
+    folder = real_data / "rawframes" / "imgs"
+    paths = [str(folder / f"img_{i:05d}.jpg") for i in (1, 5, 10, 5)] + [str(folder / "x_00001.jpg")]
+    frames = D.read_frames(paths)
+    assert frames.shape == (5, 240, 320, 3) and frames.dtype == np.uint8
+    for frame, path in zip(frames, paths):
+        data = open(path, "rb").read()
+        np.testing.assert_array_equal(frame, np.asarray(Image.open(path).convert("RGB")))
+        np.testing.assert_array_equal(frame, tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"))
+        fast = tf.io.decode_jpeg(data, channels=3).numpy()  # the old pipeline's decode (fast IDCT)
+        assert np.abs(frame.astype(int) - fast).mean() < 1.5  # 0.3 to 1.2 grey levels on the real frames
+    np.testing.assert_array_equal(frames[1], frames[3])  # a repeated frame
+    for name, (template, count, width) in REAL_FOLDERS.items():
+        path = str(real_data / "rawframes" / name)
+        clip = D.read_frames(D.frame_paths(path, range(count), template))
+        assert clip.shape == (count, 240, width, 3)
+
+
+def test_frames_of_different_sizes(tmp_path):
+    cv2.imwrite(str(tmp_path / "00001.jpg"), noise_image(0, (24, 32, 3)))
+    cv2.imwrite(str(tmp_path / "00002.jpg"), noise_image(0, (32, 24, 3)))
+    with pytest.raises(D.VideoDecodeError, match=r"frame is 24x32, .*00001\.jpg is 32x24: .*00002\.jpg"):
+        D.read_frames(D.frame_paths(str(tmp_path), [0, 1]))

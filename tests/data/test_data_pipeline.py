@@ -285,3 +285,58 @@ def test_mirrored_strategy_two_replicas(real_data):
         cwd=Path(__file__).resolve().parents[2])  # the repository, importable without installing
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "[10, 32, 68, 79]"
+
+
+def tiny_folders(tmp_path, corrupt_jpeg, count=4, frames=3):
+    """`count` frame folders of `frames` 24x32 JPEGs; frame 2 of clip2 damaged inside its image data."""
+    rng = np.random.default_rng(0)
+    folders = []
+    for c in range(count):
+        folder = tmp_path / f"clip{c}"
+        write_folder(folder, rng.integers(0, 256, (24, 32, 3), dtype=np.uint8), frames)
+        folders.append(folder)
+    bad = folders[2] / "00002.jpg"
+    bad.write_bytes(corrupt_jpeg(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)))
+    return folders, bad
+
+
+def test_corrupt_jpeg_mid_stream_raises_naming_the_file(tmp_path, corrupt_jpeg):
+    folders, bad = tiny_folders(tmp_path, corrupt_jpeg)
+    records = [VideoRecord(str(f), 3, i) for i, f in enumerate(folders)]
+    with pytest.raises(tf.errors.OpError) as info:
+        batches(build_dataset(records, batch_size=4, num_frames=3, scale_size=36, crop_size=32))
+    message = str(info.value)
+    assert "frame JPEG is corrupt (marker 0x" in message
+    assert f": {bad}; re-extract the frames of {folders[2]} (`keras-gst extract-frames`)" in message
+
+
+def test_corrupt_jpeg_mid_stream_is_skipped_and_counted(tmp_path, corrupt_jpeg, caplog):
+    folders, bad = tiny_folders(tmp_path, corrupt_jpeg)
+    records = [VideoRecord(str(f), 3, i) for i, f in enumerate(folders)]
+    log = SkipLog()
+    ds = build_dataset(records, batch_size=4, num_frames=3, scale_size=36, crop_size=32, training=True, seed=0,
+                       drop_remainder=False, on_error="skip", skip_log=log)
+    with caplog.at_level(logging.WARNING):
+        (x, y), = batches(ds)
+    assert x.shape == (3, 3, 32, 32, 3) and sorted(y.tolist()) == [0, 1, 3]
+    assert [len(e) for e in log.epochs] == [1]
+    (path, reason), = log.epochs[0]
+    assert path == str(folders[2]) and str(bad) in reason and "corrupt" in reason
+    assert "1 of 4 items were skipped this epoch" in caplog.text
+    (x, y), = batches(ds)  # the next epoch goes on, and skips it again
+    assert sorted(y.tolist()) == [0, 1, 3] and [len(e) for e in log.epochs] == [1, 1] and log.total == 2
+
+
+def test_real_frame_folder_clip_is_the_pil_frames_transformed(real_data):
+    from PIL import Image
+
+    from keras_gst.data import sample_indices, transforms
+
+    folder = real_data / "rawframes" / "imgs"
+    (x, _), = batches(build_dataset([VideoRecord(str(folder), 10, 0)], batch_size=1, template="img_{:05d}.jpg",
+                                    **SMALL))
+    indices = sample_indices(10, 4, training=False)
+    frames = np.stack([np.asarray(Image.open(folder / f"img_{i + 1:05d}.jpg").convert("RGB")) for i in indices])
+    boxes, flips = transforms.view_crop_boxes(240, 320, 1, scale_size=36, crop_size=32)
+    expected = transforms.normalize(transforms.crop_resize(frames, boxes, 32, flips, 36)[0])
+    np.testing.assert_allclose(x[0], expected, atol=1e-6)
