@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 from keras_gst.analysis import count_macs, count_params
-from keras_gst.layers import C2DBlock, C3DBlock, FrameConv2D, GSTBlock, P3DBlock
+from keras_gst.layers import C2DBlock, C3DBlock, FrameConvBN, GSTBlock, P3DBlock
 from keras_gst.models import (
     GSTResNet,
     GSTResNet18,

@@ -291,8 +291,8 @@ def test_imagenet_resnet50_mapping(beta):
     assert {"fc.weight", "fc.bias"} <= set(report.dropped)
     assert len(report.kept_init) == 16 + 2  # 16 temporal kernels + the classifier
 
-    np.testing.assert_array_equal(np.array(keras_model.get_layer("stem_conv").kernel), _tv_kernel(state, "conv1.weight"))
-    np.testing.assert_array_equal(np.array(keras_model.get_layer("stem_bn").moving_mean), state["bn1.running_mean"].numpy())
+    np.testing.assert_array_equal(np.array(keras_model.get_layer("stem").kernel), _tv_kernel(state, "conv1.weight"))
+    np.testing.assert_array_equal(np.array(keras_model.get_layer("stem").bn.moving_mean), state["bn1.running_mean"].numpy())
     for i, blocks in enumerate([3, 4, 6, 3]):
         for j in range(blocks):
             name, prefix = f"stack{i}_block{j}", f"layer{i + 1}.{j}"
@@ -305,14 +305,14 @@ def test_imagenet_resnet50_mapping(beta):
             np.testing.assert_array_equal(np.array(unit.bn.moving_variance), state[f"{prefix}.bn2.running_var"].numpy())
             for conv in ("1", "3"):
                 np.testing.assert_array_equal(
-                    np.array(keras_model.get_layer(f"{name}_{conv}_conv").kernel), _tv_kernel(state, f"{prefix}.conv{conv}.weight")
+                    np.array(keras_model.get_layer(f"{name}_{conv}").kernel), _tv_kernel(state, f"{prefix}.conv{conv}.weight")
                 )
             if j == 0:
                 np.testing.assert_array_equal(
-                    np.array(keras_model.get_layer(f"{name}_0_conv").kernel), _tv_kernel(state, f"{prefix}.downsample.0.weight")
+                    np.array(keras_model.get_layer(f"{name}_0").kernel), _tv_kernel(state, f"{prefix}.downsample.0.weight")
                 )
                 np.testing.assert_array_equal(
-                    np.array(keras_model.get_layer(f"{name}_0_bn").beta), state[f"{prefix}.downsample.1.bias"].numpy()
+                    np.array(keras_model.get_layer(f"{name}_0").bn.beta), state[f"{prefix}.downsample.1.bias"].numpy()
                 )
     np.testing.assert_array_equal(np.array(keras_model.get_layer("stack2_block3_2").temporal_kernel), temporal_before)
     np.testing.assert_array_equal(np.array(keras_model.get_layer("frame_logits").kernel), head_before)
@@ -393,7 +393,7 @@ def test_cli_imagenet(tmp_path, capsys):
     model = GSTResNet(depth=18, num_classes=48)
     model.load_weights(out)
     np.testing.assert_array_equal(
-        np.array(model.get_layer("stem_conv").kernel), _tv_kernel(tv.state_dict(), "conv1.weight")
+        np.array(model.get_layer("stem").kernel), _tv_kernel(tv.state_dict(), "conv1.weight")
     )
 
 

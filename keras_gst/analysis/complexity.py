@@ -2,8 +2,7 @@
 
 import keras
 
-from keras_gst.layers.frames import FrameConv2D
-from keras_gst.layers.gst_block import UNITS
+from keras_gst.layers.gst_block import FrameConvBN, UNITS
 
 
 def count_params(model):
@@ -29,7 +28,7 @@ def count_macs(model, input_shape):
     static = GSTResNet.from_config(config)
     total = 0
     for layer in static.layers:
-        if isinstance(layer, (FrameConv2D,) + tuple(UNITS.values())):
+        if isinstance(layer, (FrameConvBN,) + tuple(UNITS.values())):
             total += layer.macs(tuple(layer.input.shape[1:]))
         elif isinstance(layer, keras.layers.Dense):
             frames, features = layer.input.shape[1:]

@@ -69,7 +69,7 @@ def add_recipe_arguments(parser, defaults):
     model.add_argument("--weights", default=d.weights if d.weights is not None else "none",
                        help="initial weights: imagenet (needs the keras-hub preset once), none (from scratch), or a path")
     model.add_argument("--freeze-bn", action=argparse.BooleanOptionalAction, default=d.freeze_bn,
-                       help="partial BN (TSN/TSM): freeze every BatchNorm but the first (stem_bn), for small datasets")
+                       help="partial BN (TSN/TSM): freeze every BatchNorm but the first (stem/bn), for small datasets")
     model.add_argument("--temporal-impl", choices=["conv3d", "conv2d"], default=d.temporal_impl)
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, default=d.epochs)

@@ -55,21 +55,19 @@ class StreamingGST:
 
     def _walk(self, x, valid, unit, delay_shortcut):
         m = self.model
-        x = m.get_layer("stem_conv")(x)
-        x = m.get_layer("stem_bn")(x, training=False)
-        x = m.get_layer("stem_relu")(x)
+        x = m.get_layer("stem")(x, training=False)
         x = m.get_layer("stem_pool")(x)
         names = {layer.name for layer in m.layers}
         for i, (_, blocks) in enumerate(zip(STAGE_FILTERS, self.stage_blocks)):
             for j in range(blocks):
                 name = f"stack{i}_block{j}"
                 shortcut = x
-                if f"{name}_0_conv" in names:
-                    shortcut = m.get_layer(f"{name}_0_bn")(m.get_layer(f"{name}_0_conv")(x), training=False)
+                if f"{name}_0" in names:
+                    shortcut = m.get_layer(f"{name}_0")(x, training=False)
                 if self.block_type == "bottleneck":
-                    h = m.get_layer(f"{name}_1_relu")(m.get_layer(f"{name}_1_bn")(m.get_layer(f"{name}_1_conv")(x), training=False))
+                    h = m.get_layer(f"{name}_1")(x, training=False)
                     y, valid_out = unit(f"{name}_2", h, valid)
-                    y = m.get_layer(f"{name}_3_bn")(m.get_layer(f"{name}_3_conv")(y), training=False)
+                    y = m.get_layer(f"{name}_3")(y, training=False)
                 else:
                     y, valid_mid = unit(f"{name}_1", x, valid)
                     y, valid_out = unit(f"{name}_2", y, valid_mid)
@@ -125,13 +123,17 @@ class StreamingGST:
             new[f"{name}_h"] = window[:, 1:]
             new[f"{name}_valid"] = valid_in
             xs, xt = layer.split_inputs(window)
-            spatial = frame_conv2d(xs[:, 1:2], layer.spatial_kernel, layer.strides)
-            kernel = layer.temporal_kernel
-            temporal = None
-            for dt in range(kernel.shape[0]):
-                y = frame_conv2d(xt[:, dt : dt + 1], kernel[dt], layer.strides)
-                temporal = y if temporal is None else temporal + y
-            return layer.finish(tf.concat([spatial, temporal], axis=-1), training=False), states[f"{name}_valid"]
+
+            def spatial(kernel, bias, relu):
+                return frame_conv2d(xs[:, 1:2], kernel, layer.strides, bias, relu)
+
+            def temporal(kernel, bias, relu):
+                y = sum(frame_conv2d(xt[:, dt : dt + 1], kernel[dt], layer.strides) for dt in range(kernel.shape[0]))
+                y = y + bias
+                return ops.relu(y) if relu else y
+
+            convs = [(spatial, layer.spatial_kernel), (temporal, layer.temporal_kernel)]
+            return layer.conv_bn(convs, layer.bn, False, layer.activation), states[f"{name}_valid"]
 
         def delay_shortcut(name, shortcut, valid_in, valid_out):
             key = f"{name}_shortcut"

@@ -1,2 +1,2 @@
-from keras_gst.layers.frames import FrameConv2D, FrameGlobalAveragePooling, FrameMaxPooling2D
-from keras_gst.layers.gst_block import C2DBlock, C3DBlock, GSTBlock, P3DBlock
+from keras_gst.layers.frames import FrameGlobalAveragePooling, FrameMaxPooling2D
+from keras_gst.layers.gst_block import C2DBlock, C3DBlock, FrameConvBN, GSTBlock, P3DBlock

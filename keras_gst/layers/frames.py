@@ -42,10 +42,19 @@ def conv_output_size(size, kernel_size, stride):
     return (size + 2 * (kernel_size // 2) - kernel_size) // stride + 1
 
 
-def frame_conv2d(x, kernel, strides):
-    """Per-frame 2D convolution of (B, T, H, W, Cin) with a (k, k, Cin, Cout) kernel, symmetric padding.
+def _bias_relu(y, bias, relu):
+    if bias is not None:
+        y = y + bias
+    return ops.relu(y) if relu else y
 
-    At stride 1, "same" padding of an odd kernel is symmetric, so no explicit pad (and copy) is needed.
+
+def frame_conv2d(x, kernel, strides, bias=None, relu=False):
+    """Per-frame 2D convolution of (B, T, H, W, Cin) with a (k, k, Cin, Cout) kernel, symmetric padding,
+    then `+ bias` and a ReLU if given.
+
+    The bias and ReLU run on the folded (B*T, H', W', Cout) conv output, where TF (oneDNN) fuses them into
+    the convolution. At stride 1, "same" padding of an odd kernel is symmetric, so no explicit pad (and
+    copy) is needed.
     """
     num_frames = ops.shape(x)[1]
     y = fold_frames(x)
@@ -53,15 +62,16 @@ def frame_conv2d(x, kernel, strides):
         y = ops.conv(y, kernel, strides=1, padding="same")
     else:
         y = ops.conv(pad_spatial(y, kernel.shape[0] // 2), kernel, strides=strides, padding="valid")
-    return unfold_frames(y, num_frames)
+    return unfold_frames(_bias_relu(y, bias, relu), num_frames)
 
 
 TEMPORAL_IMPLS = ("conv3d", "conv2d")
 
 
-def conv3d(x, kernel, strides, impl="conv3d"):
+def conv3d(x, kernel, strides, impl="conv3d", bias=None, relu=False):
     """3D convolution of (B, T, H, W, Cin) with a (kt, kh, kw, Cin, Cout) kernel, stride only in space,
-    symmetric padding kt // 2 in time and kh // 2 in space ("same" in time).
+    symmetric padding kt // 2 in time and kh // 2 in space ("same" in time), then `+ bias` and a ReLU if
+    given.
 
     impl="conv3d": one Conv3D op. impl="conv2d": the exactly equivalent sum over the kt time taps of
     per-frame Conv2Ds on time-shifted frames (zero frames at both ends), built only from ops that TFLite
@@ -72,9 +82,11 @@ def conv3d(x, kernel, strides, impl="conv3d"):
     pt, ps = kernel.shape[0] // 2, kernel.shape[1] // 2
     if impl == "conv3d":
         if strides == 1:  # "same" is symmetric for odd kernels at stride 1
-            return ops.conv(x, kernel, strides=1, padding="same")
-        x = ops.pad(x, [[0, 0], [pt, pt], [ps, ps], [ps, ps], [0, 0]])
-        return ops.conv(x, kernel, strides=(1, strides, strides), padding="valid")
+            y = ops.conv(x, kernel, strides=1, padding="same")
+        else:
+            x = ops.pad(x, [[0, 0], [pt, pt], [ps, ps], [ps, ps], [0, 0]])
+            y = ops.conv(x, kernel, strides=(1, strides, strides), padding="valid")
+        return _bias_relu(y, bias, relu)
     num_frames = ops.shape(x)[1]
     if pt:
         zeros = ops.zeros_like(x[:, :pt])
@@ -84,50 +96,7 @@ def conv3d(x, kernel, strides, impl="conv3d"):
         frames = x[:, dt : dt + num_frames] if pt else x
         y = frame_conv2d(frames, kernel[dt], strides)
         total = y if total is None else total + y
-    return total
-
-
-@keras.saving.register_keras_serializable(package="keras_gst")
-class FrameConv2D(keras.layers.Layer):
-    """A bias-free 2D convolution applied to every frame of a (B, T, H, W, C) video.
-
-    Equivalent to a PyTorch `Conv3d` with kernel (1, k, k), stride (1, s, s), padding (0, k//2, k//2).
-    The kernel has the Keras Conv2D layout (k, k, Cin, filters).
-    """
-
-    def __init__(self, filters, kernel_size, strides=1, **kwargs):
-        super().__init__(**kwargs)
-        if kernel_size % 2 != 1:
-            raise ValueError(f"FrameConv2D needs an odd kernel_size. Received: kernel_size={kernel_size}")
-        self.filters = int(filters)
-        self.kernel_size = int(kernel_size)
-        self.strides = int(strides)
-
-    def build(self, input_shape):
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(self.kernel_size, self.kernel_size, input_shape[-1], self.filters),
-            initializer=keras.initializers.get(CONV_INITIALIZER),
-        )
-
-    def call(self, x):
-        return frame_conv2d(x, self.kernel, self.strides)
-
-    def compute_output_shape(self, input_shape):
-        b, t, h, w, _ = input_shape
-        k, s = self.kernel_size, self.strides
-        return (b, t, conv_output_size(h, k, s), conv_output_size(w, k, s), self.filters)
-
-    def macs(self, input_shape):
-        """Multiply-accumulates for one clip of shape (T, H, W, C)."""
-        t, h, w, c = input_shape
-        k, s = self.kernel_size, self.strides
-        return t * conv_output_size(h, k, s) * conv_output_size(w, k, s) * self.filters * k * k * c
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides)
-        return config
+    return _bias_relu(total, bias, relu)
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")

@@ -1,12 +1,17 @@
-"""The 3x3 convolution units of a (GST-)ResNet block: GST and the paper's baselines (Table 2).
+"""Convolution units: conv(s) -> BatchNorm -> [ReLU], the building blocks of a (GST-)ResNet.
 
-Every unit maps (B, T, H, W, Cin) -> (B, T, H/s, W/s, filters) as conv(s) -> BatchNorm -> [ReLU], with the
-stride only in space, BatchNorm epsilon 1e-5 and momentum 0.9 (PyTorch's defaults), and no conv biases:
+Every unit maps (B, T, H, W, Cin) -> (B, T, H/s, W/s, filters), with the stride only in space, BatchNorm
+epsilon 1e-5 and momentum 0.9 (PyTorch's defaults), and no conv biases:
 
+- `FrameConvBN`: a per-frame k x k Conv2D (the ResNet stem, 1x1 and shortcut convolutions).
 - `GSTBlock`: the paper's grouped spatial-temporal unit (Fig. 3c/d; beta=1 is GST-Large, Fig. 3b).
 - `C2DBlock`: a per-frame 3x3 Conv2D (TSN-style 2D network).
 - `C3DBlock`: a 3x3x3 Conv3D (with `groups`, the C3D-groups baseline).
 - `P3DBlock`: P3D-A, 1x3x3 conv -> BN -> ReLU -> 3x1x1 conv.
+
+Inference folds each BatchNorm into its convolution (see `_ConvUnit.conv_bn`): the conv kernel is scaled
+per output channel and the BN becomes a bias, added with the ReLU right after the conv where TF/oneDNN
+fuse both into the convolution. Training (BatchNorm on batch statistics) runs conv -> BN -> ReLU.
 """
 
 import keras
@@ -21,6 +26,8 @@ class _ConvUnit(keras.layers.Layer):
     `temporal_impl` picks how temporal convolutions run: "conv3d" (one Conv3D op) or "conv2d" (the
     exactly equivalent sum of per-frame Conv2Ds on time-shifted frames, for all-int8 TFLite).
     """
+
+    kernel_size = 3
 
     def __init__(self, filters, strides=1, activation=True, temporal_impl="conv3d", **kwargs):
         super().__init__(**kwargs)
@@ -42,25 +49,81 @@ class _ConvUnit(keras.layers.Layer):
     def _build_bn(self, input_shape):
         self.bn.build(tuple(input_shape[:-1]) + (self.filters,))
 
-    def finish(self, y, training):
-        """The unit's output BatchNorm, then the ReLU if `activation`."""
-        y = self.bn(y, training=training)
-        return ops.relu(y) if self.activation else y
+    def conv_bn(self, convs, bn, training, activation):
+        """Convolutions whose outputs, concatenated on channels in order, go through `bn` and a ReLU if
+        `activation`.
+
+        `convs`: a list of (conv, kernel); `conv(kernel, bias, relu)` convolves with `kernel`, whose last
+        axis holds its output channels, and adds `bias` and the ReLU when given.
+
+        While `bn` normalises with batch statistics (training and trainable) this is conv -> concat -> BN
+        -> ReLU. Otherwise `bn` is an affine map per channel, folded into the convolutions: kernel *
+        gamma / sqrt(var + eps) and bias beta - mean * gamma / sqrt(var + eps) (the same formula as
+        Keras' BatchNormalization), with gradients still reaching the kernels (a frozen BN).
+        """
+        if training and bn.trainable:
+            outputs = [conv(kernel, None, False) for conv, kernel in convs]
+            y = bn(outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1), training=training)
+            return ops.relu(y) if activation else y
+        dtype = self.compute_dtype
+        scale = ops.rsqrt(ops.cast(bn.moving_variance, dtype) + bn.epsilon) * ops.cast(bn.gamma, dtype)
+        shift = ops.cast(bn.beta, dtype) - ops.cast(bn.moving_mean, dtype) * scale
+        outputs, start = [], 0
+        for conv, kernel in convs:
+            stop = start + kernel.shape[-1]
+            outputs.append(conv(kernel * scale[start:stop], shift[start:stop], activation))
+            start = stop
+        return outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1)
 
     def compute_output_shape(self, input_shape):
         b, t, h, w, _ = input_shape
-        return (b, t, conv_output_size(h, 3, self.strides), conv_output_size(w, 3, self.strides), self.filters)
+        k, s = self.kernel_size, self.strides
+        return (b, t, conv_output_size(h, k, s), conv_output_size(w, k, s), self.filters)
 
     def _positions(self, input_shape):
         """Output positions (T * H' * W') for one clip of shape (T, H, W, C)."""
         t, h, w, _ = input_shape
-        return t * conv_output_size(h, 3, self.strides) * conv_output_size(w, 3, self.strides)
+        k, s = self.kernel_size, self.strides
+        return t * conv_output_size(h, k, s) * conv_output_size(w, k, s)
 
     def get_config(self):
         config = super().get_config()
         config.update(
             filters=self.filters, strides=self.strides, activation=self.activation, temporal_impl=self.temporal_impl
         )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_gst")
+class FrameConvBN(_ConvUnit):
+    """Per-frame k x k Conv2D -> BN -> [ReLU] on a (B, T, H, W, C) video (a PyTorch Conv3d with kernel
+    (1, k, k), stride (1, s, s), padding (0, k//2, k//2), then BatchNorm3d). Weights: `kernel`
+    (k, k, Cin, filters), the Keras Conv2D layout, and the BatchNormalization sublayer `bn`."""
+
+    def __init__(self, filters, kernel_size=3, strides=1, activation=True, **kwargs):
+        if int(kernel_size) != kernel_size or kernel_size < 1 or kernel_size % 2 != 1:
+            raise ValueError(f"`kernel_size` must be a positive odd integer. Received: kernel_size={kernel_size}")
+        super().__init__(filters, strides=strides, activation=activation, **kwargs)
+        self.kernel_size = int(kernel_size)
+
+    def build(self, input_shape):
+        k = self.kernel_size
+        self.kernel = self._kernel("kernel", (k, k, input_shape[-1], self.filters))
+        self._build_bn(input_shape)
+
+    def call(self, x, training=None):
+        def conv(kernel, bias, relu):
+            return frame_conv2d(x, kernel, self.strides, bias, relu)
+
+        return self.conv_bn([(conv, self.kernel)], self.bn, training, self.activation)
+
+    def macs(self, input_shape):
+        k = self.kernel_size
+        return self._positions(input_shape) * k * k * input_shape[-1] * self.filters
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(kernel_size=self.kernel_size)
         return config
 
 
@@ -131,9 +194,15 @@ class GSTBlock(_ConvUnit):
 
     def call(self, x, training=None):
         xs, xt = self.split_inputs(x)
-        spatial = frame_conv2d(xs, self.spatial_kernel, self.strides)
-        temporal = conv3d(xt, self.temporal_kernel, self.strides, self.temporal_impl)
-        return self.finish(ops.concatenate([spatial, temporal], axis=-1), training)
+
+        def spatial(kernel, bias, relu):
+            return frame_conv2d(xs, kernel, self.strides, bias, relu)
+
+        def temporal(kernel, bias, relu):
+            return conv3d(xt, kernel, self.strides, self.temporal_impl, bias, relu)
+
+        convs = [(spatial, self.spatial_kernel), (temporal, self.temporal_kernel)]
+        return self.conv_bn(convs, self.bn, training, self.activation)
 
     def macs(self, input_shape):
         cin_s, cin_t = self.split_channels(input_shape[-1])
@@ -147,18 +216,8 @@ class GSTBlock(_ConvUnit):
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
-class C2DBlock(_ConvUnit):
+class C2DBlock(FrameConvBN):
     """Per-frame 3x3 Conv2D -> BN -> [ReLU] (the C2D / TSN baseline). Weight: `kernel` (3, 3, Cin, filters)."""
-
-    def build(self, input_shape):
-        self.kernel = self._kernel("kernel", (3, 3, input_shape[-1], self.filters))
-        self._build_bn(input_shape)
-
-    def call(self, x, training=None):
-        return self.finish(frame_conv2d(x, self.kernel, self.strides), training)
-
-    def macs(self, input_shape):
-        return self._positions(input_shape) * 9 * input_shape[-1] * self.filters
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
@@ -183,23 +242,14 @@ class C3DBlock(_ConvUnit):
         self._build_bn(input_shape)
 
     def call(self, x, training=None):
-        if self.groups == 1:
-            y = conv3d(x, self.kernel, self.strides, self.temporal_impl)
-        else:
-            cin, cout = self.kernel.shape[3], self.filters // self.groups
-            y = ops.concatenate(
-                [
-                    conv3d(
-                        x[..., g * cin : (g + 1) * cin],
-                        self.kernel[..., g * cout : (g + 1) * cout],
-                        self.strides,
-                        self.temporal_impl,
-                    )
-                    for g in range(self.groups)
-                ],
-                axis=-1,
-            )
-        return self.finish(y, training)
+        cin, cout = self.kernel.shape[3], self.filters // self.groups
+
+        def group_conv(g):
+            xg = x if self.groups == 1 else x[..., g * cin : (g + 1) * cin]
+            return lambda kernel, bias, relu: conv3d(xg, kernel, self.strides, self.temporal_impl, bias, relu)
+
+        convs = [(group_conv(g), self.kernel[..., g * cout : (g + 1) * cout]) for g in range(self.groups)]
+        return self.conv_bn(convs, self.bn, training, self.activation)
 
     def macs(self, input_shape):
         return self._positions(input_shape) * 27 * (input_shape[-1] // self.groups) * self.filters
@@ -230,8 +280,15 @@ class P3DBlock(_ConvUnit):
         self._build_bn(input_shape)
 
     def call(self, x, training=None):
-        y = ops.relu(self.spatial_bn(frame_conv2d(x, self.spatial_kernel, self.strides), training=training))
-        return self.finish(conv3d(y, self.temporal_kernel, 1, self.temporal_impl), training)
+        def spatial(kernel, bias, relu):
+            return frame_conv2d(x, kernel, self.strides, bias, relu)
+
+        y = self.conv_bn([(spatial, self.spatial_kernel)], self.spatial_bn, training, True)
+
+        def temporal(kernel, bias, relu):
+            return conv3d(y, kernel, 1, self.temporal_impl, bias, relu)
+
+        return self.conv_bn([(temporal, self.temporal_kernel)], self.bn, training, self.activation)
 
     def macs(self, input_shape):
         return self._positions(input_shape) * (9 * input_shape[-1] + 3 * self.filters) * self.filters

@@ -5,17 +5,18 @@ Input: (B, T, H, W, 3) float frames, channels-last, normalised like the ImageNet
 the mean of per-frame logits over T (the authors' "avg" consensus); `per_frame_model(model)` exposes the
 per-frame logits (B, T, classes).
 
-Layer names follow keras-hub's ResNet (`stack{i}_block{j}_{0,1,3}_{conv,bn}`), so ImageNet weights map by
-name; the 3x3 convolution of a bottleneck is one unit layer `stack{i}_block{j}_2` (a `GSTBlock`, or a
-baseline unit), holding its convolution(s) and BatchNorm. Basic blocks (ResNet-18/34) have two units,
-`_1` and `_2`: the authors' code has no GST basic block, so the GST split is applied to both 3x3
-convolutions (REFERENCE.md).
+Every convolution is one unit layer holding its kernel(s) and BatchNorm (`bn`), conv -> BN -> [ReLU],
+which folds the BN into the convolution at inference (keras_gst.layers.gst_block). Names follow keras-hub's
+ResNet without the `_conv` / `_bn` suffix: `stem`, and `stack{i}_block{j}_{0,1,2,3}` (0 the shortcut,
+1 and 3 the 1x1 convolutions, a `FrameConvBN`); the 3x3 convolution of a bottleneck, `_2`, is a
+`GSTBlock` or a baseline unit. Basic blocks (ResNet-18/34) have two such units, `_1` and `_2`: the
+authors' code has no GST basic block, so the GST split is applied to both 3x3 convolutions (REFERENCE.md).
 """
 
 import keras
 
-from keras_gst.layers.frames import CONV_INITIALIZER, FrameConv2D, FrameGlobalAveragePooling, FrameMaxPooling2D
-from keras_gst.layers.gst_block import UNITS
+from keras_gst.layers.frames import FrameGlobalAveragePooling, FrameMaxPooling2D
+from keras_gst.layers.gst_block import UNITS, FrameConvBN
 
 # depth -> (block type, blocks per stage). Stage widths are 64, 128, 256, 512 ("planes"); bottlenecks
 # expand by 4.
@@ -27,10 +28,6 @@ RESNET_SPECS = {
 }
 STAGE_FILTERS = (64, 128, 256, 512)
 MIN_SIZE = 32
-
-
-def _bn(name):
-    return keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=name)
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
@@ -96,9 +93,7 @@ class GSTResNet(keras.Model):
             )
 
         inputs = keras.Input(shape=(num_frames,) + input_shape, name="frames")
-        x = FrameConv2D(64, 7, strides=2, name="stem_conv")(inputs)
-        x = _bn("stem_bn")(x)
-        x = keras.layers.ReLU(name="stem_relu")(x)
+        x = FrameConvBN(64, 7, strides=2, name="stem")(inputs)
         x = FrameMaxPooling2D(3, strides=2, name="stem_pool")(x)
         channels = 64
         for i, (filters, blocks) in enumerate(zip(STAGE_FILTERS, stage_blocks)):
@@ -108,15 +103,11 @@ class GSTResNet(keras.Model):
                 out_channels = filters * (4 if block_type == "bottleneck" else 1)
                 shortcut = x
                 if strides != 1 or channels != out_channels:
-                    shortcut = FrameConv2D(out_channels, 1, strides=strides, name=f"{name}_0_conv")(x)
-                    shortcut = _bn(f"{name}_0_bn")(shortcut)
+                    shortcut = FrameConvBN(out_channels, 1, strides=strides, activation=False, name=f"{name}_0")(x)
                 if block_type == "bottleneck":
-                    x = FrameConv2D(filters, 1, name=f"{name}_1_conv")(x)
-                    x = _bn(f"{name}_1_bn")(x)
-                    x = keras.layers.ReLU(name=f"{name}_1_relu")(x)
+                    x = FrameConvBN(filters, 1, name=f"{name}_1")(x)
                     x = unit(filters, strides, f"{name}_2")(x)
-                    x = FrameConv2D(out_channels, 1, name=f"{name}_3_conv")(x)
-                    x = _bn(f"{name}_3_bn")(x)
+                    x = FrameConvBN(out_channels, 1, activation=False, name=f"{name}_3")(x)
                 else:
                     x = unit(filters, strides, f"{name}_1")(x)
                     x = unit(filters, 1, f"{name}_2", activation=False)(x)

@@ -1,7 +1,7 @@
 """Fine-tuning on your own videos: the pieces `keras-gst train --data DIR` adds around `fit`.
 
 - `freeze_batchnorm`: partial BN (TSN, TSM): every BatchNorm frozen (inference mode, non-trainable) but
-  the first one (`stem_bn`), for small datasets.
+  the first one (the stem's, `stem/bn`), for small datasets.
 - `format_load_report`: what `weights=` loaded and skipped, one line per skipped tensor with its reason.
 - `finetune_records`: class folders (or list files) -> train / validation `Annotations`, with the seeded
   stratified split when there is no validation set.
@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 
-FIRST_BN = "stem_bn"
+FIRST_BN = "stem/bn"
 
 
 def _all_layers(model):
@@ -22,13 +22,13 @@ def _all_layers(model):
 
 
 def freeze_batchnorm(model, keep=(FIRST_BN,)):
-    """Freeze every `BatchNormalization` of `model` except those named in `keep`: non-trainable, so they
-    normalise with their moving statistics in training too (Keras 3). Returns the frozen layers' paths."""
+    """Freeze every `BatchNormalization` of `model` except those whose path is in `keep`: non-trainable, so
+    they normalise with their moving statistics in training too (Keras 3). Returns the frozen layers' paths."""
     import keras
 
     frozen = []
     for layer in _all_layers(model):
-        if isinstance(layer, keras.layers.BatchNormalization) and layer.name not in keep:
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.path not in keep:
             layer.trainable = False
             frozen.append(layer.path)
     return frozen

@@ -61,7 +61,7 @@ class Recipe:
     dropout: float = 0.3
     weights: str | None = "imagenet"
     temporal_impl: str = "conv3d"
-    freeze_bn: bool = False  # partial BN (TSN/TSM): all BatchNorms frozen but the first (stem_bn)
+    freeze_bn: bool = False  # partial BN (TSN/TSM): all BatchNorms frozen but the first (stem/bn)
     # optimisation (REFERENCE.md: paper Sec. 4.1 and the authors' code)
     epochs: int = 70
     batch_size: int = 8

@@ -203,7 +203,7 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
 
             frozen = freeze_batchnorm(model)
             if recipe.verbose:
-                print(f"partial BN: {len(frozen)} BatchNorm layers frozen, the first (stem_bn) trains", flush=True)
+                print(f"partial BN: {len(frozen)} BatchNorm layers frozen, the first (stem/bn) trains", flush=True)
         optimizer = build_optimizer(recipe.base_lr, global_batch, steps_per_epoch, recipe.decay_epochs,
                                     recipe.decay_factor, recipe.momentum, recipe.weight_decay,
                                     recipe.clip_norm, recipe.base_batch)

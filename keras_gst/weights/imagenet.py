@@ -2,7 +2,7 @@
 
 keras-hub's plain ResNets (`resnet_{18,50,101}_imagenet`, timm `a1_in1k` weights) match our graph: stride
 on the 3x3 convolution (ResNet v1.5), BatchNorm epsilon 1e-5, no conv biases, the same layer names
-(`conv1_*` is our `stem_*`). Mapping (REFERENCE.md, "ImageNet init"):
+up to the suffix (keras-hub's `X_conv` / `X_bn` are our unit `X`'s `kernel` / `bn`; `conv1_*` is our `stem`). Mapping (REFERENCE.md, "ImageNet init"):
 
 - stem, 1x1 convs, shortcut convs and their BatchNorms: copied (2D kernels become per-frame kernels);
 - GST unit: the spatial kernel takes the 3x3 kernel sliced to its first (1-alpha)*filters output filters
@@ -17,7 +17,7 @@ on the 3x3 convolution (ResNet v1.5), BatchNorm epsilon 1e-5, no conv biases, th
 
 import numpy as np
 
-from keras_gst.layers.gst_block import C2DBlock, C3DBlock, GSTBlock, P3DBlock
+from keras_gst.layers.gst_block import C3DBlock, FrameConvBN, GSTBlock, P3DBlock
 
 PRESETS = {18: "resnet_18_imagenet", 50: "resnet_50_imagenet", 101: "resnet_101_imagenet"}
 
@@ -81,26 +81,22 @@ def load_2d_resnet(model, backbone, source="backbone"):
     def bn(name):
         return backbone.get_layer(name).get_weights()
 
-    model.get_layer("stem_conv").set_weights([conv("conv1_conv")])
-    model.get_layer("stem_bn").set_weights(bn("conv1_bn"))
     for layer in model.layers:
-        name = layer.name
-        if not name.startswith("stack") or not layer.weights:
+        if not isinstance(layer, FrameConvBN | GSTBlock | C3DBlock | P3DBlock):
             continue
-        if isinstance(layer, (GSTBlock, C2DBlock, C3DBlock, P3DBlock)):
-            load_unit_2d(layer, conv(f"{name}_conv"), bn(f"{name}_bn"))
-        else:  # *_{0,1,3}_conv / *_bn: same names in keras-hub
-            layer.set_weights(backbone.get_layer(name).get_weights())
+        source_name = "conv1" if layer.name == "stem" else layer.name
+        load_unit_2d(layer, conv(f"{source_name}_conv"), bn(f"{source_name}_bn"))
     return None
 
 
 def load_unit_2d(unit, kernel, bn_weights):
-    """Initialise one 3x3 unit (GST or baseline) from a 2D (3, 3, Cin, Cout) kernel and its BN weights."""
+    """Initialise one unit (GST, a baseline or a `FrameConvBN`) from a 2D (k, k, Cin, Cout) kernel and its BN
+    weights."""
     if isinstance(unit, GSTBlock):
         cin_s = unit.spatial_kernel.shape[2]
         unit.spatial_kernel.assign(kernel[:, :, :cin_s, : unit.spatial_filters])
         unit.bn.set_weights(bn_weights)
-    elif isinstance(unit, C2DBlock):
+    elif isinstance(unit, FrameConvBN):  # C2D units, stem, 1x1 and shortcut convolutions
         unit.kernel.assign(kernel)
         unit.bn.set_weights(bn_weights)
     elif isinstance(unit, C3DBlock):

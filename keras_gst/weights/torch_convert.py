@@ -9,14 +9,14 @@ Two sources are recognised from the tensors themselves:
 
   | torch key (after the prefixes)            | keras_gst weight                                   |
   |-------------------------------------------|----------------------------------------------------|
-  | `conv1.weight` (64, 3, 1, 7, 7)           | `stem_conv` kernel (7, 7, 3, 64)                   |
-  | `bn1.*`                                   | `stem_bn`                                          |
-  | `layer{i+1}.{j}.conv1/bn1`                | `stack{i}_block{j}_1_conv` / `_1_bn`               |
+  | `conv1.weight` (64, 3, 1, 7, 7)           | `stem` `kernel` (7, 7, 3, 64)                      |
+  | `bn1.*`                                   | `stem` sublayer `bn`                               |
+  | `layer{i+1}.{j}.conv1/bn1`                | `stack{i}_block{j}_1` `kernel` / `bn`              |
   | `layer{i+1}.{j}.conv2.weight` (1x3x3)     | `stack{i}_block{j}_2` `spatial_kernel`             |
   | `layer{i+1}.{j}.Tconv.weight` (3x3x3)     | `stack{i}_block{j}_2` `temporal_kernel`            |
   | `layer{i+1}.{j}.bn2.*`                    | `stack{i}_block{j}_2` sublayer `bn`                |
-  | `layer{i+1}.{j}.conv3/bn3`                | `stack{i}_block{j}_3_conv` / `_3_bn`               |
-  | `layer{i+1}.{j}.downsample.0/1`           | `stack{i}_block{j}_0_conv` / `_0_bn`               |
+  | `layer{i+1}.{j}.conv3/bn3`                | `stack{i}_block{j}_3` `kernel` / `bn`              |
+  | `layer{i+1}.{j}.downsample.0/1`           | `stack{i}_block{j}_0` `kernel` / `bn`              |
   | `new_fc.*` (or `fc.*` if trained without dropout) | `frame_logits` (per-frame Dense)           |
 
   Conv3d kernels (out, in, t, h, w) become (t, h, w, in, out); (1, h, w) kernels become per-frame
@@ -276,22 +276,22 @@ def _plan(model, source, include_head):
     from keras_gst.layers.gst_block import C2DBlock, C3DBlock, GSTBlock, P3DBlock
 
     plan = _Plan(source)
-    plan.conv2d("conv1.weight", model.get_layer("stem_conv").kernel)
-    plan.bn("bn1", model.get_layer("stem_bn"))
-    bottleneck = _layer(model, "stack0_block0_3_conv") is not None
+    def conv_bn(prefix, conv, bn, layer):
+        plan.conv2d(f"{prefix}{conv}.weight", layer.kernel)
+        plan.bn(f"{prefix}{bn}", layer.bn)
+
+    conv_bn("", "conv1", "bn1", model.get_layer("stem"))
+    bottleneck = _layer(model, "stack0_block0_3") is not None
     for i in range(4):
         j = 0
         while _layer(model, f"stack{i}_block{j}_2") is not None:
             name, prefix = f"stack{i}_block{j}", f"layer{i + 1}.{j}"
-            if _layer(model, f"{name}_0_conv") is not None:
-                plan.conv2d(f"{prefix}.downsample.0.weight", model.get_layer(f"{name}_0_conv").kernel)
-                plan.bn(f"{prefix}.downsample.1", model.get_layer(f"{name}_0_bn"))
+            if _layer(model, f"{name}_0") is not None:
+                conv_bn(prefix, ".downsample.0", ".downsample.1", model.get_layer(f"{name}_0"))
             if bottleneck:
-                plan.conv2d(f"{prefix}.conv1.weight", model.get_layer(f"{name}_1_conv").kernel)
-                plan.bn(f"{prefix}.bn1", model.get_layer(f"{name}_1_bn"))
+                conv_bn(prefix, ".conv1", ".bn1", model.get_layer(f"{name}_1"))
                 units = [(model.get_layer(f"{name}_2"), "conv2", "bn2")]
-                plan.conv2d(f"{prefix}.conv3.weight", model.get_layer(f"{name}_3_conv").kernel)
-                plan.bn(f"{prefix}.bn3", model.get_layer(f"{name}_3_bn"))
+                conv_bn(prefix, ".conv3", ".bn3", model.get_layer(f"{name}_3"))
             else:
                 units = [(model.get_layer(f"{name}_1"), "conv1", "bn1"), (model.get_layer(f"{name}_2"), "conv2", "bn2")]
             for unit, conv, bn in units:

@@ -89,9 +89,9 @@ def test_train_on_class_folders_writes_labels_best_model_and_tflite(trained):
         assert (out / name).is_file(), name
     assert (out / "model.keras").read_bytes() == (out / "best.keras").read_bytes()
     # the load report: every backbone layer loaded, the 174-class head named as re-initialised
-    assert "loaded 24 layers, skipped 1" in stdout
+    assert "loaded 20 layers, skipped 1" in stdout
     assert "skipped frame_logits: shape [(512, 174), (174,)]" in stdout and "(512, 3), (3,)] here: re-initialised" in stdout
-    assert "partial BN: 19 BatchNorm layers frozen, the first (stem_bn) trains" in stdout
+    assert "partial BN: 19 BatchNorm layers frozen, the first (stem/bn) trains" in stdout
     # stratified split (4 clips per class -> 1 validation clip each), 3 classes
     assert "3 classes, 9 training clips, 3 validation clips" in stdout
     recipe = json.loads((out / "recipe.json").read_text())
@@ -128,7 +128,7 @@ def test_keras_and_tflite_agree_on_the_real_video(trained, real_data):
     assert np.max(np.abs(keras_logits - tflite_logits)) <= 0.25 * np.max(np.abs(keras_logits))
 
 
-def test_freeze_batchnorm_keeps_stem_bn_training_only():
+def test_freeze_batchnorm_keeps_the_stem_bn_training_only():
     import keras
 
     from keras_gst.models.gst_resnet import GSTResNet
@@ -138,12 +138,12 @@ def test_freeze_batchnorm_keeps_stem_bn_training_only():
     frozen = freeze_batchnorm(model)
     bns = [layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(frozen) == len(bns) - 1 == 19
-    assert [layer.name for layer in bns if layer.trainable] == ["stem_bn"]
+    assert [layer.path for layer in bns if layer.trainable] == ["stem/bn"]
     before = {layer.path: np.array(layer.moving_mean) for layer in bns}
     model(np.random.default_rng(0).normal(size=(2, 2, 32, 32, 3)).astype("float32"), training=True)
-    changed = [layer.name for layer in bns if not np.array_equal(before[layer.path], np.array(layer.moving_mean))]
-    assert changed == ["stem_bn"]  # frozen BNs run in inference mode in training too
-    assert not any(v.path.endswith(("gamma", "beta")) and "stem_bn" not in v.path for v in model.trainable_variables)
+    changed = [layer.path for layer in bns if not np.array_equal(before[layer.path], np.array(layer.moving_mean))]
+    assert changed == ["stem/bn"]  # frozen BNs run in inference mode in training too
+    assert not any(v.path.endswith(("gamma", "beta")) and "stem/bn" not in v.path for v in model.trainable_variables)
 
 
 def test_split_is_stratified_and_seeded():

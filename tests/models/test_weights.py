@@ -76,7 +76,12 @@ def test_gst_spatial_kernels_are_sliced_imagenet_kernels(preset, alpha, beta):
         t = unit.temporal_kernel.numpy()
         assert abs(t.std() - np.sqrt(2.0 / (27 * unit.temporal_filters))) < 0.2 * t.std()
     # everything outside the units is copied; the classifier is not
-    np.testing.assert_array_equal(model.get_layer("stem_conv").kernel.numpy(), backbone.get_layer("conv1_conv").kernel.numpy())
+    np.testing.assert_array_equal(model.get_layer("stem").kernel.numpy(), backbone.get_layer("conv1_conv").kernel.numpy())
+    for ours, theirs in zip(model.get_layer("stem").bn.get_weights(), backbone.get_layer("conv1_bn").get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    shortcut = model.get_layer("stack1_block0_0")
+    np.testing.assert_array_equal(shortcut.kernel.numpy(), backbone.get_layer("stack1_block0_0_conv").kernel.numpy())
+    np.testing.assert_array_equal(shortcut.bn.beta.numpy(), backbone.get_layer("stack1_block0_0_bn").beta.numpy())
     np.testing.assert_array_equal(
         model.get_layer("frame_logits").bias.numpy(), fresh.get_layer("frame_logits").bias.numpy()
     )
@@ -147,7 +152,7 @@ def test_other_class_count_keeps_backbone_and_reinitialises_head(tmp_path):
     assert [name for name, _ in report.skipped] == ["frame_logits"]
     assert "re-initialised" in report.skipped[0][1] and "174" in report.skipped[0][1]
     assert len(report.loaded) == len([layer for layer in model.layers if layer.weights]) - 1
-    for name in ["stem_conv", "stack3_block1_2"]:
+    for name in ["stem", "stack3_block1_2"]:
         for ours, theirs in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights(), strict=True):
             np.testing.assert_array_equal(ours, theirs)
     assert model.get_layer("frame_logits").kernel.shape == (512, 5)
