@@ -39,8 +39,6 @@ def _is_frame_folder(path):
 def decode_clips(path, num_frames, num_clips=1, record_frames=None, offset=0):
     """Decode the TSN test frames of a video file or frame folder: (num_clips * T, H, W, 3) uint8 RGB,
     clip-major (clip k at phase (1/2 + k/num_clips) of each segment)."""
-    import tensorflow as tf
-
     path = os.fspath(path)
 
     def sample(n):
@@ -54,8 +52,7 @@ def decode_clips(path, num_frames, num_clips=1, record_frames=None, offset=0):
                 count = min(count, record_frames)
             if count <= 0:
                 raise ClipReadError(f"frame folder {path} has no frames named {template!r}")
-            data = _decode.read_frame_bytes(_decode.frame_paths(path, sample(count) + offset, template))
-            return np.stack([tf.io.decode_jpeg(d, channels=3).numpy() for d in data])
+            return _decode.read_frames(_decode.frame_paths(path, sample(count) + offset, template))
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path} does not exist")
         frames, _ = load_video_clip(path, sample, num_frames=record_frames, offset=offset)
@@ -64,8 +61,6 @@ def decode_clips(path, num_frames, num_clips=1, record_frames=None, offset=0):
         raise
     except _READ_ERRORS as e:
         raise ClipReadError(f"cannot read {path}: {e}") from e
-    except tf.errors.OpError as e:  # a frame JPEG TensorFlow cannot decode
-        raise ClipReadError(f"cannot decode a frame of {path}: {e.message}") from e
 
 
 def crop_clips(frames, num_frames, size):
