@@ -2,6 +2,7 @@
 
 from keras_gst.export.audit import OpAuditError, audit_tflite, check_int8, float_compute_ops, format_audit, op_counts
 from keras_gst.export.clips import ClipReadError, load_clip, load_clips, model_input, normalize_clip
+from keras_gst.export.frozen import frozen_function
 from keras_gst.export.rewrite import load_keras_model, rewrite_for_export
 from keras_gst.export.savedmodel import ParityError, export_savedmodel, load_savedmodel, savedmodel_parity
 from keras_gst.export.tflite import PARITY_THRESHOLDS, QUANTIZE_MODES, TFLiteModel, convert_tflite, convert_tflite_modes, tflite_parity

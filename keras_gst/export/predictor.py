@@ -89,10 +89,10 @@ def load_predictor(path, num_frames=None, size=None, num_threads=2):
         _, t, h, w, _ = model.inputs[0].shape
         t = _pick("num_frames", t, num_frames, DEFAULT_NUM_FRAMES)
         s = _pick("size", _square(h, w, path) if h is not None else None, size, DEFAULT_SIZE)
-        import tensorflow as tf
+        from keras_gst.export.frozen import frozen_function
 
-        # one traced graph (as model.predict runs it), not eager layer-by-layer calls
-        forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        # one traced graph with the weights as constants (BatchNorm folded once), not eager layer calls
+        forward = frozen_function(model, (None, t, s, s, 3))
         return Predictor("keras", path, t, s, "float32", int(model.outputs[0].shape[-1]), lambda x: forward(x).numpy())
     raise ValueError(f"unknown model format {path}: expected a .keras file, a .tflite file or a SavedModel directory")
 

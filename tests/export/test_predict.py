@@ -109,3 +109,32 @@ def test_load_predictor_reads_shapes_from_files(tflite_file):
     predictor = load_predictor(tflite_file("int8"))
     assert (predictor.kind, predictor.num_frames, predictor.size, predictor.num_classes) == ("tflite", 4, 64, 5)
     assert TFLiteModel(tflite_file("int8")).input_dtype == "float32"
+
+
+def test_frozen_function_equals_the_model_any_batch_and_is_a_weight_snapshot():
+    from keras_gst import GSTResNet
+    from keras_gst.export import frozen_function
+
+    model = GSTResNet(depth=18, num_classes=NUM_CLASSES, weights=None)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # non-trivial BatchNorm statistics, so the folding is exercised
+        if hasattr(layer, "bn"):
+            bn = layer.bn
+            bn.moving_mean.assign(rng.normal(size=bn.moving_mean.shape).astype("float32"))
+            bn.moving_variance.assign(rng.uniform(0.5, 2.0, size=bn.moving_variance.shape).astype("float32"))
+            bn.gamma.assign(rng.uniform(0.5, 1.5, size=bn.gamma.shape).astype("float32"))
+    forward = frozen_function(model, (None, NUM_FRAMES, SIZE, SIZE, 3))
+    for batch in (1, 3):
+        x = rng.normal(size=(batch, NUM_FRAMES, SIZE, SIZE, 3)).astype("float32")
+        expected = model.predict_on_batch(x)
+        np.testing.assert_allclose(forward(x).numpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    # the weights are constants of the graph: no variable reads, and later weight changes do not leak in
+    graph = forward.concrete_function.graph.as_graph_def()
+    graph_ops = {node.op for node in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
+    assert "Conv2D" in graph_ops and "Const" in graph_ops
+    assert not graph_ops & {"ReadVariableOp", "VarHandleOp", "ResourceGather"}
+    before = forward(x).numpy()
+    head = model.get_layer("frame_logits")
+    head.bias.assign(head.bias + 1.0)
+    np.testing.assert_array_equal(forward(x).numpy(), before)
+    np.testing.assert_allclose(model.predict_on_batch(x), before + 1.0, rtol=1e-4, atol=1e-4)
