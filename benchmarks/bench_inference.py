@@ -1,10 +1,13 @@
 """Inference latency and training-step time of GST and the baselines, Keras/TF vs the PyTorch original.
 
     python benchmarks/bench_inference.py                 # the full table (several minutes on 2 cores)
-    python benchmarks/bench_inference.py --quick         # GST and C2D only, batch 1, fewer repeats
+    python benchmarks/bench_inference.py --quick         # GST, C2D and PyTorch, batch 1 only
+    python benchmarks/bench_inference.py --quick --rounds 3   # the same, 3 interleaved rounds
 
 Every configuration runs in its own subprocess (so its peak RSS is its own) with the same thread count, and
-everything is measured in one run: compare ratios within a run, never across machines or days. Prints a table
+everything is measured in one run: compare ratios within a run, never across machines or days. With
+`--rounds N` the whole plan runs N times round-robin and each row reports the median over the rounds, so a
+slow spell of a shared machine hits every configuration alike. Prints a table
 and writes JSON (default benchmarks/results/inference.json). Reported: median ms per clip over repeats
 (after warm-up), achieved GFLOP/s = 2 x MACs / time, and its share of the fp32 matmul peak measured in the
 same run. The PyTorch rows use the independent reimplementation of the authors' model in tests/torch_gst.py
@@ -161,6 +164,19 @@ def spawn(cfg, timeout):
     return {"error": " | ".join(tail) or f"exit code {proc.returncode}"}
 
 
+def _median_result(results):
+    """One configuration's rounds -> one result: the median time (all rounds kept), the largest RSS."""
+    ok = [r for r in results if "seconds" in r]
+    if not ok:
+        return results[0]
+    result = dict(ok[0])
+    result["seconds"] = statistics.median(r["seconds"] for r in ok)
+    result["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
+    if len(results) > 1:
+        result["seconds_per_round"] = [r.get("seconds") for r in results]
+    return result
+
+
 def plan(args):
     base = dict(frames=args.frames, size=args.size, threads=args.threads, repeats=args.repeats)
     models = ["gst", "c2d"] if args.quick else list(MODELS)
@@ -189,7 +205,9 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="GST and C2D, batch 1, tf.function and frozen only")
+    parser.add_argument("--quick", action="store_true",
+                        help="batch 1 only: GST and C2D (tf.function, frozen) and PyTorch; no training step")
+    parser.add_argument("--rounds", type=int, default=1, help="run the plan this many times, interleaved; report medians")
     parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch rows")
     parser.add_argument("--no-torch-compile", dest="torch_compile", action="store_false")
     parser.add_argument("--no-train", dest="train", action="store_false", help="skip training-step timing")
@@ -206,7 +224,7 @@ def main(argv=None):
             print("torch not installed: PyTorch rows skipped (pip install \"keras-gst[torch]\")")
             args.torch = False
     if args.quick:
-        args.train, args.torch_compile = False, False
+        args.train = False
 
     peak = spawn(dict(framework="matmul", threads=args.threads, repeats=args.repeats), args.timeout)
     peak_gflops = peak.get("gflops")
@@ -216,8 +234,15 @@ def main(argv=None):
     print(header)
     print("-" * len(header))
     macs_by_model = {}
-    for cfg in plan(args):
-        result = spawn(cfg, args.timeout)
+    configs = plan(args)
+    runs = [[] for _ in configs]
+    for round_index in range(args.rounds):
+        if args.rounds > 1:
+            print(f"round {round_index + 1} of {args.rounds} ...", flush=True)
+        for cfg, cfg_runs in zip(configs, runs):
+            cfg_runs.append(spawn(cfg, args.timeout))
+    for cfg, cfg_runs in zip(configs, runs):
+        result = _median_result(cfg_runs)
         row = dict(cfg, **result)
         if "seconds" in result:
             row["ms_per_clip"] = 1000 * result["seconds"] / cfg["batch"]
@@ -267,7 +292,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"platform": platform.platform(), "processor": _cpu_name(), "threads": args.threads}
     out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "machine": machine, "matmul_peak_gflops": peak_gflops,
-                               "rows": rows, "ratios": ratios}, indent=2))
+                               "rounds": args.rounds, "rows": rows, "ratios": ratios}, indent=2))
     print(f"wrote {out}")
     return 0
 

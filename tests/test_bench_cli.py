@@ -1,6 +1,7 @@
 """`keras-gst bench` runs the repository's benchmarks (tiny settings here: no timing is asserted)."""
 
 import json
+import statistics
 
 import pytest
 
@@ -11,13 +12,14 @@ from keras_gst.cli import main
 def test_bench_inference_quick_writes_rows_and_ratios(tmp_path, capsys):
     out = tmp_path / "inference.json"
     code = main(["bench", "inference", "--quick", "--no-torch", "--frames", "2", "--size", "64",
-                 "--repeats", "1", "--out", str(out)])
+                 "--repeats", "1", "--rounds", "2", "--out", str(out)])
     assert code == 0
     result = json.loads(out.read_text())
     rows = {(r["model"], r["mode"]): r for r in result["rows"]}
     assert set(rows) == {(m, mode) for m in ("gst", "c2d") for mode in ("tf.function", "frozen")}
     for row in rows.values():
         assert row["ms_per_clip"] > 0 and row["peak_rss_mb"] > 100
+        assert len(row["seconds_per_round"]) == 2 and row["seconds"] == statistics.median(row["seconds_per_round"])
     assert rows[("gst", "tf.function")]["macs"] < rows[("c2d", "tf.function")]["macs"]
     assert result["matmul_peak_gflops"] > 0
     assert {"gst_over_c2d, tf.function (target <= 0.89)", "gst_over_c2d, frozen (target <= 0.89)"} <= set(result["ratios"])
