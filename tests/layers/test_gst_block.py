@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_gst.layers import C2DBlock, C3DBlock, GSTBlock, P3DBlock
+from keras_gst.layers import C2DBlock, C3DBlock, FrameConvBN, GSTBlock, P3DBlock
 
 
 def np_conv(x, kernel, stride):
@@ -127,6 +127,63 @@ def test_temporal_impl_conv2d_is_equivalent(layer):
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(a(x)), keras.ops.convert_to_numpy(b(x)), atol=1e-5, rtol=1e-5
     )
+
+
+@pytest.mark.parametrize("kernel_size,strides,activation", [(1, 1, True), (1, 2, False), (3, 2, True), (7, 2, True)])
+def test_frame_conv_bn_matches_numpy_reference(kernel_size, strides, activation):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 3, 9, 8, 4)).astype("float32")
+    layer = FrameConvBN(6, kernel_size, strides=strides, activation=activation)
+    layer.build(x.shape)
+    randomise(layer, rng)
+    expected = np_bn(np_conv(x, layer.kernel.numpy()[None], strides), layer.bn)
+    expected = np.maximum(expected, 0) if activation else expected
+    y = keras.ops.convert_to_numpy(layer(x, training=False))
+    assert y.shape == expected.shape == layer.compute_output_shape(x.shape)
+    np.testing.assert_allclose(y, expected, atol=1e-4, rtol=1e-4)
+    assert layer.macs(x.shape[1:]) == 3 * expected.shape[2] * expected.shape[3] * 6 * kernel_size**2 * 4
+
+
+def _batch_stat_bn(x, bn):
+    gamma, beta = bn.gamma.numpy(), bn.beta.numpy()
+    mean, var = x.mean(axis=(0, 1, 2, 3)), x.var(axis=(0, 1, 2, 3))
+    return (x - mean) / np.sqrt(var + 1e-5) * gamma + beta, mean, var
+
+
+@pytest.mark.parametrize("make", [lambda: GSTBlock(8, alpha=0.25), lambda: FrameConvBN(8, 1), lambda: C3DBlock(8, groups=2)])
+def test_training_uses_batch_statistics_and_a_frozen_bn_trains_the_folded_kernel(make):
+    """training=True: BN on batch statistics, moving averages updated. A frozen (non-trainable) BN in
+    training is folded as at inference, its statistics stay, and the gradient reaches the conv kernels."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(2, 3, 6, 6, 8)).astype("float32")
+    layer = make()
+    layer.build(x.shape)
+    randomise(layer, rng)
+    # the raw convolution output: the same unit with an identity BN (at inference) and no ReLU
+    bare = type(layer).from_config({**layer.get_config(), "activation": False})
+    bare.build(x.shape)
+    bare.set_weights(layer.get_weights())
+    bare.bn.set_weights([np.ones(8), np.zeros(8), np.zeros(8), np.full(8, 1.0 - 1e-5)])
+    conv = keras.ops.convert_to_numpy(bare(x, training=False))
+
+    before = layer.bn.moving_mean.numpy().copy()
+    y = keras.ops.convert_to_numpy(layer(x, training=True))
+    expected, mean, _ = _batch_stat_bn(conv, layer.bn)
+    np.testing.assert_allclose(y, np.maximum(expected, 0), atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(layer.bn.moving_mean.numpy(), 0.9 * before + 0.1 * mean, atol=1e-5, rtol=1e-5)
+
+    layer.bn.trainable = False
+    moving = layer.bn.moving_mean.numpy().copy()
+    frozen = keras.ops.convert_to_numpy(layer(x, training=True))
+    np.testing.assert_allclose(frozen, keras.ops.convert_to_numpy(layer(x, training=False)), atol=1e-5, rtol=1e-5)
+    np.testing.assert_array_equal(layer.bn.moving_mean.numpy(), moving)
+    kernels = [w for w in layer.trainable_weights if "kernel" in w.path]
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer(x, training=True) ** 2)
+    grads = tape.gradient(loss, kernels)
+    assert kernels and all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
 
 
 def test_config_round_trip_through_json():
