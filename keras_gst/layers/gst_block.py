@@ -189,8 +189,9 @@ class GSTBlock(_ConvUnit):
         twice for GST-Large (beta == 1)."""
         if self.beta == 1.0:
             return x, x
-        cin_s = self.spatial_kernel.shape[2]
-        return x[..., :cin_s], x[..., cin_s:]
+        # one Split op: its gradient is one concat, where two slices would each scatter into a zero tensor
+        xs, xt = ops.split(x, [self.spatial_kernel.shape[2]], axis=-1)
+        return xs, xt
 
     def call(self, x, training=None):
         xs, xt = self.split_inputs(x)
