@@ -249,7 +249,10 @@ class C3DBlock(_ConvUnit):
             xg = x if self.groups == 1 else x[..., g * cin : (g + 1) * cin]
             return lambda kernel, bias, relu: conv3d(xg, kernel, self.strides, self.temporal_impl, bias, relu)
 
-        convs = [(group_conv(g), self.kernel[..., g * cout : (g + 1) * cout]) for g in range(self.groups)]
+        if self.groups == 1:
+            convs = [(group_conv(0), self.kernel)]
+        else:
+            convs = [(group_conv(g), self.kernel[..., g * cout : (g + 1) * cout]) for g in range(self.groups)]
         return self.conv_bn(convs, self.bn, training, self.activation)
 
     def macs(self, input_shape):
