@@ -1,4 +1,4 @@
-"""Annotation readers on the real files in ../shared/data/real/annotations (see its SOURCE.md)."""
+"""Annotation readers on the real files in tests/assets/real/annotations (see its SOURCE.md)."""
 
 import json
 import logging

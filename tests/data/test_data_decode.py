@@ -1,4 +1,4 @@
-"""Decoding the real videos and frame folders in ../shared/data/real, and bad files made in tmp_path."""
+"""Decoding the real videos and frame folders in tests/assets/real, and bad files made in tmp_path."""
 
 import logging
 import os

@@ -1,5 +1,5 @@
 """Shared fixtures of the export tests: one tiny GST-R18 (4 frames, 64x64, 5 classes, seeded random
-weights), real clips from ../shared/data/real, and .tflite files converted once per session."""
+weights), real clips from tests/assets/real, and .tflite files converted once per session."""
 
 import pytest
 

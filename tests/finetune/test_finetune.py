@@ -1,6 +1,6 @@
 """Fine-tuning on class folders (issue 10): `keras-gst train --data DIR --out OUT`, the load report, partial BN,
 the stratified split, labels.txt / model.keras / model.tflite, `keras-gst predict --labels`, and the errors
-for bad layouts. The dataset mixes real videos (../shared/data/real) with synthetic clips."""
+for bad layouts. The dataset mixes real videos (tests/assets/real) with synthetic clips."""
 
 import contextlib
 import io

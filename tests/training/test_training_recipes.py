@@ -1,5 +1,5 @@
 """Every recipe end to end (1 training step, validation, final evaluation, plots) on the REAL annotation
-files of ../shared/data/real, with the real frames/videos linked where each format expects them."""
+files of tests/assets/real, with the real frames/videos linked where each format expects them."""
 
 import contextlib
 import importlib.util
