@@ -240,6 +240,29 @@ def test_export_cli_unreadable_calibration_data(tiny_keras_file, tmp_path, capsy
     assert not os.path.exists(tmp_path / "m.tflite")
 
 
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        (["--format", "tflite", "--quantize", "int8"], "--calibration DATA"),
+        (["--format", "tflite", "--quantize", "int8", "--no-parity"], "--calibration DATA"),
+        (["--format", "tflite", "--quantize", "int8", "--parity-data", "clips/"], "--calibration DATA"),
+        (["--format", "tflite"], "--parity-data DATA"),
+        (["--format", "savedmodel"], "--parity-data DATA"),
+        (["--format", "streaming"], "--parity-data DATA"),
+    ],
+)
+def test_export_cli_without_real_clips_is_an_error_naming_the_flag(argv, names, tmp_path, capsys):
+    """No default data outside the repository: the run stops before loading anything, exit 2."""
+    from keras_gst.cli import main
+
+    out = tmp_path / "out"
+    code = main(["export", "--model", str(tmp_path / "never_read.keras"), "--out", str(out), *argv])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err.startswith("error: ") and names in captured.err
+    assert not out.exists()
+
+
 @pytest.mark.large
 def test_tflite_int8_with_uint8_input(tiny_model, real_clips, tmp_path):
     """uint8 pixels in, normalisation inside the graph, still all-int8 compute and within int8 parity."""
