@@ -284,3 +284,55 @@ def test_early_stopping_on_validation_top1(dataset, tmp_path):
     assert 2 <= epochs <= 5, history
     assert f"Epoch {epochs}: early stopping" in stdout
     assert not (out / "model.tflite").exists() and (out / "model.keras").is_file()
+    # partial BN without pretrained weights freezes BatchNorms at their initial statistics: warned
+    assert "warning: --freeze-bn with --weights none: partial BN keeps the pretrained BatchNorm statistics" in stderr
+    assert "warning: 9 training clips at a global batch of 3 make 3 step(s) per epoch (fewer than 5)" in stderr
+
+
+def test_failure_before_training_uses_cli_spelling_and_writes_nothing(tmp_path, dataset):
+    """No ImageNet preset for ResNet-34: the error speaks in flags (--weights none, not weights=None) and the
+    run leaves no OUT folder (no recipe.json) behind."""
+    out = tmp_path / "out"
+    code, stdout, stderr = _cli("train", "--data", dataset, "--out", out, "--model", "gst_resnet34", "--frames", 2,
+                                "--size", 32, "--batch-size", 2, "--weights", "imagenet", "--epochs", 1)
+    assert code == 2 and stderr.count("error: ") == 1, stderr
+    assert "--weights none" in stderr and "weights=" not in stderr
+    assert not out.exists()
+
+
+def test_cli_spelling_of_library_messages():
+    from keras_gst.commands.train import cli_spelling
+
+    text = ("pass weights='<that directory>', or weights=None; freeze_bn=True with weights=None; freeze_bn=False; "
+            "a smaller batch_size (e.g. 3); check train_annotations and data_root; keras_hub.models.from_preset('x')")
+    assert cli_spelling(text) == (
+        "pass --weights <that directory>, or --weights none; --freeze-bn with --weights none; --no-freeze-bn; "
+        "a smaller --batch-size (e.g. 3); check --train-annotations and --data-root; keras_hub.models.from_preset('x')")
+
+
+def test_small_data_uses_every_clip_each_epoch_and_warns(tmp_path):
+    """15 clips at batch 8: 2 steps per epoch (not 1 with 7 clips never used), and a warning in CLI spelling."""
+    import keras
+
+    from keras_gst.data import read_class_folders
+    from keras_gst.training.recipe import Recipe, dataset_options
+
+    for label, name in enumerate(("a", "b", "c")):
+        _synthetic(tmp_path / "data" / name, label, 5, seed=label)
+    code, stdout, stderr = _cli("train", "--data", tmp_path / "data", "--val-split", 0, "--out", tmp_path / "out",
+                                "--model", "gst_resnet18", "--frames", 2, "--size", 32, "--batch-size", 8, "--epochs", 1,
+                                "--weights", "none", "--export", "none", "--no-eval", "--no-histograms", "--verbose", 1)
+    assert code == 0, stderr
+    assert "15 training clips" in stdout and "global batch 8" in stdout and "2 steps/epoch" in stdout
+    assert ("warning: 15 training clips at a global batch of 8 make 2 step(s) per epoch (fewer than 5)" in stderr
+            and "smaller --batch-size (e.g. 3)" in stderr), stderr
+    # the training stream fit reads: one label per clip, 2 batches of 8 hold all 15 clips
+    records = read_class_folders(tmp_path / "data").records
+    unique = [type(r)(r.path, r.num_frames, i) for i, r in enumerate(records)]
+    options = dataset_options(Recipe(num_frames=2, crop_size=32, scale_size=36, seed=0), True, None, 15)
+    keras.utils.set_random_seed(0)
+    seen = set()
+    for _, labels in build_dataset(unique, batch_size=8, **options).take(2):
+        seen.update(np.asarray(labels).reshape(len(labels), -1).argmax(-1).tolist() if np.ndim(labels) > 1
+                    else np.asarray(labels).tolist())
+    assert seen == set(range(15))
