@@ -120,7 +120,8 @@ def test_predict_names_a_class_of_labels_txt(trained, real_data, model_file):
     probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     expected = {CLASSES[i]: probs[i] for i in range(len(CLASSES))}
     assert [r["rank"] for r in result["topk"]] == [1, 2] and len({r["label"] for r in result["topk"]}) == 2
-    tolerance = 1e-4 if model_file.endswith(".keras") else 0.1  # int8 logits are within 0.25 x max|logit|
+    # predict decodes and crops with its own NumPy path: within 0.01 of tf.data's view here; int8 within 0.1
+    tolerance = 0.01 if model_file.endswith(".keras") else 0.1
     for r in result["topk"]:
         assert r["probability"] == pytest.approx(expected[r["label"]], abs=tolerance), (r, expected)
     if model_file.endswith(".keras"):
@@ -280,7 +281,7 @@ def test_weights_with_another_backbone_is_an_error_naming_the_layers(tmp_path, d
     assert "stack0_block0_1: shapes" in stderr and "frame_logits" not in stderr  # the head alone would be re-initialised
     code, _, stderr = _cli("train", "--data", dataset, "--out", tmp_path / "out", "--frames", FRAMES, "--size", SIZE,
                            "--weights", tmp_path / "missing.pth", "--epochs", 1)
-    assert code == 2 and "missing.pth': no such file or directory" in stderr
+    assert code == 2 and f"--weights {tmp_path / 'missing.pth'}: no such file or directory" in stderr  # CLI spelling
 
 
 def test_early_stopping_on_validation_top1(dataset, tmp_path):
