@@ -136,3 +136,19 @@ def test_shared_flag_spellings():
     old = parser.parse_args(["explain", "v.mp4", "--model", "m.keras", "--class-file", "l.txt", "--top-k", "2"])
     assert (old.labels, old.topk) == ("l.txt", 2)
     assert "--top-k" not in parser._subparsers._group_actions[0].choices["explain"].format_help()
+
+
+def test_plain_import_is_light_and_keras_loads_saved_models_after_it(tiny_keras):
+    """`import keras_gst` loads no TensorFlow; importing Keras afterwards registers GSTResNet & co., so
+    `keras.saving.load_model` works without touching a keras_gst name (what fit's saved models need)."""
+    code = (
+        "import sys\n"
+        "import keras_gst\n"
+        "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, sorted(sys.modules)\n"
+        "import keras\n"
+        "model = keras.saving.load_model(sys.argv[1])\n"
+        "print(type(model).__module__, type(model).__name__, model.num_classes)\n"
+    )
+    done = _python(code, tiny_keras)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["keras_gst.models.gst_resnet", "GSTResNet", "3"]
