@@ -471,8 +471,17 @@ def read_frames(paths):
     where = {}  # path -> its positions in the clip
     for i, path in enumerate(paths):
         where.setdefault(path, []).append(i)
+    return decode_jpegs(read_frame_bytes(list(where)), list(where), [where[p] for p in where], len(paths))
+
+
+def decode_jpegs(datas, names, positions=None, length=None):
+    """Decode JPEG bytes with OpenCV into one (length, H, W, 3) uint8 RGB array: `datas[k]` fills the
+    clip positions `positions[k]` (default: one position each, in order); `names[k]` names it in errors.
+    The pixels are those of `read_frames` (which reads, checks and decodes frame files with it)."""
+    positions = [[k] for k in range(len(datas))] if positions is None else positions
+    length = len(datas) if length is None else length
     out = None
-    for path, data in zip(where, read_frame_bytes(list(where))):
+    for path, data, where in zip(names, datas, positions):
         buffer = np.frombuffer(data, np.uint8)
         if _IMREAD_RGB is not None:
             frame = cv2.imdecode(buffer, _IMREAD_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
@@ -482,11 +491,11 @@ def read_frames(paths):
         if frame is None:
             raise _frame_error(path, "frame JPEG cannot be decoded")
         if out is None:  # one output array, filled frame by frame (fresh memory is slow to touch)
-            out = np.empty((len(paths),) + frame.shape, np.uint8)
+            out = np.empty((length,) + frame.shape, np.uint8)
         elif frame.shape != out.shape[1:]:
             (h, w), (h0, w0) = frame.shape[:2], out.shape[1:3]
-            raise _frame_error(path, f"frame is {w}x{h}, {paths[0]} is {w0}x{h0}")
-        out[where[path]] = frame
+            raise _frame_error(path, f"frame is {w}x{h}, {names[0]} is {w0}x{h0}")
+        out[where] = frame
     return out
 
 

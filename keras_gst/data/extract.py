@@ -41,6 +41,25 @@ def find_videos(video_dir):
     return sorted(found)
 
 
+def video_claimed_frames(video, *, timeout=600.0):
+    """The container's frame count of `video` (0 for an empty file): what truncation is judged by."""
+    return decode.claimed_frame_count(video, timeout=timeout) if os.path.getsize(video) else 0
+
+
+def encode_video_frames(video, *, short_side=0, quality=95, timeout=600.0):
+    """Yield every decodable frame of `video` as JPEG bytes: the project's checked decoders (OpenCV, PyAV
+    fallback, deadline), short side resized to `short_side` (0: keep), JPEG at `quality`. The one
+    per-video path shared by `extract-frames` (frame files) and `keras-gst shard` (TFRecord shards).
+    Raises `decode.VideoDecodeError` / `OSError` for a video that cannot be decoded or a frame that
+    cannot be encoded."""
+    for i, frame in enumerate(decode.iter_video_frames(video, timeout=timeout)):
+        frame = cv2.cvtColor(decode.resize_short_side(frame, short_side), cv2.COLOR_RGB2BGR)
+        ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise OSError(f"cannot encode frame {i} of {video} as JPEG")
+        yield jpeg.tobytes()
+
+
 def extract_video(video, folder, *, template="{:05d}.jpg", start_index=1, short_side=0, quality=95,
                   timeout=600.0):
     """Extract one video into `folder`; never raises for a bad video (the error is in the result)."""
@@ -54,12 +73,12 @@ def extract_video(video, folder, *, template="{:05d}.jpg", start_index=1, short_
     os.makedirs(folder)
     result = ExtractResult(video, folder)
     try:
-        result.claimed = decode.claimed_frame_count(video, timeout=timeout) if os.path.getsize(video) else 0
-        for i, frame in enumerate(decode.iter_video_frames(video, timeout=timeout)):
-            frame = cv2.cvtColor(decode.resize_short_side(frame, short_side), cv2.COLOR_RGB2BGR)
+        result.claimed = video_claimed_frames(video, timeout=timeout)
+        for i, jpeg in enumerate(encode_video_frames(video, short_side=short_side, quality=quality,
+                                                     timeout=timeout)):
             path = os.path.join(folder, template.format(start_index + i))
-            if not cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, quality]):
-                raise OSError(f"cannot write {path}")
+            with open(path, "wb") as f:
+                f.write(jpeg)
             result.num_frames = i + 1
     except (decode.VideoDecodeError, OSError) as e:
         result.error = f"{type(e).__name__}: {e}"
