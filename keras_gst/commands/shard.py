@@ -1,6 +1,7 @@
 """`keras-gst shard SOURCE OUT --shards N`: videos -> TFRecord shards with an Apache Beam pipeline."""
 
 import argparse
+import os
 import sys
 
 
@@ -18,11 +19,18 @@ def register(subparsers):
         epilog="BEAM_PIPELINE_OPTIONS (after '--') go to Beam, e.g. -- --runner=DataflowRunner --project=P "
         "--region=R --temp_location=gs://B/tmp (docs/data.md).",
     )
-    parser.add_argument("source", metavar="SOURCE", help="video folder (recursive) or 'path label' video list")
+    parser.add_argument("source", metavar="SOURCE",
+                        help="video folder (recursive; class subfolders give labels), a 'path label' video list, or "
+                             "an annotation file of --dataset")
     parser.add_argument("out", metavar="OUT", help="output folder (local, or gs:// etc. for a distributed runner)")
     parser.add_argument("--shards", type=int, required=True, help="number of TFRecord files")
     parser.add_argument("--labels", help="'path label' list for a video folder (paths relative to it)")
-    parser.add_argument("--class-file", help="class names, one a line (clip/label/string)")
+    parser.add_argument("--dataset", default="list", choices=["list", "sthv2", "diving48", "egtea"],
+                        help="SOURCE's annotation format when it is a file: list (default), sthv2, diving48, "
+                             "egtea (as keras-gst train)")
+    parser.add_argument("--data-root", help="videos root for --dataset annotation files")
+    parser.add_argument("--class-file", help="class names (clip/label/string): a label map, one name a line, or "
+                                             "the class file of --dataset")
     parser.add_argument("--name", help="shard file name prefix (default: SOURCE's name)")
     parser.add_argument("--short-side", type=int, default=256, help="resize the short side to this (default 256; 0: keep)")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
@@ -49,23 +57,52 @@ class _ShardParser(argparse.ArgumentParser):
 
 
 def run(args):
+    import logging
+
     from keras_gst.data.annotations import AnnotationError
     from keras_gst.data.shards import ShardError, write_shards
 
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)  # Beam's INFO lines would bury the report
     try:
-        manifest = write_shards(args.source, args.out, num_shards=args.shards, name=args.name, labels=args.labels,
-                                class_file=args.class_file, short_side=args.short_side, quality=args.quality,
+        source, class_file = args.source, args.class_file
+        if args.dataset != "list":
+            source, class_file = _read_annotations(args), None
+        name = args.name or os.path.splitext(os.path.basename(os.path.normpath(args.source)))[0]
+        manifest = write_shards(source, args.out, num_shards=args.shards, name=name, labels=args.labels,
+                                class_file=class_file, short_side=args.short_side, quality=args.quality,
                                 timeout=args.timeout, runner=args.runner, beam_args=args.beam_args,
                                 overwrite=args.overwrite)
-    except (ShardError, AnnotationError, ImportError, FileNotFoundError) as e:
+    except (ShardError, AnnotationError, ImportError, FileNotFoundError, ValueError) as e:
         print(f"keras-gst shard: error: {e}", file=sys.stderr)
         return 2
+    failed_tsv = os.path.join(args.out, "failed.tsv")
+    if manifest["num_failed"] and os.path.isfile(failed_tsv):
+        with open(failed_tsv, encoding="utf-8") as f:
+            lines = f.read().splitlines()[1:]
+        for line in lines[:20]:
+            print("FAILED    " + line.replace("\t", ": ", 1))
+        if len(lines) > 20:
+            print(f"... and {len(lines) - 20} more in {failed_tsv}")
     for path, frames, claimed in manifest["truncated"]:
         print(f"TRUNCATED {path}: container claims {claimed} frames, {frames} decode (kept)")
     if manifest["unlabeled"]:
-        print(f"UNLABELED {len(manifest['unlabeled'])} videos are not in the label list (written with label -1), "
+        print(f"UNLABELED {len(manifest['unlabeled'])} videos under SOURCE are not in the label list (label -1), "
               f"e.g. {manifest['unlabeled'][0]}")
     print(f"wrote {manifest['num_videos']} videos ({manifest['num_frames']} frames) into {len(manifest['shards'])} "
           f"shards in {args.out}; {manifest['num_failed']} failed"
           + (f" (listed in {args.out}/failed.tsv)" if manifest["num_failed"] else ""))
     return 1 if manifest["num_failed"] else 0
+
+
+def _read_annotations(args):
+    """SOURCE as an annotation file of --dataset (the readers of `keras-gst train`); missing videos are
+    kept as entries the pipeline reports in failed.tsv."""
+    from keras_gst.data.shards import ShardError
+    from keras_gst.training.recipe import Recipe, load_annotations
+
+    if os.path.isdir(args.source):
+        raise ShardError(f"--dataset {args.dataset} takes an annotation file as SOURCE, {args.source} is a folder")
+    recipe = Recipe(dataset=args.dataset, data_root=args.data_root, val_annotations=args.source,
+                    class_file=args.class_file, source="videos" if args.dataset in ("sthv2", "diving48") else None,
+                    on_error="skip")
+    return load_annotations(recipe, "val")

@@ -28,7 +28,8 @@ def add_data_arguments(parser, defaults, splits=True):
     data.add_argument("--data-root", default=d.data_root, help="root of the videos / frame folders (list files: default the list file's folder)")
     if splits:
         data.add_argument("--train-annotations", "--train-list", dest="train_annotations", default=d.train_annotations,
-                          help="training split annotation file (list file, CSV or JSON of --dataset)")
+                          help="training split annotation file (list file, CSV or JSON of --dataset; --dataset shards: "
+                               "a `keras-gst shard` folder or shard file pattern)")
         data.add_argument("--val-annotations", "--val-list", dest="val_annotations", default=d.val_annotations,
                           help="validation split annotation file (omit: no validation)")
     data.add_argument("--class-file", default=d.class_file,

@@ -21,7 +21,7 @@ import os
 import shutil
 import uuid
 
-from keras_gst.data.annotations import read_label_map, read_list_file
+from keras_gst.data.annotations import Annotations, read_label_map, read_list_file
 from keras_gst.data.extract import find_videos
 
 logger = logging.getLogger(__name__)
@@ -78,8 +78,8 @@ def _class_folder_labels(root, videos):
 
 
 def list_source(source, *, labels=None, class_file=None):
-    """The videos of `source` (a folder, searched recursively, or an MMAction2 video list
-    ``path label``) with their labels, as a `ShardSource`.
+    """The videos of `source` (a folder, searched recursively, an MMAction2 video list ``path label``, or
+    `Annotations` of video records from any reader) with their labels, as a `ShardSource`.
 
     A folder takes labels from `labels` (a ``path label`` list, paths relative to the folder): a listed
     video that is not in the folder is a dead letter, a video the list does not name is written with
@@ -87,6 +87,8 @@ def list_source(source, *, labels=None, class_file=None):
     from the sorted subfolder names; else every label is -1. `class_file` (one class name a line) names
     the labels.
     """
+    if isinstance(source, Annotations):
+        return _annotation_source(source, labels)
     source = os.fspath(source)
     class_names = read_label_map(class_file) if class_file else []
     dead, unlabeled = [], []
@@ -142,6 +144,25 @@ def list_source(source, *, labels=None, class_file=None):
     return ShardSource(items, class_names, labels_from, unlabeled, dead)
 
 
+def _annotation_source(annotations, labels):
+    if labels is not None:
+        raise ShardError("an annotation file has the labels; --labels is for a video folder")
+    names, items, seen, dead = list(annotations.class_names), [], set(), []
+    for r in annotations.records:
+        if not r.is_video:
+            raise ShardError(f"{r.path} is not a video file; shard takes videos (frame folders are already extracted)")
+        if r.offset or isinstance(r.label, tuple):
+            raise ShardError(f"{r.path}: segments inside a video (offset {r.offset}) and multi-label records are "
+                             "not supported by shard; cut the segments into videos first")
+        if r.path in seen:
+            dead.append((r.path, "listed twice in the annotation file"))
+            continue
+        seen.add(r.path)
+        items.append((r.path, int(r.label), names[r.label] if 0 <= r.label < len(names) else ""))
+    dead += [(message.split(": ", 1)[0], message.split(": ", 1)[-1]) for message in annotations.skipped]
+    return ShardSource(items, names, "annotations", [], dead)
+
+
 def sequence_example(jpegs, media_id, label, label_string=""):
     """One video's `tf.train.SequenceExample` (serialised) in the DMVR / Model Garden schema."""
     import tensorflow as tf
@@ -187,11 +208,14 @@ def pipeline_options(runner=None, beam_args=()):
         create_runner(runner)
     except (ValueError, ImportError) as e:
         raise ShardError(f"bad runner {runner!r}: {e}") from None
+    given = {a.lstrip("-").split("=", 1)[0] for a in beam_args if a.startswith("--")}
     defaults = {}
+    if "default_sdk_harness_log_level" not in given:
+        defaults["default_sdk_harness_log_level"] = "WARNING"
     if runner.lower().removesuffix("runner") == "direct":
-        if "direct_running_mode" not in " ".join(beam_args):
+        if "direct_running_mode" not in given:
             defaults["direct_running_mode"] = "multi_processing"
-        if "direct_num_workers" not in " ".join(beam_args):
+        if "direct_num_workers" not in given:
             defaults["direct_num_workers"] = 0  # every core
     return po.PipelineOptions(list(beam_args), runner=runner, **defaults), runner
 
@@ -224,6 +248,8 @@ def write_shards(source, out, *, num_shards, name=None, labels=None, class_file=
     listed = list_source(source, labels=labels, class_file=class_file)
     if not listed.items:
         raise ShardError(f"no videos to shard in {source}")
+    if isinstance(source, Annotations):
+        source = getattr(source, "source_file", None) or "annotations"
     name = name or os.path.splitext(os.path.basename(os.path.normpath(source)))[0] or "shard"
     settings = {"source": os.fspath(source), "labels": listed.labels_from, "short_side": short_side,
                 "quality": quality, "runner": runner, "num_shards": num_shards, "name": name}

@@ -78,6 +78,9 @@ def finetune_records(recipe, data_dir=None, val_split=None):
         train, val = load_annotations(recipe, "train"), load_annotations(recipe, "val")
         source = recipe.val_annotations
     if val is None and val_split:
+        if recipe.dataset == "shards":
+            raise ValueError("shards cannot be split into train/validation: shard the validation videos into "
+                             "their own folder (`keras-gst shard`) and pass it as --val-list")
         train, val = split_annotations(train, val_split, seed=recipe.seed or 0)
     if train is not None and val is not None and source is not None:
         check_label_range(val, num_classes_of(recipe, train), source)

@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 
-DATASETS = ("list", "sthv1", "sthv2", "diving48", "epic-kitchens", "egtea")
+DATASETS = ("list", "sthv1", "sthv2", "diving48", "epic-kitchens", "egtea", "shards")
 
 
 @dataclasses.dataclass
@@ -19,7 +19,8 @@ class Recipe:
 
     Data (see `load_annotations`):
         dataset: "list" (list files: authors' GST, TSN, MMAction2 rawframes/videos), "sthv1", "sthv2",
-            "diving48", "epic-kitchens", "egtea".
+            "diving48", "epic-kitchens", "egtea", "shards" (`keras-gst shard` output: the annotation fields
+            are shard folders or file patterns, class names come from their manifest).
         data_root: videos / frame folders root (list files: default the list file's folder).
         train_annotations, val_annotations: split files (val may be None: no validation).
         class_file: class names (sthv1 labels CSV, sthv2 labels JSON, Diving48 vocab JSON, EGTEA
@@ -127,6 +128,8 @@ def load_annotations(recipe, split="train"):
     common = {"on_error": recipe.on_error}
     src = {"source": recipe.source} if recipe.source else {}
     kind = recipe.dataset
+    if kind == "shards":
+        return data.read_shards(path)
     if kind != "list" and (root is None or recipe.class_file is None):
         raise ValueError(f"dataset={kind!r} needs data_root and class_file")
     if kind == "list":
