@@ -90,6 +90,7 @@ def list_source(source, *, labels=None, class_file=None):
     if isinstance(source, Annotations):
         return _annotation_source(source, labels)
     source = os.fspath(source)
+    labels = None if labels is None else os.fspath(labels)
     class_names = read_label_map(class_file) if class_file else []
     dead, unlabeled = [], []
     if os.path.isdir(source):
