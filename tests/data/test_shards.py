@@ -126,7 +126,7 @@ def test_frames_equal_the_source_within_jpeg_error(videos, sharded):
             want = cv2.resize(source[i], size, interpolation=cv2.INTER_AREA).astype(np.float64)
             assert got.shape == want.shape and min(got.shape[:2]) == SHORT
             psnr = 10 * np.log10(255**2 / np.mean((got - want) ** 2))
-            assert psnr > 35, (video, i, psnr)
+            assert psnr > 32, (video, i, psnr)  # measured 36-38 dB; a wrong frame gives 13-17 dB
 
 
 def test_read_shards_feeds_build_dataset_like_the_videos(videos, sharded):
