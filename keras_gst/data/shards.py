@@ -74,7 +74,8 @@ def _class_folder_labels(root, videos):
     if any(os.path.isfile(os.path.join(root, t)) for t in tops) or len(tops) < 2:
         return None
     names = sorted(tops)
-    return {v: names.index(os.path.relpath(v, root).split(os.sep)[0]) for v in videos}, names
+    index = {name: i for i, name in enumerate(names)}
+    return {v: index[os.path.relpath(v, root).split(os.sep)[0]] for v in videos}, names
 
 
 def list_source(source, *, labels=None, class_file=None):
