@@ -34,4 +34,4 @@ def test_train_reads_shards(synthetic_data, tmp_path):
     metrics = json.load(open(out / "eval" / "metrics.json"))
     assert metrics["num_samples"] == len(listed.records)  # every validation video, read from the shards
     assert json.load(open(out / "recipe.json"))["dataset"] == "shards"
-    assert os.path.exists(out / "model.keras") and (out / "labels.txt").read_text().split() == synthetic_data["names"]
+    assert os.path.exists(out / "model.keras") and (out / "labels.txt").read_text().splitlines() == synthetic_data["names"]
