@@ -14,9 +14,7 @@ import glob
 import os
 
 from keras_gst.data.annotations import Annotations, VideoRecord
-from keras_gst.data.shards import (
-    FORMAT, FRAMES_KEY, LABEL_KEY, MANIFEST, MEDIA_ID_KEY, SHARD_SUFFIX, read_manifest,
-)
+from keras_gst.data.shards import FORMAT, FRAMES_KEY, LABEL_KEY, MANIFEST, MEDIA_ID_KEY, read_manifest
 
 DEFAULT_SHUFFLE_BUFFER = 256  # records (whole videos' JPEGs: ~0.5 MB each for SSv2 at 256 px)
 
@@ -66,7 +64,7 @@ def read_shards(dir_or_pattern):
         else:
             records += scan_records(found)
             names = []
-        if class_names is not None and names and class_names and names != class_names:
+        if names and class_names and names != class_names:
             raise ValueError(f"{source}: class names differ from those of {sources[0]}; shard them with one --class-file")
         class_names = class_names or names
         files += found
@@ -133,13 +131,3 @@ def record_dataset(shards, *, shuffle, shuffle_buffer=None, seed=None, input_con
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.FILE
     return ds.with_options(options)
-
-
-def shard_files_exist(shards):
-    """Raise FileNotFoundError naming the first shard file that is missing (local files only)."""
-    for f in shards.files:
-        if "://" not in f and not os.path.isfile(f):
-            raise FileNotFoundError(f"shard file not found: {f}; was the shard output moved or cut short?")
-
-
-__all__ = ["Shards", "read_shards", "record_dataset", "scan_records", "SHARD_SUFFIX"]

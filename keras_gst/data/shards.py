@@ -109,6 +109,9 @@ def list_source(source, *, labels=None, class_file=None):
             present = set(videos)
             dead += [(p, f"listed in {labels} but not found under {source}") for p in label_of if p not in present]
             unlabeled = [v for v in videos if v not in label_of]
+            if unlabeled:
+                logger.warning("%d videos under %s are not in %s (written with label -1), e.g. %s",
+                               len(unlabeled), source, labels, unlabeled[0])
             pairs, labels_from = [(v, label_of.get(v, -1)) for v in videos], labels
         else:
             folders = _class_folder_labels(os.path.abspath(source), videos)
