@@ -67,7 +67,7 @@ def read_shards(dir_or_pattern):
         if names and class_names and names != class_names:
             raise ValueError(f"{source}: class names differ from those of {sources[0]}; shard them with one --class-file")
         class_names = class_names or names
-        files += found
+        files += [f for f in found if "://" in f or os.path.getsize(f) > 0]  # Beam writes empty shards as 0 bytes
     if not files:
         raise FileNotFoundError(f"no shard files in {dir_or_pattern}")
     return Shards(records, class_names or [], [], files=sorted(files), manifests=manifests)
