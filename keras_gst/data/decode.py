@@ -474,10 +474,12 @@ def read_frames(paths):
     return decode_jpegs(read_frame_bytes(list(where)), list(where), [where[p] for p in where], len(paths))
 
 
-def decode_jpegs(datas, names, positions=None, length=None):
+def decode_jpegs(datas, names, positions=None, length=None, error=None):
     """Decode JPEG bytes with OpenCV into one (length, H, W, 3) uint8 RGB array: `datas[k]` fills the
-    clip positions `positions[k]` (default: one position each, in order); `names[k]` names it in errors.
-    The pixels are those of `read_frames` (which reads, checks and decodes frame files with it)."""
+    clip positions `positions[k]` (default: one position each, in order); `names[k]` names it in errors,
+    made by `error(name, reason)` (default: a frame file's `VideoDecodeError`). The pixels are those of
+    `read_frames` (which reads, checks and decodes frame files with it)."""
+    error = error or _frame_error
     positions = [[k] for k in range(len(datas))] if positions is None else positions
     length = len(datas) if length is None else length
     out = None
@@ -489,12 +491,12 @@ def decode_jpegs(datas, names, positions=None, length=None):
             frame = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
             frame = None if frame is None else cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         if frame is None:
-            raise _frame_error(path, "frame JPEG cannot be decoded")
+            raise error(path, "frame JPEG cannot be decoded")
         if out is None:  # one output array, filled frame by frame (fresh memory is slow to touch)
             out = np.empty((length,) + frame.shape, np.uint8)
         elif frame.shape != out.shape[1:]:
             (h, w), (h0, w0) = frame.shape[:2], out.shape[1:3]
-            raise _frame_error(path, f"frame is {w}x{h}, {names[0]} is {w0}x{h0}")
+            raise error(path, f"frame is {w}x{h}, {names[0]} is {w0}x{h0}")
         out[where] = frame
     return out
 

@@ -65,6 +65,11 @@ def _as_records(source, class_names):
     return records, class_names
 
 
+def shard_frame_error(frame, reason):
+    return decode.VideoDecodeError(f"{reason}: {frame} in its TFRecord shard; shard the video again "
+                                   "(`keras-gst shard`) or leave it out")
+
+
 def _flip_setting(flip, flip_map, class_names):
     """-> flip map dict (flip on) or None (flip off)."""
     if flip is False:
@@ -248,8 +253,8 @@ def build_dataset(
             where = {}  # frame index -> its positions in the clip (each JPEG decoded once)
             for position, index in enumerate(sampler(rng)(len(jpegs))):
                 where.setdefault(int(index), []).append(position)
-            frames = decode.decode_jpegs([jpegs[i] for i in where], [f"{name}#frame{i}" for i in where],
-                                         list(where.values()), clip_len)
+            frames = decode.decode_jpegs([jpegs[i] for i in where], [f"frame {i} of {name}" for i in where],
+                                         list(where.values()), clip_len, error=shard_frame_error)
             return decode.shrink_frames(frames, scale_size), True
         except _DECODE_ERRORS as e:
             if on_error == "raise":

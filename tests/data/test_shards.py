@@ -179,6 +179,24 @@ def test_each_input_pipeline_reads_its_own_files(sharded, tmp_path):
     assert len(subset) == sum(1 for _ in tf.data.TFRecordDataset(str(one))) >= 1
 
 
+def test_a_damaged_frame_in_a_shard_is_skipped_or_named(sharded, tmp_path):
+    from keras_gst.data import SkipLog
+    from keras_gst.data.shards import sequence_example
+
+    good = next(iter(tf.data.TFRecordDataset(read_shards(sharded[0]).files))).numpy()
+    path = str(tmp_path / "mixed.tfrecord")
+    with tf.io.TFRecordWriter(path) as writer:
+        writer.write(good)
+        writer.write(sequence_example([b"\xff\xd8 not jpeg data \xff\xd9"] * 5, "/videos/bad.mp4", 1))
+    options = dict(num_frames=4, batch_size=1, scale_size=SHORT, crop_size=56, num_classes=2)
+    log = SkipLog()
+    clips = list(build_dataset(read_shards(path), on_error="skip", skip_log=log, **options))
+    assert len(clips) == 1 and log.epochs[0][0][0] == "/videos/bad.mp4"
+    assert "frame 0 of /videos/bad.mp4" in log.epochs[0][0][1] and "keras-gst shard" in log.epochs[0][0][1]
+    with pytest.raises(tf.errors.OpError, match="cannot be decoded: frame .* of /videos/bad.mp4"):
+        list(build_dataset(read_shards(path), on_error="raise", **options))
+
+
 def test_refuses_a_non_empty_out_before_any_work(videos, tmp_path):
     root, _ = videos
     out = tmp_path / "out"
