@@ -145,7 +145,7 @@ def _run_recipe(recipe, cpu_replicas=None, args=None):
         return 2
     if result.is_chief:
         outputs = finish_run(result, recipe.output_dir)
-        print(f"done in {result.seconds:.0f}s: final model {result.paths['final']}, best model {result.paths['best']}")
+        print(f"done in {result.seconds:.0f}s: best model {result.paths['best']}")
         best = "validation top-1" if val is not None else "training top-1: no validation set"
         print(f"wrote {outputs['model']} (best on {best}) and {outputs['labels']} ({result.num_classes} classes)")
         if result.evaluation:

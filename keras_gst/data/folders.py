@@ -117,6 +117,6 @@ def write_labels(path, class_names):
     names = [str(n) for n in class_names]
     if any("\n" in n or not n.strip() for n in names):
         raise ValueError(f"class names must be non-empty single lines. Received: {names}")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(names) + "\n")
-    return path
+    from keras_gst.atomic import write_text
+
+    return write_text(path, "\n".join(names) + "\n")

@@ -5,7 +5,7 @@
 - `format_load_report`: what `weights=` loaded and skipped, one line per skipped tensor with its reason.
 - `finetune_records`: class folders (or list files) -> train / validation `Annotations`, with the seeded
   stratified split when there is no validation set.
-- `finish_run`: OUT/labels.txt and OUT/model.keras (the best model on validation top-1).
+- `finish_run`: OUT/labels.txt and OUT/model.keras (the best model on validation top-1, = best.keras).
 - `export_run`: OUT/model.tflite through `keras-gst export` (int8 calibrated on training clips), with its
   parity report on validation clips.
 """
@@ -85,14 +85,20 @@ def finetune_records(recipe, data_dir=None, val_split=None):
 
 
 def finish_run(result, output_dir):
-    """Write OUT/labels.txt (class names, else the class indices) and OUT/model.keras (a copy of the best
-    model on validation top-1); returns their paths."""
+    """Write OUT/labels.txt (class names, else the class indices) and OUT/model.keras: the best model on
+    validation top-1 under a second name (a hard link to best.keras: one file on disk; a copy where the
+    file system has no hard links). Both are written atomically. Returns their paths."""
+    from keras_gst.atomic import atomic_path
     from keras_gst.data import write_labels
 
     labels = write_labels(os.path.join(output_dir, "labels.txt"),
                           result.class_names or [str(i) for i in range(result.num_classes)])
     model = os.path.join(output_dir, "model.keras")
-    shutil.copyfile(result.paths["best"], model)
+    with atomic_path(model) as tmp:
+        try:
+            os.link(result.paths["best"], tmp)
+        except OSError:
+            shutil.copyfile(result.paths["best"], tmp)
     return {"labels": labels, "model": model}
 
 

@@ -81,7 +81,7 @@ class Recipe:
     seed: int | None = 0
     steps_per_epoch: int | None = None
     validation_steps: int | None = None
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = 0  # checkpoints/epoch_NNN.keras to keep (0: none; backup/ is the resume point)
     histograms: bool = True
     evaluate_at_end: bool = True
     verbose: int = 2
@@ -183,13 +183,14 @@ def dataset_options(recipe, training, class_names, num_classes):
 
 
 def output_paths(output_dir):
-    """Where a run writes: checkpoints, best/final models, backup (resume), TensorBoard, logs, plots."""
+    """Where a run writes: best model (model.keras: the same file, from the CLI), backup (resume, removed
+    when the run completes), optional epoch checkpoints, TensorBoard, logs, plots."""
     return {
         "root": output_dir,
         "checkpoints": os.path.join(output_dir, "checkpoints"),
         "best": os.path.join(output_dir, "best.keras"),
         "best_score": os.path.join(output_dir, "best.txt"),
-        "final": os.path.join(output_dir, "final.keras"),
+        "model": os.path.join(output_dir, "model.keras"),
         "backup": os.path.join(output_dir, "backup"),
         "tensorboard": os.path.join(output_dir, "tensorboard"),
         "history": os.path.join(output_dir, "history.csv"),
