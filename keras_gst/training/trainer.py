@@ -148,7 +148,7 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     `train_records` / `val_records`: `keras_gst.data.Annotations` overriding the recipe's annotation
     files (e.g. the synthetic dataset, class folders). Raises `NonFiniteLossError` on a NaN loss.
     """
-    from keras_gst.data import SkipLog, build_dataset
+    from keras_gst.data import SkipLog, build_dataset, require_labels
 
     start = time.time()
     strategy = strategy or D.get_strategy(recipe.strategy, recipe.devices)
@@ -174,6 +174,9 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     if train is None or not len(train):
         raise ValueError("no training clips: check train_annotations and data_root "
                          f"({len(getattr(train, 'skipped', []) or [])} entries skipped)")
+    require_labels(train, recipe.train_annotations or "the training clips")
+    if val is not None:
+        require_labels(val, recipe.val_annotations or "the validation clips")
     class_names = list(train.class_names or [])
     num_classes = num_classes_of(recipe, train)
     replicas = strategy.num_replicas_in_sync
