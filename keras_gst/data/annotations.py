@@ -206,9 +206,9 @@ def read_list_file(
 
 def _split_list_line(line, with_offset, multi_label):
     """[path, integers...] of a list-file line. A path may hold spaces: with tabs the fields are the
-    tab-separated parts; else, when the whitespace split does not give the format's integer count after
-    the first field, the integers are taken from the right (a video: 1 label; a frame folder:
-    [offset] num_frames label) and the rest is the path."""
+    tab-separated parts; else, when a non-integer follows the first field, the format's integers are
+    taken from the right (a video: 1 label; a frame folder: [offset] num_frames label) and the rest is
+    the path."""
     if "\t" in line:
         return [p.strip() for p in line.split("\t")]
     parts = line.split()
@@ -221,7 +221,7 @@ def _split_list_line(line, with_offset, multi_label):
     def integers(fields):
         return all(re.fullmatch(r"-?\d+", f) for f in fields)
 
-    if integers(parts[1:]) and len(parts) - 1 == expected(parts[0]):
+    if integers(parts[1:]):  # all integers after the first field: a path without spaces (or ambiguous)
         return parts
     for count in (1, 3 if with_offset else 2):
         fields = line.strip().rsplit(None, count)

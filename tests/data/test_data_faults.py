@@ -135,7 +135,6 @@ def test_a_stem_with_spaces_round_trips_through_the_list_file(tmp_path):
 @pytest.mark.parametrize("line, expected", [
     ("my clip 4 1", ("my clip", 4, 1)),
     ("a b/c d 12 0", ("a b/c d", 12, 0)),
-    ("clip 1 30 2", ("clip 1", 30, 2)),
     ("plain 7 1", ("plain", 7, 1)),
     ("my video.mp4 1", ("my video.mp4", None, 1)),
     ("dir with space/v.mp4\t0", ("dir with space/v.mp4", None, 0)),
