@@ -156,12 +156,12 @@ def _run_recipe(recipe, cpu_replicas=None, args=None):
             print(f"validation ({e['num_samples']} clips): top-1 {e['top1']:.4f}  top-5 {e['top5']:.4f}  "
                   f"mean class accuracy {e['mean_class_accuracy']:.4f}  (report in {result.paths['eval']})")
         if result.skipped_items:
-            print(f"{result.skipped_items} unreadable training items were skipped (see the log)")
+            print(f"{result.skipped_items} unreadable training files were skipped (see the log)")
         export = getattr(args, "export", None) or ("int8" if data_dir else "none")
         if export != "none":
             from keras_gst.training.finetune import export_run
 
-            return export_run(outputs["model"], export, train, val, recipe)
+            return export_run(outputs["model"], export, train, val, recipe, exclude=result.skipped_files)
     return 0
 
 

@@ -102,25 +102,27 @@ def finish_run(result, output_dir):
     return {"labels": labels, "model": model}
 
 
-def _sample_paths(annotations, limit, seed):
+def _sample_paths(annotations, limit, seed, exclude=()):
     import numpy as np
 
-    paths = [r.path for r in annotations.records] if annotations is not None else []
+    exclude = set(exclude)
+    paths = [r.path for r in annotations.records if r.path not in exclude] if annotations is not None else []
     order = np.random.default_rng(seed).permutation(len(paths))
     return [paths[i] for i in order[:limit]]
 
 
-def export_run(model_path, export, train, val, recipe, max_videos=16):
+def export_run(model_path, export, train, val, recipe, max_videos=16, exclude=()):
     """`keras-gst export --format tflite` of OUT/model.keras to OUT/model.tflite: `export` "int8"
     (calibrated on up to `max_videos` training videos, 2 clips each) or "fp32"; the parity report runs on
-    up to `max_videos` validation videos (else the calibration videos). Returns the export's exit code."""
+    up to `max_videos` validation videos (else the calibration videos). `exclude`: files the training
+    found unreadable (`FitResult.skipped_files`), never used. Returns the export's exit code."""
     import argparse
 
     from keras_gst.commands import export as export_command
 
     seed = recipe.seed or 0
-    calibration = _sample_paths(train, max_videos, seed)
-    parity = _sample_paths(val, max_videos, seed) or calibration
+    calibration = _sample_paths(train, max_videos, seed, exclude)
+    parity = _sample_paths(val, max_videos, seed, exclude) or calibration
     parser = argparse.ArgumentParser(prog="keras-gst export")
     export_command.add_arguments(parser, fixed_format="tflite")
     out = os.path.join(os.path.dirname(model_path), "model.tflite")

@@ -45,7 +45,8 @@ class FitResult:
     evaluation: dict | None
     seconds: float
     is_chief: bool = True
-    skipped_items: int = 0
+    skipped_items: int = 0  # distinct training files skipped as unreadable
+    skipped_files: list = dataclasses.field(default_factory=list)  # training and validation, sorted
     model: object = dataclasses.field(default=None, repr=False)
 
 
@@ -186,7 +187,7 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
         raise ValueError(f"{len(train)} training clips are fewer than one global batch of {global_batch} "
                          f"({recipe.batch_size} per replica x {replicas} replicas)")
     lr = scaled_learning_rate(recipe.base_lr, global_batch, recipe.base_batch)
-    skip_log = SkipLog()
+    skip_log, val_skip_log = SkipLog(), SkipLog()
     train_options = dataset_options(recipe, True, class_names, num_classes)
     # validation during training: one view per clip (the centre clip and crop); the final evaluation of the
     # best model uses the recipe's views
@@ -201,14 +202,14 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
             return build_dataset(train, batch_size=global_batch, input_context=ctx, skip_log=skip_log, **train_options)
 
         def val_fn(ctx):
-            return build_dataset(val, batch_size=global_batch, input_context=ctx, **val_options)
+            return build_dataset(val, batch_size=global_batch, input_context=ctx, skip_log=val_skip_log, **val_options)
 
         train_ds = strategy.distribute_datasets_from_function(train_fn)
         val_ds = strategy.distribute_datasets_from_function(val_fn) if val is not None and validation_steps else None
     else:
         validation_steps = recipe.validation_steps
         train_ds = build_dataset(train, batch_size=global_batch, skip_log=skip_log, **train_options)
-        val_ds = build_dataset(val, batch_size=global_batch, **val_options) if val is not None else None
+        val_ds = build_dataset(val, batch_size=global_batch, skip_log=val_skip_log, **val_options) if val is not None else None
 
     with strategy.scope():
         with warnings.catch_warnings():
@@ -301,6 +302,7 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
         seconds=time.time() - start,
         is_chief=is_chief,
         skipped_items=skip_log.total,
+        skipped_files=sorted(set(skip_log.files) | set(val_skip_log.files)),
         model=model,
     )
 

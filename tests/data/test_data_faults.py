@@ -160,3 +160,29 @@ def test_label_minus_one_is_rejected_for_training_with_the_file_and_line(tmp_pat
     with pytest.raises(AnnotationError, match=r"label -1 .*train.txt, line 3: .*v2.mp4"):
         fit(recipe)
     assert src
+
+
+def test_skip_counts_are_distinct_files_and_list_paths_get_on_error(tmp_path):
+    """Before: 2 bad files were reported as "10 unreadable items" after 5 passes (a sum over epochs);
+    `build_dataset(path, on_error="skip")` read the list with on_error="raise"; an empty list's error
+    named no file."""
+    from keras_gst.data import SkipLog, build_dataset
+
+    _videos(str(tmp_path / "videos"), count=4, frames=4)
+    for i in (1, 2):
+        (tmp_path / "videos" / f"v{i}.mp4").write_bytes(b"not a video " * 20)
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"videos/v{i}.mp4 {i % 2}\n" for i in range(4)) + "videos/gone.mp4 0\n")
+    log = SkipLog()
+    ds = build_dataset(str(listing), num_frames=2, training=False, batch_size=2, scale_size=36, crop_size=32,
+                       on_error="skip", skip_log=log)
+    for _ in range(3):  # three passes over the data
+        assert sum(int(x.shape[0]) for x, _ in ds) == 2
+    assert [len(e) for e in log.epochs] == [2, 2, 2]
+    assert log.total == 2 and [os.path.basename(f) for f in log.files] == ["v1.mp4", "v2.mp4"]
+    log.add(log.files[0], "loaded again by a prefetch that ran ahead")
+    log.add(log.files[0], "loaded again by a prefetch that ran ahead")
+    assert log.end_epoch(4) == 1 and log.total == 2
+    listing.write_text("# nothing here\n")
+    with pytest.raises(ValueError, match="list.txt holds no usable clips"):
+        build_dataset(str(listing), num_frames=2, training=False, batch_size=2)

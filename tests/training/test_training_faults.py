@@ -216,3 +216,23 @@ def test_a_fresh_run_in_a_reused_output_folder_starts_clean_and_writes_one_model
     # the best model without optimizer state is about half the checkpoint with SGD momentum
     ratio = os.path.getsize(out / "best.keras") / os.path.getsize(out / "checkpoints" / "epoch_001.keras")
     assert 0.4 < ratio < 0.6
+
+
+def test_unreadable_training_files_are_counted_once_and_never_calibrate_the_export(tmp_path, synthetic_data):
+    """Before: `train --data` calibrated the int8 export on videos the training had skipped as
+    unreadable, so a run that trained fine exited 2."""
+    from keras_gst.data import read_list_file
+    from keras_gst.training import Recipe, fit
+    from keras_gst.training.finetune import _sample_paths
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video " * 50)
+    train = read_list_file(synthetic_data["train"], class_names=synthetic_data["classes"])
+    train.records.append(type(train.records[0])(str(broken), None, 1))
+    recipe = Recipe(dataset="list", num_frames=2, scale_size=36, crop_size=32, depth=18, weights=None, epochs=2,
+                    batch_size=2, decay_epochs=(), output_dir=str(tmp_path / "run"), strategy="default",
+                    histograms=False, evaluate_at_end=False, verbose=0, seed=0)
+    result = fit(recipe, train_records=train)
+    assert result.skipped_files == [str(broken)] and result.skipped_items == 1  # 2 epochs, one file
+    assert str(broken) in _sample_paths(train, 100, 0)
+    assert str(broken) not in _sample_paths(train, 100, 0, exclude=result.skipped_files)
