@@ -195,15 +195,18 @@ def _run_args(args, defaults):
         print(f"keras-gst train: error: {e}", file=sys.stderr)
         return 2
     out = recipe.output_dir
-    try:  # an unwritable or impossible --output-dir fails now, not after the data and model are built
-        os.makedirs(out, exist_ok=True)
-        probe = os.path.join(out, f".write-test-{os.getpid()}")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
-    except OSError as e:
-        print(f"keras-gst train: error: argument --output-dir: cannot write to {out}: {e.strerror or e}",
-              file=sys.stderr)
+    # an unwritable or impossible --output-dir fails now, not after the data and model are built (nothing
+    # is created yet: the folder may be inside the --data folder)
+    existing = os.path.abspath(out)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    problem = None
+    if not os.path.isdir(existing):
+        problem = f"{existing} is a file, not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"no permission to write in {existing}"
+    if problem:
+        print(f"keras-gst train: error: argument --output-dir: cannot write to {out}: {problem}", file=sys.stderr)
         return 2
     return _run_recipe(recipe, args.cpu_replicas, args)
 
