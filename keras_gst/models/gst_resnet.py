@@ -10,7 +10,7 @@ which folds the BN into the convolution at inference (keras_gst.layers.gst_block
 ResNet without the `_conv` / `_bn` suffix: `stem`, and `stack{i}_block{j}_{0,1,2,3}` (0 the shortcut,
 1 and 3 the 1x1 convolutions, a `FrameConvBN`); the 3x3 convolution of a bottleneck, `_2`, is a
 `GSTBlock` or a baseline unit. Basic blocks (ResNet-18/34) have two such units, `_1` and `_2`: the
-authors' code has no GST basic block, so the GST split is applied to both 3x3 convolutions (REFERENCE.md).
+authors' code has no GST basic block, so the GST split is applied to both 3x3 convolutions (docs/paper.md).
 """
 
 import keras
