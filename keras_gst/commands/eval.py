@@ -8,7 +8,6 @@ import sys
 from keras_gst.commands import argtypes as A
 
 
-
 def register(subparsers):
     from keras_gst.commands.train import add_data_arguments
     from keras_gst.training.recipe import Recipe

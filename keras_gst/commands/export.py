@@ -13,7 +13,6 @@ import sys
 from keras_gst.commands import argtypes as A
 
 
-
 def register(subparsers):
     parser = subparsers.add_parser("export", help="Export a .keras model to SavedModel or TFLite, with parity report.")
     add_arguments(parser)

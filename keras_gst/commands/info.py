@@ -5,7 +5,6 @@ import json
 from keras_gst.commands import argtypes as A
 
 
-
 def register(subparsers):
     parser = subparsers.add_parser("info", help="Build a GST/baseline model and print params and MACs.")
     add_model_arguments(parser)

@@ -11,7 +11,6 @@ import time
 from keras_gst.commands import argtypes as A
 
 
-
 def register(subparsers):
     parser = subparsers.add_parser("predict", help="Classify a video with a .keras, .tflite or SavedModel model.")
     parser.add_argument("video", help="a video file or a frame folder")

@@ -12,7 +12,6 @@ import sys
 from keras_gst.commands import argtypes as A
 
 
-
 def _bool_or_auto(text):
     return {"auto": "auto", "on": True, "true": True, "off": False, "false": False}[text.lower()]
 

@@ -149,7 +149,7 @@ class StopOnNaN(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self.message is None:
-            bad = _non_finite({"loss": (logs or {})["loss"]} if "loss" in (logs or {}) else {})
+            bad = _non_finite({k: v for k, v in (logs or {}).items() if k == "loss"})
             if bad:
                 self._stop(f"epoch {self._epoch + 1}, batch {batch + 1}", *bad)
 
