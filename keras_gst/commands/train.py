@@ -76,7 +76,7 @@ def add_recipe_arguments(parser, defaults):
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=A.positive_int, default=d.epochs)
     opt.add_argument("--batch-size", type=A.positive_int, default=d.batch_size, help="clips per replica (global = x replicas)")
-    opt.add_argument("--lr", dest="base_lr", type=A.positive_float, default=d.base_lr, help="lr for --base-batch clips, scaled to the global batch")
+    opt.add_argument("--lr", dest="base_lr", type=A.non_negative_float, default=d.base_lr, help="lr for --base-batch clips, scaled to the global batch")
     opt.add_argument("--base-batch", type=A.positive_int, default=d.base_batch)
     opt.add_argument("--lr-steps", dest="decay_epochs", type=_int_list, default=d.decay_epochs,
                      help=f"epochs at which lr x --lr-decay (default {','.join(map(str, d.decay_epochs))})")

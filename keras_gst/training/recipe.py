@@ -98,10 +98,10 @@ class Recipe:
         for field in ("steps_per_epoch", "validation_steps", "num_classes"):
             if getattr(self, field) is not None and int(getattr(self, field)) < 1:
                 raise ValueError(f"{field} must be None or >= 1. Received: {field}={getattr(self, field)}")
-        for field in ("keep_checkpoints", "momentum", "weight_decay"):
+        for field in ("keep_checkpoints", "base_lr", "momentum", "weight_decay"):
             if not getattr(self, field) >= 0:
                 raise ValueError(f"{field} must be >= 0. Received: {field}={getattr(self, field)}")
-        for field in ("base_lr", "decay_factor"):
+        for field in ("decay_factor",):
             if not getattr(self, field) > 0:
                 raise ValueError(f"{field} must be > 0. Received: {field}={getattr(self, field)}")
         if not 0 <= self.dropout < 1:
