@@ -4,7 +4,9 @@ Only the frames a clip needs are decoded: frames in between are skipped with `gr
 conversion), long gaps are crossed with a seek. Container frame counts are not trusted: when a video
 ends before a requested index, the true count is remembered (per process), a warning names the file,
 and the clip is sampled again from the frames that really decode. A video OpenCV cannot read at all
-(e.g. AV1 without a decoder) is read with PyAV. Every decode has a wall-clock deadline.
+(e.g. AV1 without a decoder) is read with PyAV. Every decode has a wall-clock deadline, opening the file
+included (the open runs in a helper thread that is abandoned when the deadline passes); FIFOs, devices,
+sockets and directories are refused before any open (reading a FIFO blocks until a writer appears).
 
 A frame-folder JPEG is checked before it is decoded (present, non-empty, SOI ... EOI, and a walk over
 its markers and entropy-coded data, `jpeg_damage`): libjpeg decodes most damaged files with only a
@@ -15,6 +17,8 @@ names the file.
 import itertools
 import logging
 import os
+import stat
+import threading
 import time
 
 import cv2
@@ -64,10 +68,18 @@ def warn_once(key, message, *args):
 
 
 def check_file(path, what="video"):
-    """Missing or empty files fail early with the file's name."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{what} not found: {path}")
-    if os.path.isfile(path) and os.path.getsize(path) == 0:
+    """Missing, empty or special files (FIFO, device, socket, directory) fail early with the file's name,
+    before anything opens them (`os.stat` does not block on a FIFO; `open` does)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} not found: {path}") from None
+    if stat.S_ISDIR(mode):
+        raise VideoDecodeError(f"{what} {path} is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise VideoDecodeError(f"{what} {path} is not a regular file (a FIFO, device or socket); refused: reading "
+                               "it could block forever")
+    if os.path.getsize(path) == 0:
         raise VideoDecodeError(f"{what} file is empty (0 bytes): {path}; re-download or remove it")
 
 
@@ -175,10 +187,40 @@ class _PyAVReader:
 
 
 def _open(path, backend, timeout, deadline=None):
+    """A reader of `path`, opened within the deadline: the open runs in a daemon thread; if it has not
+    returned when the time is up, it is abandoned (its reader closed if it ever opens) and this raises
+    `DecodeTimeoutError`."""
+    total = timeout
     if deadline is not None:
-        _deadline_check(deadline, path, timeout)
+        _deadline_check(deadline, path, total)
         timeout = max(deadline - time.monotonic(), 1.0)  # open/read timeouts: what is left, >= 1 s
-    return (_PyAVReader if backend == "pyav" else _OpenCVReader)(path, timeout)
+    cls = _PyAVReader if backend == "pyav" else _OpenCVReader
+    box = {}
+    lock = threading.Lock()
+
+    def target():
+        try:
+            reader = cls(path, timeout)
+        except BaseException as e:  # noqa: BLE001 (handed to the waiting thread)
+            box["error"] = e
+            return
+        with lock:
+            if box.get("abandoned"):
+                reader.close()
+            else:
+                box["reader"] = reader
+
+    thread = threading.Thread(target=target, name=f"open {os.path.basename(path)}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    with lock:
+        if "reader" not in box and "error" not in box:
+            box["abandoned"] = True
+            raise DecodeTimeoutError(f"opening {path} took longer than {timeout:g} s; the file may be on a "
+                                     "hung file system or not a video (raise `decode_timeout` if it is just slow)")
+    if "error" in box:
+        raise box["error"]
+    return box["reader"]
 
 
 def _decode(path, indices, backend, deadline, timeout, seek_threshold):
@@ -287,10 +329,13 @@ def claimed_frame_count(path, *, timeout=DEFAULT_TIMEOUT):
     process, so a clip costs one open of the video."""
     path = os.fspath(path)
     if path not in _claimed_counts:
+        check_file(path)
         claimed = 0
         for name in ("opencv", "pyav"):
             try:
                 reader = _open(path, name, timeout)
+            except DecodeTimeoutError:
+                raise
             except VideoDecodeError:
                 continue
             claimed = reader.claimed
@@ -440,6 +485,8 @@ def read_frame_bytes(paths):
     out = []
     for path in paths:
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open() forever
+                raise _frame_error(path, "frame is not a regular file (a directory, FIFO, device or socket)")
             with open(path, "rb") as f:
                 data = f.read()
         except FileNotFoundError:

@@ -27,7 +27,9 @@ _DECODE_ERRORS = (decode.VideoDecodeError, FileNotFoundError, OSError)
 
 class SkipLog:
     """Items skipped with ``on_error="skip"``: each is logged with its file and reason as it happens;
-    at the end of every pass over the data the count is logged and appended to `epochs`."""
+    at the end of every pass over the data the number of distinct files skipped in it is logged and the
+    pass's items appended to `epochs`. `total` is the number of distinct files skipped so far (a file
+    that fails in every epoch, or is loaded again by a prefetch that runs ahead, counts once)."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -44,19 +46,32 @@ class SkipLog:
         with self._lock:
             items, self.current = self.current, []
             self.epochs.append(items)
-        if items:
-            logger.warning("%d of %d items were skipped this epoch (unreadable files): %s", len(items),
-                           total, ", ".join(path for path, _ in items))
-        return len(items)
+        files = sorted({path for path, _ in items})
+        if files:
+            logger.warning("%d of %d items were skipped this epoch (unreadable files): %s", len(files),
+                           total, ", ".join(files))
+        return len(files)
+
+    @property
+    def files(self):
+        """The distinct files skipped so far, sorted."""
+        with self._lock:
+            return sorted({path for items in self.epochs + [self.current] for path, _ in items})
 
     @property
     def total(self):
-        return sum(len(items) for items in self.epochs) + len(self.current)
+        return len(self.files)
 
 
-def _as_records(source, class_names):
+def _describe(source):
     if isinstance(source, (str, os.PathLike)):
-        source = read_list_file(source, class_names=class_names)
+        return f"the list file {source}"
+    return "the annotations" if isinstance(source, Annotations) else "the records"
+
+
+def _as_records(source, class_names, on_error="raise"):
+    if isinstance(source, (str, os.PathLike)):
+        source = read_list_file(source, class_names=class_names, on_error=on_error)
     if isinstance(source, Annotations):
         return list(source.records), (class_names if class_names is not None else source.class_names)
     records = list(source)
@@ -150,9 +165,12 @@ def build_dataset(
         decode_timeout: seconds allowed per video. seed: makes sampling, crops and flips repeatable.
         input_context: a `tf.distribute.InputContext` (from `distribute_datasets_from_function`).
     """
-    records, class_names = _as_records(source, class_names)
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip'. Received: on_error={on_error!r}")
+    records, class_names = _as_records(source, class_names, on_error)
     if not records:
-        raise ValueError("build_dataset: no records")
+        raise ValueError(f"build_dataset: {_describe(source)} holds no usable clips"
+                         + (f" ({len(source.skipped)} entries skipped)" if getattr(source, "skipped", None) else ""))
     if sampling not in SAMPLING_MODES:
         raise ValueError(f"sampling must be one of {SAMPLING_MODES}. Received: sampling={sampling!r}")
     if on_error not in ("raise", "skip"):
