@@ -33,7 +33,7 @@ sys.stderr.write(json.dumps({"code": code, "heavy": heavy}))
 
 
 def test_every_command_is_listed():
-    assert len(SUBCOMMANDS) == len(COMMANDS) == 10
+    assert len(SUBCOMMANDS) == len(COMMANDS) and "bench" in SUBCOMMANDS and "predict" in SUBCOMMANDS
 
 
 @pytest.mark.parametrize("command", [None] + SUBCOMMANDS)

@@ -5,9 +5,8 @@ The clip is the one `keras-gst predict` classifies: the model's T and frame size
 resized to size * 256 / 224 before the centre crop (unless --frames / --size / --scale-size say otherwise).
 """
 
-import sys
-
 from keras_gst.commands import add_hidden_alias
+from keras_gst.commands import argtypes as A
 
 
 def register(subparsers):
@@ -17,42 +16,46 @@ def register(subparsers):
     p.add_argument("--model", required=True, help="saved model (.keras)")
     p.add_argument("--labels", default=None, help="class names, one per line, in class-index order")
     add_hidden_alias(p, "--class-file", dest="labels")
-    p.add_argument("--frames", type=int, default=None, help="frames sampled (default: the model's, else 8)")
-    p.add_argument("--size", "--crop-size", dest="size", type=int, default=None,
+    p.add_argument("--frames", type=A.positive_int, default=None, help="frames sampled (default: the model's, else 8)")
+    p.add_argument("--size", "--crop-size", dest="size", type=A.positive_int, default=None,
                    help="crop size (default: the model's input size, else 224)")
-    p.add_argument("--scale-size", type=int, default=None,
+    p.add_argument("--scale-size", type=A.positive_int, default=None,
                    help="short side before the centre crop (default: size * 256 / 224, as predict)")
-    p.add_argument("--topk", type=int, default=5, help="classes printed and drawn")
-    add_hidden_alias(p, "--top-k", dest="topk", type=int)
+    p.add_argument("--topk", type=A.positive_int, default=5, help="classes printed and drawn")
+    add_hidden_alias(p, "--top-k", dest="topk", type=A.positive_int)
     p.add_argument("--output", "--out", dest="output", default="explain.png", help="PNG to write (default explain.png)")
     p.set_defaults(func=run)
 
 
 def run(args):
+    import sys
+
+    try:
+        return _explain(args)
+    except (FileNotFoundError, ValueError) as e:  # bad model, video or labels: the message names it
+        print(f"keras-gst explain: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _explain(args):
     import os
 
     if not os.path.exists(args.video):
-        print(f"error: no such video or frame folder: {args.video}", file=sys.stderr)
-        return 2
-    if args.topk < 1:
-        print("error: --topk must be >= 1", file=sys.stderr)
-        return 2
+        raise FileNotFoundError(f"no such video or frame folder: {args.video}")
     import keras
     import numpy as np
 
     from keras_gst.analysis.bn import frame_probabilities, plot_frame_probabilities
-    from keras_gst.data import VideoRecord, build_dataset
+    from keras_gst.data import VideoRecord, build_dataset, read_label_map
     from keras_gst.export.clips import scale_size_for
-    from keras_gst.export.predictor import read_labels
 
     model = keras.models.load_model(args.model)
     frames = args.frames or getattr(model, "num_frames", None) or 8
     crop = args.size or getattr(model, "frame_shape", (None,))[0] or 224
-    try:
-        names = read_labels(args.labels, model.num_classes) if args.labels else None
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: --labels: {e}", file=sys.stderr)
-        return 2
+    names = read_label_map(args.labels) if args.labels else None
+    if names is not None and len(names) != model.num_classes:
+        raise ValueError(f"--labels {args.labels} has {len(names)} class names, the model has "
+                         f"{model.num_classes} classes: pass the labels the model was trained with")
     record = VideoRecord(args.video, None, 0)
     template = "auto" if os.path.isdir(args.video) else "{:05d}.jpg"
     ds = build_dataset([record], num_frames=frames, training=False, batch_size=1, num_classes=model.num_classes,
