@@ -24,6 +24,8 @@ MATRIX = [
     (["train", "--lr", "nan"], "--lr"),
     (["train", "--crop-size", "0"], "--crop-size"),
     (["train", "--val-split", "1.5"], "--val-split"),
+    (["train", "--val-split", "1"], "--val-split"),
+    (["train", "--val-split", "-0.1"], "--val-split"),
     (["train", "--dropout", "1"], "--dropout"),
     (["train", "--keep-checkpoints", "-1"], "--keep-checkpoints"),
     (["train", "--steps-per-epoch", "0"], "--steps-per-epoch"),
@@ -129,3 +131,25 @@ def test_predict_names_its_own_flag_and_explain_checks_the_class_file(tiny_model
                   "--class-file", str(names), "--output", str(tmp_path / "x.png")])
     err = capsys.readouterr().err
     assert code == 2 and "has 2 class names, the model has 3 classes" in err and not os.path.exists(tmp_path / "x.png")
+
+
+def test_val_split_zero_turns_the_split_off(tmp_path):
+    """`--val-split 0` is a valid value (no validation split), unlike 1 or a negative share."""
+    from keras_gst.cli import build_parser
+    from keras_gst.data import write_synthetic_dataset
+    from keras_gst.training.finetune import finetune_records
+    from keras_gst.training.recipe import Recipe
+
+    args = build_parser().parse_args(["train", "--data", str(tmp_path), "--val-split", "0"])
+    assert args.val_split == 0.0
+    root = tmp_path / "folders"
+    write_synthetic_dataset(tmp_path / "syn", num_videos_per_class=2, frames=4, size=32, seed=0, num_classes=2)
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+    videos = sorted((tmp_path / "syn").rglob("*.mp4"))
+    for i, video in enumerate(videos):
+        os.link(video, root / ("a", "b")[i % 2] / video.name)
+    train, val = finetune_records(Recipe(), str(root), args.val_split)
+    assert val is None and len(train.records) == len(videos)
+    train, val = finetune_records(Recipe(), str(root), 0.5)
+    assert len(val.records) + len(train.records) == len(videos) and len(val.records) > 0

@@ -34,5 +34,5 @@ positive_float = _number(float, 0, low_open=True)
 non_negative_float = _number(float, 0)
 unit_fraction = _number(float, 0, 1, low_open=True)  # (0, 1]
 open_fraction = _number(float, 0, 1, low_open=True, high_open=True)  # (0, 1)
-dropout_rate = _number(float, 0, 1, high_open=True)  # [0, 1)
+dropout_rate = split_share = _number(float, 0, 1, high_open=True)  # [0, 1)
 jpeg_quality = _number(int, 0, 100)

@@ -53,9 +53,9 @@ def add_recipe_arguments(parser, defaults):
     data = add_data_arguments(parser, defaults)
     data.add_argument("--data", dest="data_dir", default=None, metavar="DIR",
                       help="class folders: DIR/<class>/<videos> (class names = sorted subfolder names); instead of --train-list")
-    data.add_argument("--val-split", type=A.open_fraction, default=None,
+    data.add_argument("--val-split", type=A.split_share, default=None,
                       help="seeded stratified validation share of the training clips when there is no --val-list "
-                           "(default 0.2 with --data, else no split)")
+                           "(default 0.2 with --data, else no split; 0: no validation split)")
     data.add_argument("--flip", type=_bool_or_auto, default=d.flip, help="horizontal flip: auto (left/right classes swapped), on, off")
     clips = parser.add_argument_group("clips")
     clips.add_argument("--frames", dest="num_frames", type=A.positive_int, default=d.num_frames, help=f"frames per clip (default {d.num_frames})")
