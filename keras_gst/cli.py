@@ -21,6 +21,7 @@ COMMANDS = [
     "keras_gst.commands.explain",
     "keras_gst.commands.export",
     "keras_gst.commands.predict",
+    "keras_gst.commands.stream",
 ]
 
 

@@ -114,13 +114,13 @@ def main(argv=None):
              for i in range(args.classes // 2)]
     blocks = list(results)
     print(f"\nValidation accuracy ({len(labels)} clips). Pairs: telling a clip from its time reversal (chance 50 %):")
-    print(f"{'':42}" + "".join(f"{b.upper():>10}" for b in blocks))
-    print(f"{'top-1, all ' + str(args.classes) + ' classes':42}" + "".join(f"{results[b]['top1'] * 100:>9.1f}%" for b in blocks))
+    print(f"{'':42}" + "".join(f"{b.upper():>12}" for b in blocks))
+    print(f"{'top-1, all ' + str(args.classes) + ' classes':42}" + "".join(f"{results[b]['top1'] * 100:>11.1f}%" for b in blocks))
     for i, name in enumerate(pairs):
-        print(f"{'  ' + name:42}" + "".join(f"{results[b]['pairs'][i] * 100:>9.1f}%" for b in blocks))
+        print(f"{'  ' + name:42}" + "".join(f"{results[b]['pairs'][i] * 100:>11.1f}%" for b in blocks))
     mean_pair = {b: float(np.mean(list(results[b]["pairs"].values()))) for b in blocks}
-    print(f"{'mean over the time-reversed pairs':42}" + "".join(f"{mean_pair[b] * 100:>9.1f}%" for b in blocks))
-    print(f"{'training + evaluation time':42}" + "".join(f"{results[b]['seconds']:>9.0f}s" for b in blocks))
+    print(f"{'mean over the time-reversed pairs':42}" + "".join(f"{mean_pair[b] * 100:>11.1f}%" for b in blocks))
+    print(f"{'training + evaluation time':42}" + "".join(f"{results[b]['seconds']:>11.0f}s" for b in blocks))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"results": results, "mean_pair": mean_pair, "args": vars(args), "seconds": time.time() - start}, f, indent=2)
     print(f"\ntotal {time.time() - start:.0f}s. Models: {', '.join(results[b]['model'] for b in blocks)}")
