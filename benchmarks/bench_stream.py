@@ -39,6 +39,7 @@ def parse_args(argv=None):
     p.add_argument("--causal", action="store_true", help="causal models (zero delay) instead of centred ones")
     p.add_argument("--data", nargs="+", default=None, help="real clips (default: tests/assets/real)")
     p.add_argument("--workdir", default=None, help="keep the .tflite files here (default: a temp dir)")
+    p.add_argument("--reuse", action="store_true", help="re-time the .tflite files already in --workdir")
     p.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results", "stream.json"))
     return p.parse_args(argv)
 
@@ -70,6 +71,7 @@ def main(argv=None):
     from keras_gst import GSTResNet
     from keras_gst.analysis.complexity import count_macs
     from keras_gst.export.clips import load_clips, normalize_clip
+    from keras_gst.export.streaming import StreamingGST
     from keras_gst.export.streaming_tflite import convert_streaming_tflite
 
     sources = args.data or [os.path.join(REPO, "tests", "assets", "real", "videos"),
@@ -87,7 +89,10 @@ def main(argv=None):
         for mode in args.modes:
             path = os.path.join(workdir, f"gst_r{depth}_{size}_{'causal' if args.causal else 'centred'}_{mode}.tflite")
             start = time.perf_counter()
-            stream = convert_streaming_tflite(model, path, mode, clips if mode == "int8" else None)
+            if args.reuse and os.path.exists(path):
+                stream = StreamingGST(model)
+            else:
+                stream = convert_streaming_tflite(model, path, mode, clips if mode == "int8" else None)
             convert_s = time.perf_counter() - start
             for threads in args.threads:
                 median, best = time_stream(path, frames, threads, args.runs, args.warmup)
@@ -102,7 +107,7 @@ def main(argv=None):
     load = os.getloadavg()
     meta = {"cpu": _cpu_model(), "cores": os.cpu_count(), "load_avg_end": load, "tensorflow": tf.__version__,
             "keras": keras.__version__, "python": platform.python_version(), "runs": args.runs,
-            "warmup": args.warmup, "causal": args.causal, "calibration_clips": args.calibration_clips,
+            "warmup": args.warmup, "reused_files": args.reuse, "causal": args.causal, "calibration_clips": args.calibration_clips,
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
     print(f"\n| model | frame | mode | threads | ms/frame (median) | min | GMACs/frame | MB |")
     print("|---|---|---|---|---|---|---|---|")
