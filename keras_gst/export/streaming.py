@@ -23,12 +23,10 @@ GPU / NNAPI delegates require): `state_<unit>_h0`, `_h1` (past inputs), `_valid`
         # out["clip_logits"] is the mean over the valid frames so far.
 
 `export_streaming_savedmodel(model, path)` writes a SavedModel with `init_states` (batch_size) and
-`call` (frame, valid, state_*) signatures, MoViNet-style. `export_streaming_tflite(model, path, quantize)`
-writes the `call` step as a .tflite file (float32, fp16, dynamic or calibrated all-int8; see
-`keras_gst.export.streaming_tflite`).
+`call` (frame, valid, state_*) signatures, MoViNet-style. `keras_gst.export.streaming_tflite`
+writes the `call` step as a .tflite file (float32, fp16, dynamic or calibrated all-int8).
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
@@ -218,13 +216,6 @@ def export_streaming_savedmodel(model, path):
         "call": concrete,
     })
     return stream
-
-
-def export_streaming_tflite(model, path, quantize="none", calibration_clips=None):
-    """The stream step as a .tflite file: see `keras_gst.export.streaming_tflite.convert_streaming_tflite`."""
-    from keras_gst.export.streaming_tflite import convert_streaming_tflite
-
-    return convert_streaming_tflite(model, path, quantize, calibration_clips)
 
 
 def initial_states_numpy(stream, batch_size=1):

@@ -26,6 +26,8 @@ import numpy as np
 from keras_gst.export.audit import check_int8
 from keras_gst.export.clips import normalize_clip
 from keras_gst.export.savedmodel import ParityError, compare_logits
+from keras_gst.export.stream_runner import load_stream
+from keras_gst.export.streaming import StreamingGST
 from keras_gst.export.tflite import PARITY_THRESHOLDS, QUANTIZE_MODES
 
 
@@ -59,8 +61,6 @@ def convert_streaming_tflite(model, path, quantize="none", calibration_clips=Non
     """
     import keras
     import tensorflow as tf
-
-    from keras_gst.export.streaming import StreamingGST
 
     if quantize not in QUANTIZE_MODES:
         raise ValueError(f"`quantize` must be one of {QUANTIZE_MODES}. Received: {quantize!r}")
@@ -105,6 +105,9 @@ def convert_streaming_tflite(model, path, quantize="none", calibration_clips=Non
     return stream
 
 
+export_streaming_tflite = convert_streaming_tflite
+
+
 def streaming_parity(model, path, clips, quantize="none", thresholds=None, num_threads=2, raise_on_failure=True):
     """Parity report of the stream file at `path` (.tflite or streaming SavedModel dir) on real pixel `clips`.
 
@@ -115,9 +118,6 @@ def streaming_parity(model, path, clips, quantize="none", thresholds=None, num_t
     `passed` (both comparisons within `PARITY_THRESHOLDS[quantize]` or `thresholds`). Raises `ParityError`
     on failure unless `raise_on_failure=False`.
     """
-    from keras_gst.export.stream_runner import load_stream
-    from keras_gst.export.streaming import StreamingGST
-
     max_rel, min_top1 = thresholds or PARITY_THRESHOLDS[quantize]
     x = normalize_clip(clips)
     ref_frames, _ = StreamingGST(model).run(x)

@@ -96,7 +96,8 @@ def test_export_cli_streaming(tiny_model, real_sources, tmp_path, capsys):
 def test_streaming_tflite_frame_by_frame(tiny_model, real_clips, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
-    from keras_gst.export.streaming import export_streaming_tflite, initial_states_numpy
+    from keras_gst.export import export_streaming_tflite
+    from keras_gst.export.streaming import initial_states_numpy
 
     path = str(tmp_path / "stream.tflite")
     stream = export_streaming_tflite(tiny_model, path)

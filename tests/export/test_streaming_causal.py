@@ -81,11 +81,11 @@ def test_causal_stream_has_zero_delay_and_equals_offline(causal_model, real_clip
 
 
 def test_causal_recipe_and_train_flag():
+    import argparse
+
     from keras_gst.commands.train import add_recipe_arguments, recipe_from_args
     from keras_gst.training.recipe import Recipe
     from keras_gst.training.trainer import _build_model
-
-    import argparse
 
     parser = argparse.ArgumentParser()
     add_recipe_arguments(parser, Recipe())
