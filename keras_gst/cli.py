@@ -15,6 +15,7 @@ COMMANDS = [
     "keras_gst.commands.bench",
     "keras_gst.commands.convert_torch",
     "keras_gst.commands.extract_frames",
+    "keras_gst.commands.shard",
     "keras_gst.commands.train",
     "keras_gst.commands.eval",
     "keras_gst.commands.analyze_bn",

@@ -1,6 +1,8 @@
 """`keras-gst explain VIDEO --model MODEL`: the paper's Fig. 5, per-frame class probabilities over time
 for one video (or frame folder), as a PNG, and the clip's top predictions."""
 
+from keras_gst.commands import argtypes as A
+
 
 def register(subparsers):
     p = subparsers.add_parser("explain", help="Fig. 5: per-frame class probabilities over time for one video.",
@@ -8,15 +10,25 @@ def register(subparsers):
     p.add_argument("video", help="video file or frame folder")
     p.add_argument("--model", required=True, help="saved model (.keras)")
     p.add_argument("--class-file", default=None, help="class names (label map, one a line, or any reader's class file via --dataset)")
-    p.add_argument("--frames", type=int, default=None, help="frames sampled (default: the model's, else 8)")
-    p.add_argument("--scale-size", type=int, default=256)
-    p.add_argument("--crop-size", type=int, default=None, help="default: the model's input size, else 224")
-    p.add_argument("--top-k", type=int, default=5, help="classes drawn")
+    p.add_argument("--frames", type=A.positive_int, default=None, help="frames sampled (default: the model's, else 8)")
+    p.add_argument("--scale-size", type=A.positive_int, default=256)
+    p.add_argument("--crop-size", type=A.positive_int, default=None, help="default: the model's input size, else 224")
+    p.add_argument("--top-k", type=A.positive_int, default=5, help="classes drawn")
     p.add_argument("--output", default="explain.png")
     p.set_defaults(func=run)
 
 
 def run(args):
+    import sys
+
+    try:
+        return _explain(args)
+    except (FileNotFoundError, ValueError) as e:  # bad model, video or class file: the message names it
+        print(f"keras-gst explain: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _explain(args):
     import os
 
     import keras
@@ -29,13 +41,16 @@ def run(args):
     frames = args.frames or getattr(model, "num_frames", None) or 8
     crop = args.crop_size or getattr(model, "frame_shape", (None,))[0] or 224
     if not os.path.exists(args.video):
-        raise SystemExit(f"no such video or frame folder: {args.video}")
+        raise FileNotFoundError(f"no such video or frame folder: {args.video}")
+    names = read_label_map(args.class_file) if args.class_file else None
+    if names is not None and len(names) != model.num_classes:
+        raise ValueError(f"--class-file {args.class_file} has {len(names)} class names, the model has "
+                         f"{model.num_classes} classes: pass the class file the model was trained with")
     record = VideoRecord(args.video, None, 0)
     template = "auto" if os.path.isdir(args.video) else "{:05d}.jpg"
     ds = build_dataset([record], num_frames=frames, training=False, batch_size=1, num_classes=model.num_classes,
                        template=template, scale_size=args.scale_size, crop_size=crop)
     clip = next(iter(ds))[0][0].numpy()
-    names = read_label_map(args.class_file) if args.class_file else None
     probs = frame_probabilities(model, clip)
     top = plot_frame_probabilities(probs, args.output, names, top_k=args.top_k,
                                    title=f"{os.path.basename(args.video.rstrip('/'))}: per-frame probabilities ({model.name})")

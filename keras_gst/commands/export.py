@@ -11,6 +11,8 @@ Exits non-zero (2) when the exported model disagrees with the Keras model beyond
 import json
 import sys
 
+from keras_gst.commands import argtypes as A
+
 
 def register(subparsers):
     parser = subparsers.add_parser("export", help="Export a .keras model to SavedModel or TFLite, with parity report.")
@@ -28,8 +30,8 @@ def add_arguments(parser, fixed_format=None):
         parser.set_defaults(format=fixed_format)
     parser.add_argument("--model", required=True, help="the Keras model (.keras file)")
     parser.add_argument("--out", required=True, help="output SavedModel directory or .tflite file")
-    parser.add_argument("--frames", type=int, default=None, help="T of the exported input (default: the model's, else 8)")
-    parser.add_argument("--size", type=int, default=None, help="frame height = width (default: the model's, else 224)")
+    parser.add_argument("--frames", type=A.positive_int, default=None, help="T of the exported input (default: the model's, else 8)")
+    parser.add_argument("--size", type=A.positive_int, default=None, help="frame height = width (default: the model's, else 224)")
     parser.add_argument("--input-dtype", default="float32", choices=["float32", "uint8"],
                         help="float32: normalised frames; uint8: RGB pixels, ImageNet normalisation inside")
     if fixed_format != "savedmodel":
@@ -38,13 +40,13 @@ def add_arguments(parser, fixed_format=None):
         parser.add_argument("--calibration", nargs="+", default=None, metavar="DATA",
                             help="int8 representative data: videos, frame folders, directories or list files "
                                  "(default: ../shared/data/real videos and SSv2 frames, if present)")
-        parser.add_argument("--calibration-clips", type=int, default=32, help="at most this many calibration clips")
+        parser.add_argument("--calibration-clips", type=A.positive_int, default=32, help="at most this many calibration clips")
         parser.add_argument("--temporal-impl", default="conv2d", choices=["conv2d", "conv3d"],
                             help="conv2d (default): temporal convs as shifted Conv2Ds, all int8; conv3d keeps CONV_3D")
-        parser.add_argument("--threads", type=int, default=2, help="interpreter threads for the parity run")
-        parser.add_argument("--max-rel-diff", type=float, default=None,
+        parser.add_argument("--threads", type=A.positive_int, default=2, help="interpreter threads for the parity run")
+        parser.add_argument("--max-rel-diff", type=A.positive_float, default=None,
                             help="override the mode's parity threshold on max|diff| / max|logit|")
-        parser.add_argument("--min-top1", type=float, default=None, help="override the mode's minimum top-1 agreement")
+        parser.add_argument("--min-top1", type=A.unit_fraction, default=None, help="override the mode's minimum top-1 agreement")
     parser.add_argument("--parity-data", nargs="+", default=None, metavar="DATA",
                         help="real clips for the parity report (default: the calibration data)")
     parser.add_argument("--data-root", default=None, help="root of the paths in list files (default: the list's folder)")

@@ -16,6 +16,8 @@ import os
 import sys
 import time
 
+from keras_gst.commands import argtypes as A
+
 
 def register(subparsers):
     parser = subparsers.add_parser("stream", help="Classify videos frame by frame with a streaming model (running top-k).",
@@ -25,12 +27,12 @@ def register(subparsers):
                         help="a streaming .tflite file or SavedModel directory (keras-gst export --format streaming), "
                              "or a .keras model")
     parser.add_argument("--labels", default=None, help="class names, one per line, in class-index order")
-    parser.add_argument("--topk", type=int, default=5)
+    parser.add_argument("--topk", type=A.positive_int, default=5)
     parser.add_argument("--json", action="store_true", help="one JSON line per emitted frame")
     parser.add_argument("--plot", default=None, metavar="PNG",
                         help="save the per-frame probabilities as a plot (VIDEO index appended for several inputs)")
-    parser.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads")
-    parser.add_argument("--max-frames", type=int, default=None, help="stop each input after this many frames (cameras)")
+    parser.add_argument("--threads", type=A.positive_int, default=2, help="TFLite interpreter threads")
+    parser.add_argument("--max-frames", type=A.positive_int, default=None, help="stop each input after this many frames (cameras)")
     parser.set_defaults(func=run)
 
 
@@ -122,10 +124,6 @@ def run(args):
     from keras_gst.export.predictor import read_labels, softmax
     from keras_gst.export.stream_runner import load_stream
 
-    if args.topk < 1:
-        return _error("--topk must be >= 1")
-    if args.max_frames is not None and args.max_frames < 1:
-        return _error("--max-frames must be >= 1")
     try:
         stream = load_stream(args.model, num_threads=args.threads)
         labels = read_labels(args.labels, stream.num_classes) if args.labels else None
