@@ -67,10 +67,6 @@ def run(args):
     start = time.perf_counter()
     logits = predictor.logits(clip[None])[0]
     first = time.perf_counter() - start
-    if not np.all(np.isfinite(logits)):
-        print(f"error: {args.model} gives NaN or infinite scores for {args.video}: its weights are not finite "
-              "(e.g. saved from a training run that diverged); use an earlier checkpoint", file=sys.stderr)
-        return 2
     timing = None
     if args.timing:  # warm passes: the first pays for TF/interpreter start-up
         import numpy as np
@@ -111,8 +107,14 @@ def _multi_view_logits(predictor, video, num_clips, num_crops):
 
 
 def _report(args, predictor, labels, logits, timing):
+    import numpy as np
+
     from keras_gst.export.predictor import top_k
 
+    if not np.all(np.isfinite(logits)):
+        print(f"error: {args.model} gives NaN or infinite scores for {args.video}: its weights are not finite "
+              "(e.g. saved from a training run that diverged); use an earlier checkpoint", file=sys.stderr)
+        return 2
     results = top_k(logits, min(args.topk, predictor.num_classes), labels)
     if args.json:
         out = {

@@ -141,6 +141,8 @@ def run(args):
         try:
             while True:
                 i, logits, ms = next(frames)
+                if not np.all(np.isfinite(logits)):
+                    raise ValueError(f"{args.model} gives NaN or infinite scores: its weights are not finite")
                 total = logits.astype(np.float64) if total is None else total + logits
                 running = softmax(total / (i + 1))
                 top = np.argsort(-running)[:k]
