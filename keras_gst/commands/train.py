@@ -6,8 +6,11 @@ each dataset's paper defaults (`recipe_main`). Adding a data source is a new `--
 """
 
 import argparse
+import contextlib
 import dataclasses
+import re
 import sys
+import warnings
 
 from keras_gst.commands import argtypes as A
 
@@ -124,6 +127,45 @@ def recipe_from_args(args, defaults):
     return dataclasses.replace(defaults, **changes)
 
 
+def cli_spelling(text, defaults=None):
+    """Recipe keywords in a library message -> this command's flags: `weights=None` -> `--weights none`,
+    `weights='x'` -> `--weights x`, `freeze_bn=True` -> `--freeze-bn`, `batch_size` -> `--batch-size`."""
+    from keras_gst.training.recipe import Recipe
+
+    parser = add_recipe_arguments(argparse.ArgumentParser(add_help=False), defaults or Recipe())
+    flags = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}  # noqa: SLF001
+
+    def keyword(match):
+        name, value = match.group(1), match.group(2)
+        if name not in flags:
+            return match.group(0)
+        value = value.strip("'\"")
+        if value in ("True", "False"):
+            return flags[name] if value == "True" else "--no-" + flags[name][2:]
+        return f"{flags[name]} {'none' if value == 'None' else value}"
+
+    text = re.sub(r"\b([a-z_]+)=('[^']*'|\"[^\"]*\"|[\w+-]+(?:\.+[\w+-]+)*)", keyword, text)
+    return re.sub(r"\b[a-z]+_[a-z_]+\b", lambda m: flags.get(m.group(0), m.group(0)), text)
+
+
+@contextlib.contextmanager
+def _warnings_in_cli_spelling(defaults=None):
+    """Show keras_gst's UserWarnings during a run as `warning: ...` lines in the CLI's spelling."""
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, UserWarning) and "keras_gst" in filename:
+            print(f"warning: {cli_spelling(str(message), defaults)}", file=sys.stderr, flush=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
 def _run_recipe(recipe, cpu_replicas=None, args=None):
     from keras_gst.data import AnnotationError
     from keras_gst.training import fit, split_cpu
@@ -144,9 +186,10 @@ def _run_recipe(recipe, cpu_replicas=None, args=None):
     if train is not None and train.skipped:
         print(f"{len(train.skipped)} entries skipped (not videos / missing / bad labels), e.g. {train.skipped[0]}")
     try:
-        result = fit(recipe, train_records=train, val_records=val)
+        with _warnings_in_cli_spelling():
+            result = fit(recipe, train_records=train, val_records=val)
     except (FileNotFoundError, ValueError, RuntimeError) as e:  # bad weights/data, NaN stop: messages name the cause
-        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"error: {type(e).__name__}: {cli_spelling(str(e))}", file=sys.stderr)
         return 2
     if result.is_chief:
         outputs = finish_run(result, recipe.output_dir)

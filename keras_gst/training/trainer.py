@@ -143,6 +143,39 @@ def _worker_output_dir(recipe, strategy):
     return os.path.join(recipe.output_dir, "workers", f"worker_{index}"), False
 
 
+MIN_STEPS_PER_EPOCH = 5
+
+
+def _small_run_warnings(recipe, num_clips, global_batch, steps_per_epoch):
+    """Settings that train but probably not as meant (messages in the API's spelling)."""
+    messages = []
+    if not recipe.steps_per_epoch and steps_per_epoch < MIN_STEPS_PER_EPOCH:
+        smaller = max(1, num_clips // MIN_STEPS_PER_EPOCH // max(1, global_batch // recipe.batch_size))
+        messages.append(f"{num_clips} training clips at a global batch of {global_batch} make {steps_per_epoch} "
+                        f"step(s) per epoch (fewer than {MIN_STEPS_PER_EPOCH}): learning-rate decay, validation and "
+                        f"early stopping count epochs; use more clips or a smaller batch_size (e.g. {smaller})")
+    if recipe.freeze_bn and recipe.weights is None:
+        messages.append("freeze_bn=True with weights=None: partial BN keeps the pretrained BatchNorm statistics, "
+                        "but without pretrained weights they are the initial ones (mean 0, variance 1) and never "
+                        "learn; drop freeze_bn or start from pretrained weights")
+    return messages
+
+
+def _prepare_output_dir(recipe, paths):
+    """Create the run's folder, start fresh (unless resuming) and write recipe.json."""
+    os.makedirs(paths["root"], exist_ok=True)
+    resuming = recipe.resume and bool(glob.glob(os.path.join(glob.escape(paths["backup"]), "*.weights.h5")))
+    if not resuming:  # a fresh run: forget an earlier run's backup, checkpoints, models, score and history here
+        for name in ("backup", "checkpoints"):
+            shutil.rmtree(paths[name], ignore_errors=True)
+        for name in ("history", "best_score", "best", "model"):
+            if os.path.exists(paths[name]):
+                os.remove(paths[name])
+    elif recipe.verbose:
+        print(f"resuming from {paths['backup']}", flush=True)
+    write_text(paths["recipe"], recipe.to_json())
+
+
 def fit(recipe, strategy=None, train_records=None, val_records=None):
     """Train per `recipe` (a `Recipe`); returns a `FitResult`.
 
@@ -157,17 +190,6 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     multi_worker = D.is_multi_worker(strategy)
     output_dir, is_chief = _worker_output_dir(recipe, strategy)
     paths = output_paths(output_dir)
-    os.makedirs(output_dir, exist_ok=True)
-    resuming = recipe.resume and bool(glob.glob(os.path.join(glob.escape(paths["backup"]), "*.weights.h5")))
-    if not resuming:  # a fresh run: forget an earlier run's backup, checkpoints, models, score and history here
-        for name in ("backup", "checkpoints"):
-            shutil.rmtree(paths[name], ignore_errors=True)
-        for name in ("history", "best_score", "best", "model"):
-            if os.path.exists(paths[name]):
-                os.remove(paths[name])
-    elif recipe.verbose:
-        print(f"resuming from {paths['backup']}", flush=True)
-    write_text(paths["recipe"], recipe.to_json())
     if recipe.seed is not None:
         keras.utils.set_random_seed(recipe.seed)
 
@@ -183,10 +205,14 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     num_classes = num_classes_of(recipe, train)
     replicas = strategy.num_replicas_in_sync
     global_batch = recipe.batch_size * replicas
-    steps_per_epoch = recipe.steps_per_epoch or len(train) // global_batch
-    if steps_per_epoch < 1:
+    if not recipe.steps_per_epoch and len(train) < global_batch:
         raise ValueError(f"{len(train)} training clips are fewer than one global batch of {global_batch} "
-                         f"({recipe.batch_size} per replica x {replicas} replicas)")
+                         f"({recipe.batch_size} per replica x {replicas} replicas): lower batch_size")
+    # The training stream is reshuffled passes over the clips, batched across pass boundaries (full
+    # batches): ceil(clips / batch) steps make an epoch one pass, so no clip is left out of it.
+    steps_per_epoch = recipe.steps_per_epoch or -(-len(train) // global_batch)
+    for message in _small_run_warnings(recipe, len(train), global_batch, steps_per_epoch):
+        warnings.warn(message, UserWarning, stacklevel=2)
     lr = scaled_learning_rate(recipe.base_lr, global_batch, recipe.base_batch)
     skip_log, val_skip_log = SkipLog(), SkipLog()
     train_options = dataset_options(recipe, True, class_names, num_classes)
@@ -232,6 +258,8 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
                                     recipe.clip_norm, recipe.base_batch)
         compile_model(model, optimizer, num_classes)
         optimizer.build(model.trainable_variables)
+
+    _prepare_output_dir(recipe, paths)  # only now: a run that fails to start (data, weights) writes nothing
 
     nan_guard = C.StopOnNaN()
     backup = C.KeepBackupOnFailure(paths["backup"], nan_guard=nan_guard)
