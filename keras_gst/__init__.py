@@ -4,7 +4,8 @@ The public names are imported on first use (PEP 562), so `import keras_gst` and 
 load TensorFlow. The first name used, or Keras being imported (before or after `import keras_gst`), imports
 them all, which registers the custom layers, `GSTResNet` and the training optimiser (GSTSGD) with Keras:
 models saved by `keras_gst.training.fit` (which include their optimizer) then load with
-`keras.saving.load_model`.
+`keras.saving.load_model`. (Importing only a submodule that imports Keras itself, e.g. `keras_gst.data`,
+registers nothing: use a `keras_gst` name or `import keras_gst.models` before loading.)
 """
 
 import importlib
@@ -65,7 +66,17 @@ class _RegisterWithKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module):
         module.__spec__.loader = module.__loader__ = self._loader
         self._loader.exec_module(module)
-        _load_all()
+        _register_with_keras()
+
+
+def _register_with_keras():
+    """Import the modules that define Keras serializables. Keras may have been imported by a keras_gst
+    module that is itself still initialising (an import cycle): then skip, the import under way goes on."""
+    for name in ("keras_gst.layers", "keras_gst.models", "keras_gst.training.optim"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return
 
 
 if "keras" in sys.modules:  # Keras is loaded already: registering the classes now costs little

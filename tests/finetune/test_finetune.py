@@ -332,9 +332,9 @@ def test_small_data_uses_every_clip_each_epoch_and_warns(tmp_path):
     from keras_gst.data import read_class_folders
     from keras_gst.training.recipe import Recipe, dataset_options
 
-    for label, name in enumerate(("a", "b", "c")):
-        _synthetic(tmp_path / "data" / name, label, 5, seed=label)
-    code, stdout, stderr = _cli("train", "--data", tmp_path / "data", "--val-split", 0, "--out", tmp_path / "out",
+    for label, name in enumerate(("a", "b", "c")):  # 6 clips each: 1 to validation, 5 to training
+        _synthetic(tmp_path / "data" / name, label, 6, seed=label)
+    code, stdout, stderr = _cli("train", "--data", tmp_path / "data", "--out", tmp_path / "out",
                                 "--model", "gst_resnet18", "--frames", 2, "--size", 32, "--batch-size", 8, "--epochs", 1,
                                 "--weights", "none", "--export", "none", "--no-eval", "--no-histograms", "--verbose", 1)
     assert code == 0, stderr
@@ -342,7 +342,7 @@ def test_small_data_uses_every_clip_each_epoch_and_warns(tmp_path):
     assert ("warning: 15 training clips at a global batch of 8 make 2 step(s) per epoch (fewer than 5)" in stderr
             and "smaller --batch-size (e.g. 3)" in stderr), stderr
     # the training stream fit reads: one label per clip, 2 batches of 8 hold all 15 clips
-    records = read_class_folders(tmp_path / "data").records
+    records = read_class_folders(tmp_path / "data").records[:15]
     unique = [type(r)(r.path, r.num_frames, i) for i, r in enumerate(records)]
     options = dataset_options(Recipe(num_frames=2, crop_size=32, scale_size=36, seed=0), True, None, 15)
     keras.utils.set_random_seed(0)
