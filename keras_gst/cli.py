@@ -32,6 +32,7 @@ COMMANDS = [
     "keras_gst.commands.explain",
     "keras_gst.commands.export",
     "keras_gst.commands.predict",
+    "keras_gst.commands.stream",
 ]
 VERBOSE_HELP = "show TensorFlow / Abseil / gRPC runtime logs (hidden by default)"
 

@@ -37,7 +37,9 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=0.05, help="lr per 24 clips (scaled to the batch)")
-    p.add_argument("--blocks", default="gst,c2d", help="models to compare (gst, c2d, c3d, p3d)")
+    p.add_argument("--blocks", default="gst,c2d",
+                   help="models to compare (gst, c2d, c3d, p3d; a '-causal' suffix, e.g. gst-causal, makes the "
+                        "temporal convolutions causal)")
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--steps-per-epoch", type=int, default=None, help="default: one pass over the training videos")
     return p.parse_args(argv)
@@ -73,16 +75,17 @@ def main(argv=None):
     print(f"synthetic dataset: {args.classes} classes, {args.videos_per_class} training videos per class, in {data_dir}")
 
     results = {}
-    for block in [b.strip() for b in args.blocks.split(",") if b.strip()]:
+    for variant in [b.strip() for b in args.blocks.split(",") if b.strip()]:
+        block, causal = variant.removesuffix("-causal"), variant.endswith("-causal")
         recipe = Recipe(
-            name=f"synthetic_{block}", dataset="list", train_annotations=train_list, val_annotations=val_list,
+            name=f"synthetic_{variant}", dataset="list", train_annotations=train_list, val_annotations=val_list,
             class_file=class_file, num_frames=args.frames, scale_size=video_size, crop_size=args.size,
-            depth=18, block=block, weights=None, dropout=0.3, epochs=args.epochs, batch_size=args.batch_size,
+            depth=18, block=block, causal=causal, weights=None, dropout=0.3, epochs=args.epochs, batch_size=args.batch_size,
             base_lr=args.lr, decay_epochs=(max(1, int(args.epochs * 0.75)),), weight_decay=1e-4,
-            output_dir=os.path.join(out, block), resume=False, seed=args.seed,
+            output_dir=os.path.join(out, variant), resume=False, seed=args.seed,
             steps_per_epoch=args.steps_per_epoch, verbose=2,
         )
-        print(f"\n=== training {block.upper()}-ResNet-18 from scratch ===", flush=True)
+        print(f"\n=== training {variant.upper()}-ResNet-18 from scratch ===", flush=True)
         t0 = time.time()
         result = fit(recipe)
         import keras
@@ -94,9 +97,9 @@ def main(argv=None):
         scores, labels = predict_scores(model, ds)
         clip, label = next(iter(ds.unbatch().skip(0).take(1)))
         probs = frame_probabilities(model, clip.numpy())
-        plot_frame_probabilities(probs, os.path.join(out, f"fig5_{block}.png"), class_names,
-                                 title=f"{block.upper()}: per-frame probabilities, true class: {class_names[int(label)]}")
-        results[block] = {
+        plot_frame_probabilities(probs, os.path.join(out, f"fig5_{variant}.png"), class_names,
+                                 title=f"{variant.upper()}: per-frame probabilities, true class: {class_names[int(label)]}")
+        results[variant] = {
             "top1": float(np.mean(np.argmax(scores, 1) == labels)),
             "pairs": pair_accuracy(scores, labels),
             "seconds": time.time() - t0,
@@ -111,13 +114,13 @@ def main(argv=None):
              for i in range(args.classes // 2)]
     blocks = list(results)
     print(f"\nValidation accuracy ({len(labels)} clips). Pairs: telling a clip from its time reversal (chance 50 %):")
-    print(f"{'':42}" + "".join(f"{b.upper():>10}" for b in blocks))
-    print(f"{'top-1, all ' + str(args.classes) + ' classes':42}" + "".join(f"{results[b]['top1'] * 100:>9.1f}%" for b in blocks))
+    print(f"{'':42}" + "".join(f"{b.upper():>12}" for b in blocks))
+    print(f"{'top-1, all ' + str(args.classes) + ' classes':42}" + "".join(f"{results[b]['top1'] * 100:>11.1f}%" for b in blocks))
     for i, name in enumerate(pairs):
-        print(f"{'  ' + name:42}" + "".join(f"{results[b]['pairs'][i] * 100:>9.1f}%" for b in blocks))
+        print(f"{'  ' + name:42}" + "".join(f"{results[b]['pairs'][i] * 100:>11.1f}%" for b in blocks))
     mean_pair = {b: float(np.mean(list(results[b]["pairs"].values()))) for b in blocks}
-    print(f"{'mean over the time-reversed pairs':42}" + "".join(f"{mean_pair[b] * 100:>9.1f}%" for b in blocks))
-    print(f"{'training + evaluation time':42}" + "".join(f"{results[b]['seconds']:>9.0f}s" for b in blocks))
+    print(f"{'mean over the time-reversed pairs':42}" + "".join(f"{mean_pair[b] * 100:>11.1f}%" for b in blocks))
+    print(f"{'training + evaluation time':42}" + "".join(f"{results[b]['seconds']:>11.0f}s" for b in blocks))
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"results": results, "mean_pair": mean_pair, "args": vars(args), "seconds": time.time() - start}, f, indent=2)
     print(f"\ntotal {time.time() - start:.0f}s. Models: {', '.join(results[b]['model'] for b in blocks)}")

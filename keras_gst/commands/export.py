@@ -2,6 +2,7 @@
 
     keras-gst export --format savedmodel --model M.keras --out DIR [--input-dtype uint8]
     keras-gst export --format tflite --model M.keras --quantize int8 --calibration DATA --out M.tflite
+    keras-gst export --format streaming --model M.keras --out M.tflite [--quantize int8 --calibration DATA]
 
 Exits non-zero (2) when the exported model disagrees with the Keras model beyond the mode's threshold
 (the file is kept for inspection; the report says where it is), or when the int8 op audit fails.
@@ -23,7 +24,8 @@ def add_arguments(parser, fixed_format=None):
     """Flags of the export command; `fixed_format` ("savedmodel" or "tflite") hides --format (scripts)."""
     if fixed_format is None:
         parser.add_argument("--format", required=True, choices=["savedmodel", "tflite", "streaming"],
-                            help="streaming: frame-by-frame SavedModel with init_states/call signatures")
+                            help="streaming: frame-by-frame SavedModel with init_states/call signatures, or with "
+                                 "--out M.tflite the stream step as TFLite (any --quantize)")
     else:
         parser.set_defaults(format=fixed_format)
     parser.add_argument("--model", required=True, help="the Keras model (.keras file)")
@@ -72,7 +74,8 @@ def _missing_data(args):
     calibration = getattr(args, "calibration", None)
     if getattr(args, "quantize", "none") == "int8" and not calibration:
         return f"--quantize int8 calibrates on real clips: pass --calibration DATA {DATA_HELP}"
-    if not args.no_parity and not (args.parity_data or (calibration if args.format == "tflite" else None)):
+    tflite = args.format == "tflite" or (args.format == "streaming" and args.out.endswith(".tflite"))
+    if not args.no_parity and not (args.parity_data or (calibration if tflite else None)):
         return f"the parity report runs on real clips: pass --parity-data DATA {DATA_HELP}, or --no-parity to skip it"
     return None
 
@@ -101,7 +104,8 @@ def run(args):
         tflite_parity,
     )
     from keras_gst.export.rewrite import rewrite_for_export, static_input_shape
-    from keras_gst.export.tflite import PARITY_THRESHOLDS, format_report
+    from keras_gst.export.streaming_tflite import format_streaming_report
+    from keras_gst.export.tflite import format_report
 
     model = load_keras_model(args.model)
     t, hw = _shape(model, args)
@@ -117,12 +121,15 @@ def run(args):
         print(f"rebuilt {args.model} for input {t}x{hw[0]}x{hw[1]} (the file fixes {fixed})")
     report = None
     try:
-        if args.format == "streaming":
+        if args.format == "streaming" and args.out.endswith(".tflite"):
+            report = _streaming_tflite(model, args, t, hw)
+        elif args.format == "streaming":
             from keras_gst.export.streaming import export_streaming_savedmodel
 
             if args.input_dtype != "float32":
                 raise ValueError("--format streaming takes float32 (normalised) frames only")
-
+            if args.quantize != "none":
+                raise ValueError("--quantize applies to streaming .tflite files only (--out M.tflite)")
             stream = export_streaming_savedmodel(model, args.out)
             print(f"wrote streaming SavedModel {args.out} (frames {hw[0]}x{hw[1]}, delay {stream.delay} frames, "
                   f"{len(stream.state_shapes) + 2} state tensors)")
@@ -143,10 +150,7 @@ def run(args):
             print(f"wrote {args.out} ({args.quantize}, {_mb(args.out):.1f} MB)")
             if not args.no_parity:
                 clips = _clips(args.parity_data or args.calibration, t, hw, None, 1, args.data_root)
-                max_rel, min_top1 = PARITY_THRESHOLDS[args.quantize]
-                thresholds = (args.max_rel_diff if args.max_rel_diff is not None else max_rel,
-                              args.min_top1 if args.min_top1 is not None else min_top1)
-                report = tflite_parity(model, args.out, clips, args.quantize, thresholds,
+                report = tflite_parity(model, args.out, clips, args.quantize, _thresholds(args),
                                        num_threads=args.threads, raise_on_failure=False)
     except (ClipReadError, OpAuditError, ParityError, TypeError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -156,11 +160,41 @@ def run(args):
     if args.json:
         print(json.dumps(report))
     else:
-        print("parity: " + (format_report(report) if args.format == "tflite" else _format_savedmodel(report)))
+        print("parity: " + (format_report(report) if args.format == "tflite" else
+                            format_streaming_report(report) if "frames" in report else _format_savedmodel(report)))
     if not report["passed"]:
         print(f"error: {args.out} fails the parity check (kept for inspection)", file=sys.stderr)
         return 2
     return 0
+
+
+def _thresholds(args):
+    from keras_gst.export.tflite import PARITY_THRESHOLDS
+
+    max_rel, min_top1 = PARITY_THRESHOLDS[args.quantize]
+    return (args.max_rel_diff if args.max_rel_diff is not None else max_rel,
+            args.min_top1 if args.min_top1 is not None else min_top1)
+
+
+def _streaming_tflite(model, args, t, hw):
+    """`--format streaming --out M.tflite`: the stream step as TFLite (int8 calibrated on real clips run
+    frame by frame), then its parity report vs the fp32 stream and the offline clip model."""
+    from keras_gst.export.streaming_tflite import convert_streaming_tflite, streaming_parity
+
+    if args.input_dtype != "float32":
+        raise ValueError("--format streaming takes float32 (normalised) frames only")
+    calibration = None
+    if args.quantize == "int8":
+        calibration = _clips(args.calibration, t, hw, args.calibration_clips, 2, args.data_root)
+        print(f"calibrating on {len(calibration)} real clips run frame by frame")
+    stream = convert_streaming_tflite(model, args.out, args.quantize, calibration)
+    print(f"wrote streaming {args.out} ({args.quantize}, {_mb(args.out):.1f} MB, frames {hw[0]}x{hw[1]}, "
+          f"delay {stream.delay} frames)")
+    if args.no_parity:
+        return None
+    clips = _clips(args.parity_data or args.calibration, t, hw, None, 1, args.data_root)
+    return streaming_parity(model, args.out, clips, args.quantize, _thresholds(args), num_threads=args.threads,
+                            raise_on_failure=False)
 
 
 def _streaming_parity(stream, model, clips, tolerance=1e-5):

@@ -77,6 +77,8 @@ def add_recipe_arguments(parser, defaults):
     model.add_argument("--freeze-bn", action=argparse.BooleanOptionalAction, default=d.freeze_bn,
                        help="partial BN (TSN/TSM): freeze every BatchNorm but the first (stem/bn), for small datasets")
     model.add_argument("--temporal-impl", choices=["conv3d", "conv2d"], default=d.temporal_impl)
+    model.add_argument("--causal", action=argparse.BooleanOptionalAction, default=d.causal,
+                       help="causal temporal convolutions (current and past frames only): streams with zero delay")
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=A.positive_int, default=d.epochs)
     opt.add_argument("--batch-size", type=A.positive_int, default=d.batch_size, help="clips per replica (global = x replicas)")

@@ -8,12 +8,13 @@ import numpy as np
 from keras_gst.evaluation import metrics as M
 
 
-def predict_scores(model, dataset, average="logits", max_batches=None):
+def predict_scores(model, dataset, average="logits", max_batches=None, forward=None):
     """(scores (N, C), labels (N,)) over `dataset` of (clips, labels) batches.
 
     clips: (B, T, H, W, 3) for one view, or (B, V, T, H, W, 3) for V views (clips x crops), which are
     run as one (B*V) batch and averaged per video: `average="logits"` (the authors' test script) or
-    `"softmax"` (probabilities).
+    `"softmax"` (probabilities). `forward`, a function clips -> logits, replaces `model(clips)` (e.g. a
+    .tflite file's, see `keras-gst predict --clips --crops`).
     """
     import keras
 
@@ -21,7 +22,8 @@ def predict_scores(model, dataset, average="logits", max_batches=None):
         raise ValueError(f"average must be 'logits' or 'softmax'. Received: {average!r}")
     import tensorflow as tf
 
-    forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    if forward is None:
+        forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     all_scores, all_labels = [], []
     for i, (clips, labels) in enumerate(dataset):
         if max_batches is not None and i >= max_batches:

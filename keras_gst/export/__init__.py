@@ -1,4 +1,5 @@
-"""Export GST models: SavedModel, TFLite (float32/fp16/dynamic/int8) with parity reports and an op audit."""
+"""Export GST models: SavedModel, TFLite (float32/fp16/dynamic/int8) with parity reports and an op audit;
+streaming (frame by frame) SavedModel and TFLite, and their runners."""
 
 from keras_gst.export.audit import OpAuditError, audit_tflite, check_int8, float_compute_ops, format_audit, op_counts
 from keras_gst.export.clips import ClipReadError, load_clip, load_clips, model_input, normalize_clip
@@ -6,4 +7,6 @@ from keras_gst.export.frozen import frozen_function
 from keras_gst.export.rewrite import load_keras_model, rewrite_for_export
 from keras_gst.export.savedmodel import ParityError, export_savedmodel, load_savedmodel, savedmodel_parity
 from keras_gst.export.tflite import PARITY_THRESHOLDS, QUANTIZE_MODES, TFLiteModel, convert_tflite, convert_tflite_modes, tflite_parity
-from keras_gst.export.streaming import StreamingGST, export_streaming_savedmodel, export_streaming_tflite
+from keras_gst.export.streaming import StreamingGST, export_streaming_savedmodel
+from keras_gst.export.streaming_tflite import convert_streaming_tflite, export_streaming_tflite, streaming_parity
+from keras_gst.export.stream_runner import FrameStream, StreamKindError, load_stream

@@ -72,6 +72,9 @@ def export_savedmodel(model, path, num_frames=None, frame_size=None, input_dtype
 def load_savedmodel(path):
     """The `serving_default` function of a SavedModel and its input spec."""
     loaded = tf.saved_model.load(str(path))
+    if "serving_default" not in loaded.signatures:
+        raise ValueError(f"{path} has no serving_default signature (it has {sorted(loaded.signatures)}): a streaming "
+                         "SavedModel? run it with `keras-gst stream`")
     fn = loaded.signatures["serving_default"]
     (name, spec), = fn.structured_input_signature[1].items()
     return loaded, fn, name, spec

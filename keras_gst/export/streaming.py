@@ -8,7 +8,12 @@ shortcuts are delayed to match. Frames carry a `valid` flag (delayed with them):
 the temporal convolutions as zeros, which is exactly the offline zero padding at the clip end, so after
 the last real frame, `delay` flush steps with ``valid=0`` return the remaining frames. Per-frame logits of
 the stream equal `per_frame_model(model)`'s, and the running mean over valid frames equals the clip
-logits (tested to 1e-5).
+logits (tested to 1e-5). A causal model (`GSTResNet(causal=True)`) needs no look-ahead: the same state
+gives ``temporal[s] = sum_dt conv2d(h[s-2+dt], k[dt])``, ``spatial[s] = conv2d(h[s])``, delay 0.
+
+Every state tensor has rank <= 4 with the batch (one (B, H, W, C) tensor per buffered frame, as the
+GPU / NNAPI delegates require): `state_<unit>_h0`, `_h1` (past inputs), `_valid` (B,) (centred units),
+`state_<block>_shortcut<i>` (delayed shortcuts) and `clip_sum`, `clip_count` (the running clip mean).
 
     stream = StreamingGST(model)                  # a GSTResNet with block="gst" or "c2d", static H, W
     states = stream.init_states(batch_size=1)
@@ -18,13 +23,10 @@ logits (tested to 1e-5).
         # out["clip_logits"] is the mean over the valid frames so far.
 
 `export_streaming_savedmodel(model, path)` writes a SavedModel with `init_states` (batch_size) and
-`call` (frame, valid, state_*) signatures, MoViNet-style. `export_streaming_tflite(model, path)` writes
-the `call` step as a .tflite file (batch 1; inputs frame, valid and the state_* tensors, zeros to
-start; outputs frame_logits, valid, clip_logits and the next state_* tensors), float32, fp16 or
-dynamic-range (full int8 would need calibrated state ranges: not offered).
+`call` (frame, valid, state_*) signatures, MoViNet-style. `keras_gst.export.streaming_tflite`
+writes the `call` step as a .tflite file (float32, fp16, dynamic or calibrated all-int8).
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
@@ -78,38 +80,48 @@ class StreamingGST:
         return m.get_layer("frame_logits")(feats)[:, 0], valid
 
     def _probe(self):
-        """Record the state shapes (per sample) with one offline frame."""
+        """Record the state shapes (per sample, each of rank <= 3, so rank <= 4 with the batch) with one
+        offline frame."""
         delays = {}
+        self.shortcut_delays = {}
 
         def unit(name, h, valid):
             layer = self.model.get_layer(name)
             if isinstance(layer, GSTBlock):
-                self.state_shapes[f"{name}_h"] = (2,) + tuple(h.shape[2:])
-                self.state_shapes[f"{name}_valid"] = ()
-                delays[name] = 1
+                for i in range(layer.temporal_kernel.shape[0] - 1):  # the past input frames, one tensor each
+                    self.state_shapes[f"{name}_h{i}"] = tuple(h.shape[2:])
+                if not layer.causal:  # a centred unit emits the previous frame: one frame of delay
+                    self.state_shapes[f"{name}_valid"] = ()
+                    delays[name] = 1
             elif not isinstance(layer, C2DBlock):
                 raise ValueError(f"{name}: {type(layer).__name__} cannot stream")
             return layer(h, training=False), valid
 
         def delay_shortcut(name, shortcut, valid, valid_out):
             d = sum(v for k, v in delays.items() if k.startswith(name + "_"))
+            for i in range(d):
+                self.state_shapes[f"{name}_shortcut{i}"] = tuple(shortcut.shape[2:])
             if d:
-                self.state_shapes[f"{name}_shortcut"] = (d,) + tuple(shortcut.shape[2:])
+                self.shortcut_delays[name] = d
             return shortcut
 
         self._walk(ops.zeros((1, 1) + self.frame_shape), ops.ones((1,)), unit, delay_shortcut)
 
-    def init_states(self, batch_size=1):
+    def init_states(self, batch_size=1, clip_state=True):
+        """Zero states: {name: (batch_size, ...)}. `clip_state=False` leaves out the running clip mean
+        ("clip_sum", "clip_count"; the int8 stream, whose unbounded sum would saturate)."""
         states = {k: tf.zeros((batch_size,) + s) for k, s in self.state_shapes.items()}
-        states["clip_sum"] = tf.zeros((batch_size, self.num_classes))
-        states["clip_count"] = tf.zeros((batch_size,))
+        if clip_state:
+            states["clip_sum"] = tf.zeros((batch_size, self.num_classes))
+            states["clip_count"] = tf.zeros((batch_size,))
         return states
 
     def step(self, frame, valid, states):
         """One frame (B, H, W, 3) normalised, `valid` (B,) 1.0 for a real frame and 0.0 for a flush step.
 
-        Returns ({"frame_logits", "valid", "clip_logits"}, new_states); frame_logits belong to the frame
-        `delay` steps earlier, valid when "valid" is 1.
+        Returns ({"frame_logits", "valid"[, "clip_logits"]}, new_states); frame_logits belong to the
+        frame `delay` steps earlier, valid when "valid" is 1; "clip_logits" (the mean over the valid
+        frames so far) when `states` holds the clip state.
         """
         new = {}
         valid = tf.cast(valid, tf.float32)
@@ -118,36 +130,46 @@ class StreamingGST:
             layer = self.model.get_layer(name)
             if isinstance(layer, C2DBlock):
                 return layer(h, training=False), valid_in
-            masked = h * valid_in[:, None, None, None, None]
-            window = tf.concat([states[f"{name}_h"], masked], axis=1)  # h[s-2], h[s-1], h[s]
-            new[f"{name}_h"] = window[:, 1:]
-            new[f"{name}_valid"] = valid_in
-            xs, xt = layer.split_inputs(window)
+            past = layer.temporal_kernel.shape[0] - 1
+            window = [states[f"{name}_h{i}"][:, None] for i in range(past)]
+            window.append(h * valid_in[:, None, None, None, None])  # h[s-2], h[s-1], h[s]
+            for i in range(past):
+                new[f"{name}_h{i}"] = window[i + 1][:, 0]
+            # causal: output frame s (current input); centred: frame s-1 (the middle of the window)
+            xs = layer.split_inputs(window[-1] if layer.causal else window[past // 2])[0]
+            xts = [layer.split_inputs(f)[1] for f in window]
 
             def spatial(kernel, bias, relu):
-                return frame_conv2d(xs[:, 1:2], kernel, layer.strides, bias, relu)
+                return frame_conv2d(xs, kernel, layer.strides, bias, relu)
 
             def temporal(kernel, bias, relu):
-                y = sum(frame_conv2d(xt[:, dt : dt + 1], kernel[dt], layer.strides) for dt in range(kernel.shape[0]))
+                y = sum(frame_conv2d(xts[dt], kernel[dt], layer.strides) for dt in range(kernel.shape[0]))
                 y = y + bias
                 return ops.relu(y) if relu else y
 
             convs = [(spatial, layer.spatial_kernel), (temporal, layer.temporal_kernel)]
-            return layer.conv_bn(convs, layer.bn, False, layer.activation), states[f"{name}_valid"]
+            y = layer.conv_bn(convs, layer.bn, False, layer.activation)
+            if layer.causal:
+                return y, valid_in
+            new[f"{name}_valid"] = valid_in
+            return y, states[f"{name}_valid"]
 
         def delay_shortcut(name, shortcut, valid_in, valid_out):
-            key = f"{name}_shortcut"
-            if key not in states:
+            d = self.shortcut_delays.get(name, 0)
+            if not d:
                 return shortcut
-            buffer = tf.concat([states[key], shortcut], axis=1)
-            new[key] = buffer[:, 1:]
-            return buffer[:, :1]
+            buffer = [states[f"{name}_shortcut{i}"] for i in range(d)] + [shortcut[:, 0]]
+            for i in range(d):
+                new[f"{name}_shortcut{i}"] = buffer[i + 1]
+            return buffer[0][:, None]
 
         logits, valid_out = self._walk(frame[:, None], valid, unit, delay_shortcut)
-        new["clip_sum"] = states["clip_sum"] + logits * valid_out[:, None]
-        new["clip_count"] = states["clip_count"] + valid_out
-        clip = new["clip_sum"] / tf.maximum(new["clip_count"], 1.0)[:, None]
-        return {"frame_logits": logits, "valid": valid_out, "clip_logits": clip}, new
+        out = {"frame_logits": logits, "valid": valid_out}
+        if "clip_sum" in states:
+            new["clip_sum"] = states["clip_sum"] + logits * valid_out[:, None]
+            new["clip_count"] = states["clip_count"] + valid_out
+            out["clip_logits"] = new["clip_sum"] / tf.maximum(new["clip_count"], 1.0)[:, None]
+        return out, new
 
     def run(self, clips):
         """Stream whole clips (B, T, H, W, 3): per-frame logits (B, T, classes) and clip logits (B, classes)."""
@@ -193,49 +215,6 @@ def export_streaming_savedmodel(model, path):
         "init_states": module.init_states.get_concrete_function(),
         "call": concrete,
     })
-    return stream
-
-
-STREAMING_TFLITE_MODES = ("none", "fp16", "dynamic")
-
-
-def export_streaming_tflite(model, path, quantize="none"):
-    """The stream step as a .tflite file (batch 1, see the module docstring); returns the `StreamingGST`.
-
-    Goes through `keras.export.ExportArchive` -> SavedModel -> `TFLiteConverter.from_saved_model`
-    (a plain tf.Module keeps the Keras variables as READ_VARIABLE ops in TFLite and gives NaN).
-    """
-    import os
-    import tempfile
-
-    if quantize not in STREAMING_TFLITE_MODES:
-        raise ValueError(f"`quantize` must be one of {STREAMING_TFLITE_MODES} for streaming. Received: {quantize!r}")
-    stream = StreamingGST(model)
-    h, w, _ = stream.frame_shape
-    names = sorted(stream.init_states(1))
-    specs = {f"state_{k}": tf.TensorSpec((1,) + tuple(v.shape[1:]), tf.float32, name=f"state_{k}")
-             for k, v in stream.init_states(1).items()}
-
-    def call(frame, valid, states):
-        out, new = stream.step(frame, valid, {k: states[f"state_{k}"] for k in names})
-        out.update({f"state_{k}": new[k] for k in names})
-        return out
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serving_default", call, input_signature=[
-        tf.TensorSpec((1, h, w, 3), tf.float32, name="frame"), tf.TensorSpec((1,), tf.float32, name="valid"), specs])
-    with tempfile.TemporaryDirectory(prefix="keras_gst_stream_") as tmp:
-        archive.write_out(tmp, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serving_default"])
-        if quantize != "none":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if quantize == "fp16":
-            converter.target_spec.supported_types = [tf.float16]
-        flatbuffer = converter.convert()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(flatbuffer)
     return stream
 
 

@@ -150,7 +150,11 @@ class TFLiteModel:
         signatures = self.interpreter.get_signature_list()
         key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
         self.runner = self.interpreter.get_signature_runner(key)
-        (self.input_name, detail), = self.runner.get_input_details().items()
+        inputs = self.runner.get_input_details()
+        if len(inputs) != 1:
+            raise ValueError(f"{self.path} takes inputs {sorted(inputs)}, not one clip: a streaming model? "
+                             "run it with `keras-gst stream`")
+        (self.input_name, detail), = inputs.items()
         self.input_shape = tuple(int(s) for s in detail["shape"])
         self.input_dtype = np.dtype(detail["dtype"]).name
 

@@ -68,29 +68,31 @@ def frame_conv2d(x, kernel, strides, bias=None, relu=False):
 TEMPORAL_IMPLS = ("conv3d", "conv2d")
 
 
-def conv3d(x, kernel, strides, impl="conv3d", bias=None, relu=False):
+def conv3d(x, kernel, strides, impl="conv3d", bias=None, relu=False, causal=False):
     """3D convolution of (B, T, H, W, Cin) with a (kt, kh, kw, Cin, Cout) kernel, stride only in space,
-    symmetric padding kt // 2 in time and kh // 2 in space ("same" in time), then `+ bias` and a ReLU if
-    given.
+    symmetric padding kh // 2 in space and, in time, kt // 2 zero frames at both ends ("same", centred) or,
+    with `causal`, kt - 1 zero frames before the first (output frame t sees input frames t-kt+1 .. t
+    only); then `+ bias` and a ReLU if given.
 
     impl="conv3d": one Conv3D op. impl="conv2d": the exactly equivalent sum over the kt time taps of
-    per-frame Conv2Ds on time-shifted frames (zero frames at both ends), built only from ops that TFLite
+    per-frame Conv2Ds on time-shifted frames (zero frames at the ends), built only from ops that TFLite
     runs in int8 (CONV_2D, ADD, slices), where CONV_3D stays float.
     """
     if impl not in TEMPORAL_IMPLS:
         raise ValueError(f"`temporal_impl` must be one of {TEMPORAL_IMPLS}. Received: {impl!r}")
     pt, ps = kernel.shape[0] // 2, kernel.shape[1] // 2
+    front, back = (2 * pt, 0) if causal else (pt, pt)
     if impl == "conv3d":
-        if strides == 1:  # "same" is symmetric for odd kernels at stride 1
+        if strides == 1 and not causal:  # "same" is symmetric for odd kernels at stride 1
             y = ops.conv(x, kernel, strides=1, padding="same")
         else:
-            x = ops.pad(x, [[0, 0], [pt, pt], [ps, ps], [ps, ps], [0, 0]])
+            x = ops.pad(x, [[0, 0], [front, back], [ps, ps], [ps, ps], [0, 0]])
             y = ops.conv(x, kernel, strides=(1, strides, strides), padding="valid")
         return _bias_relu(y, bias, relu)
     num_frames = ops.shape(x)[1]
     if pt:
-        zeros = ops.zeros_like(x[:, :pt])
-        x = ops.concatenate([zeros, x, zeros], axis=1)
+        zeros = ops.zeros_like(x[:, :1])
+        x = ops.concatenate([zeros] * front + [x] + [zeros] * back, axis=1)
     total = None
     for dt in range(kernel.shape[0]):
         frames = x[:, dt : dt + num_frames] if pt else x

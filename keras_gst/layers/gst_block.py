@@ -25,11 +25,13 @@ class _ConvUnit(keras.layers.Layer):
 
     `temporal_impl` picks how temporal convolutions run: "conv3d" (one Conv3D op) or "conv2d" (the
     exactly equivalent sum of per-frame Conv2Ds on time-shifted frames, for all-int8 TFLite).
+    `causal`: temporal convolutions see only the current and past frames (zero padding before the
+    first frame only), so a stream needs no look-ahead (see `keras_gst.export.streaming`).
     """
 
     kernel_size = 3
 
-    def __init__(self, filters, strides=1, activation=True, temporal_impl="conv3d", **kwargs):
+    def __init__(self, filters, strides=1, activation=True, temporal_impl="conv3d", causal=False, **kwargs):
         super().__init__(**kwargs)
         if int(filters) != filters or filters < 1:
             raise ValueError(f"`filters` must be a positive integer. Received: filters={filters}")
@@ -41,6 +43,7 @@ class _ConvUnit(keras.layers.Layer):
         if temporal_impl not in TEMPORAL_IMPLS:
             raise ValueError(f"`temporal_impl` must be one of {TEMPORAL_IMPLS}. Received: {temporal_impl!r}")
         self.temporal_impl = temporal_impl
+        self.causal = bool(causal)
         self.bn = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="bn", dtype=self.dtype_policy)
 
     def _kernel(self, name, shape):
@@ -89,7 +92,8 @@ class _ConvUnit(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            filters=self.filters, strides=self.strides, activation=self.activation, temporal_impl=self.temporal_impl
+            filters=self.filters, strides=self.strides, activation=self.activation, temporal_impl=self.temporal_impl,
+            causal=self.causal,
         )
         return config
 
@@ -200,7 +204,7 @@ class GSTBlock(_ConvUnit):
             return frame_conv2d(xs, kernel, self.strides, bias, relu)
 
         def temporal(kernel, bias, relu):
-            return conv3d(xt, kernel, self.strides, self.temporal_impl, bias, relu)
+            return conv3d(xt, kernel, self.strides, self.temporal_impl, bias, relu, self.causal)
 
         convs = [(spatial, self.spatial_kernel), (temporal, self.temporal_kernel)]
         return self.conv_bn(convs, self.bn, training, self.activation)
@@ -247,7 +251,7 @@ class C3DBlock(_ConvUnit):
 
         def group_conv(g):
             xg = x if self.groups == 1 else x[..., g * cin : (g + 1) * cin]
-            return lambda kernel, bias, relu: conv3d(xg, kernel, self.strides, self.temporal_impl, bias, relu)
+            return lambda kernel, bias, relu: conv3d(xg, kernel, self.strides, self.temporal_impl, bias, relu, self.causal)
 
         if self.groups == 1:
             convs = [(group_conv(0), self.kernel)]
@@ -290,7 +294,7 @@ class P3DBlock(_ConvUnit):
         y = self.conv_bn([(spatial, self.spatial_kernel)], self.spatial_bn, training, True)
 
         def temporal(kernel, bias, relu):
-            return conv3d(y, kernel, 1, self.temporal_impl, bias, relu)
+            return conv3d(y, kernel, 1, self.temporal_impl, bias, relu, self.causal)
 
         return self.conv_bn([(temporal, self.temporal_kernel)], self.bn, training, self.activation)
 

@@ -48,6 +48,8 @@ class GSTResNet(keras.Model):
         temporal_impl: "conv3d" (default) or "conv2d": temporal convolutions as one Conv3D op, or as the
             exactly equivalent sum of per-frame Conv2Ds on time-shifted frames (all-int8 TFLite export).
             Same weights either way.
+        causal: temporal convolutions see only the current and past frames (padding before the first
+            frame only), so a stream emits each frame's logits at once (no look-ahead delay).
         weights: None, "imagenet", or a path (see `keras_gst.weights.load_weights`). Not part of the
             config: a saved model restores its own weights.
     """
@@ -64,6 +66,7 @@ class GSTResNet(keras.Model):
         input_shape=None,
         dropout=0.3,
         temporal_impl="conv3d",
+        causal=False,
         weights=None,
         **kwargs,
     ):
@@ -89,7 +92,8 @@ class GSTResNet(keras.Model):
         def unit(filters, strides, name, activation=True):
             options = {"gst": {"alpha": alpha, "beta": beta}, "c3d": {"groups": groups}}.get(block, {})
             return UNITS[block](
-                filters, strides=strides, activation=activation, temporal_impl=temporal_impl, name=name, **options
+                filters, strides=strides, activation=activation, temporal_impl=temporal_impl, causal=causal, name=name,
+                **options,
             )
 
         inputs = keras.Input(shape=(num_frames,) + input_shape, name="frames")
@@ -135,6 +139,7 @@ class GSTResNet(keras.Model):
         self.frame_shape = input_shape
         self.dropout = float(dropout)
         self.temporal_impl = temporal_impl
+        self.causal = bool(causal)
         self.load_report = None  # what `weights` loaded and skipped (see keras_gst.weights.load_weights)
         if weights is not None:
             from keras_gst.weights import load_weights
@@ -155,6 +160,7 @@ class GSTResNet(keras.Model):
             "input_shape": list(self.frame_shape),
             "dropout": self.dropout,
             "temporal_impl": self.temporal_impl,
+            "causal": self.causal,
         }
 
     @classmethod
@@ -187,6 +193,7 @@ def _factory(depth):
         dropout=0.3,
         block="gst",
         groups=1,
+        causal=False,
         name=None,
     ):
         return GSTResNet(
@@ -199,6 +206,7 @@ def _factory(depth):
             num_frames=num_frames,
             input_shape=input_shape,
             dropout=dropout,
+            causal=causal,
             weights=weights,
             name=name or f"{block}_resnet{depth}",
         )

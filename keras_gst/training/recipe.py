@@ -62,6 +62,7 @@ class Recipe:
     dropout: float = 0.3
     weights: str | None = "imagenet"
     temporal_impl: str = "conv3d"
+    causal: bool = False  # temporal convolutions see only current and past frames (zero-delay streaming)
     freeze_bn: bool = False  # partial BN (TSN/TSM): all BatchNorms frozen but the first (stem/bn)
     # optimisation (docs/paper.md: paper Sec. 4.1 and the authors' code)
     epochs: int = 70

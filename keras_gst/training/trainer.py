@@ -119,6 +119,7 @@ def _build_model(recipe, num_classes):
         input_shape=(recipe.crop_size, recipe.crop_size, 3),
         dropout=recipe.dropout,
         temporal_impl=recipe.temporal_impl,
+        causal=recipe.causal,
         weights=recipe.weights,
         name=f"{recipe.block}_resnet{recipe.depth}",
     )

@@ -1,0 +1,170 @@
+"""Run a streaming GST model frame by frame, whatever its format: one interface over a streaming
+.tflite file (any quantization), a streaming SavedModel directory (`init_states` / `call` signatures) and
+a .keras model (streamed in process with `StreamingGST`).
+
+    stream = load_stream("gst_stream_int8.tflite")
+    states = stream.init_states()                  # zeros: at the start of every video
+    for frame in frames:                           # (H, W, 3) normalised float32
+        out, states = stream.step(frame, 1.0, states)
+        if out["valid"]:                           # out["frame_logits"]: frame (step - stream.delay)
+            ...
+    # after the last frame, `stream.delay` flush steps with valid=0.0 return the remaining frames
+
+`run(clip)` does all of that for one clip (T, H, W, 3) and returns its per-frame logits (T, classes) and
+the clip logits (their mean, computed here, so the int8 file without the clip state gives it too).
+"""
+
+import os
+
+import numpy as np
+
+
+class StreamKindError(ValueError):
+    """The file is not a streaming model (e.g. a clip model given to `keras-gst stream`)."""
+
+
+class FrameStream:
+    """Common part: shapes, delay and the frame loop. Subclasses set `_init` and `_step`."""
+
+    kind = "?"
+
+    def __init__(self, path, frame_size, num_classes, state_names):
+        self.path = os.fspath(path)
+        self.frame_size = tuple(int(s) for s in frame_size)  # (H, W)
+        self.num_classes = int(num_classes)
+        self.state_names = sorted(state_names)
+        # one frame of delay per centred GST unit, each of which keeps a `valid` flag as state
+        self.delay = sum(1 for n in self.state_names if n.endswith("_valid"))
+
+    def init_states(self):
+        """Zero states for one video (batch 1): {"state_<name>": array}."""
+        return self._init()
+
+    def step(self, frame, valid, states):
+        """One normalised frame (H, W, 3) or (1, H, W, 3); `valid` 1.0 (real frame) or 0.0 (flush).
+
+        Returns ({"frame_logits": (classes,), "valid": bool}, new states).
+        """
+        frame = np.asarray(frame, np.float32)
+        if frame.ndim == 3:
+            frame = frame[None]
+        if frame.shape != (1,) + self.frame_size + (3,):
+            raise ValueError(f"{self.path} takes frames of {self.frame_size[0]}x{self.frame_size[1]}x3, got "
+                             f"{frame.shape[1:] if frame.ndim == 4 else frame.shape}")
+        out, states = self._step(frame, np.asarray([valid], np.float32), states)
+        return {"frame_logits": np.asarray(out["frame_logits"], np.float32)[0],
+                "valid": bool(np.asarray(out["valid"])[0] > 0.5)}, states
+
+    def run(self, clip):
+        """Stream one normalised clip (T, H, W, 3) from zero states and flush: (frame logits (T, classes),
+        clip logits (classes,))."""
+        clip = np.asarray(clip, np.float32)
+        states = self.init_states()
+        frames = []
+        for s in range(len(clip) + self.delay):
+            real = s < len(clip)
+            out, states = self.step(clip[s] if real else np.zeros_like(clip[0]), 1.0 if real else 0.0, states)
+            if out["valid"]:
+                frames.append(out["frame_logits"])
+        frames = np.stack(frames)
+        return frames, frames.mean(axis=0)
+
+
+class TFLiteStream(FrameStream):
+    kind = "tflite"
+
+    def __init__(self, path, num_threads=2):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=os.fspath(path), num_threads=num_threads)
+        self.runner = self.interpreter.get_signature_runner()
+        inputs = self.runner.get_input_details()
+        if "frame" not in inputs or "valid" not in inputs:
+            raise StreamKindError(
+                f"{path} is not a streaming model (inputs: {sorted(inputs)}): export one with "
+                "`keras-gst export --format streaming --out M.tflite`, or use `keras-gst predict` for clip models")
+        self._inputs = inputs
+        classes = self.runner.get_output_details()["frame_logits"]["shape"][-1]
+        states = [n for n in inputs if n.startswith("state_")]
+        super().__init__(path, inputs["frame"]["shape"][1:3], classes, states)
+
+    def _init(self):
+        return {n: np.zeros(self._inputs[n]["shape"], self._inputs[n]["dtype"]) for n in self.state_names}
+
+    def _step(self, frame, valid, states):
+        out = self.runner(frame=frame, valid=valid, **states)
+        return out, {n: out[n] for n in self.state_names}
+
+
+class SavedModelStream(FrameStream):
+    kind = "savedmodel"
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self._tf = tf
+        self.loaded = tf.saved_model.load(os.fspath(path))
+        signatures = set(self.loaded.signatures)
+        if not {"init_states", "call"} <= signatures:
+            raise StreamKindError(
+                f"{path} is not a streaming SavedModel (signatures: {sorted(signatures)}, needs init_states and call): "
+                "export one with `keras-gst export --format streaming`, or use `keras-gst predict` for clip models")
+        self._call = self.loaded.signatures["call"]
+        specs = self._call.structured_input_signature[1]
+        classes = self._call.structured_outputs["frame_logits"].shape[-1]
+        super().__init__(path, specs["frame"].shape[1:3], classes, [n for n in specs if n.startswith("state_")])
+
+    def _init(self):
+        states = self.loaded.signatures["init_states"](batch_size=self._tf.constant(1))
+        return {n: states[n] for n in self.state_names}
+
+    def _step(self, frame, valid, states):
+        out = self._call(frame=self._tf.constant(frame), valid=self._tf.constant(valid), **states)
+        return {k: v.numpy() for k, v in out.items() if not k.startswith("state_")}, {n: out[n] for n in self.state_names}
+
+
+class KerasStream(FrameStream):
+    kind = "keras"
+
+    def __init__(self, path, model=None):
+        import tensorflow as tf
+
+        from keras_gst.export.rewrite import load_keras_model
+        from keras_gst.export.streaming import StreamingGST
+
+        self._tf = tf
+        self.stream = StreamingGST(model if model is not None else load_keras_model(path))
+        self._fn = tf.function(self.stream.step)
+        states = self.stream.init_states(1)
+        super().__init__(path, self.stream.frame_shape[:2], self.stream.num_classes, [f"state_{k}" for k in states])
+
+    def _init(self):
+        return {f"state_{k}": v for k, v in self.stream.init_states(1).items()}
+
+    def _step(self, frame, valid, states):
+        out, new = self._fn(self._tf.constant(frame), self._tf.constant(valid), {n[6:]: v for n, v in states.items()})
+        return {k: v.numpy() for k, v in out.items()}, {f"state_{k}": v for k, v in new.items()}
+
+
+def load_stream(path, num_threads=2):
+    """A `FrameStream` over a streaming .tflite file, a streaming SavedModel directory or a .keras model.
+
+    Raises FileNotFoundError for a missing path and `StreamKindError` (a ValueError) for a model of the
+    wrong kind (a clip model, an unknown format).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model {path} does not exist")
+    if os.path.isdir(path):
+        if not os.path.exists(os.path.join(path, "saved_model.pb")):
+            raise StreamKindError(f"{path} is a directory without saved_model.pb (not a SavedModel)")
+        return SavedModelStream(path)
+    if path.endswith(".tflite"):
+        return TFLiteStream(path, num_threads=num_threads)
+    if path.endswith(".keras"):
+        try:
+            return KerasStream(path)
+        except ValueError as e:
+            raise StreamKindError(f"{path} cannot stream: {e}") from e
+    raise StreamKindError(f"unknown model format {path}: expected a streaming .tflite file, a streaming SavedModel "
+                          "directory or a .keras file")
