@@ -6,7 +6,7 @@ def register(subparsers):
     p = subparsers.add_parser("explain", help="Fig. 5: per-frame class probabilities over time for one video.",
                               description=__doc__)
     p.add_argument("video", help="video file or frame folder")
-    p.add_argument("--model", required=True, help="saved model (.keras)")
+    p.add_argument("--model", required=True, help="saved model (.keras or preset directory)")
     p.add_argument("--class-file", default=None, help="class names (label map, one a line, or any reader's class file via --dataset)")
     p.add_argument("--frames", type=int, default=None, help="frames sampled (default: the model's, else 8)")
     p.add_argument("--scale-size", type=int, default=256)
@@ -24,8 +24,9 @@ def run(args):
 
     from keras_gst.analysis.bn import frame_probabilities, plot_frame_probabilities
     from keras_gst.data import VideoRecord, build_dataset, read_label_map
+    from keras_gst.models import load_model
 
-    model = keras.models.load_model(args.model)
+    model = load_model(args.model, preprocessor=False)  # the pipeline below normalises the clip
     frames = args.frames or getattr(model, "num_frames", None) or 8
     crop = args.crop_size or getattr(model, "frame_shape", (None,))[0] or 224
     if not os.path.exists(args.video):

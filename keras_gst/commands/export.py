@@ -24,7 +24,7 @@ def add_arguments(parser, fixed_format=None):
                             help="streaming: frame-by-frame SavedModel with init_states/call signatures")
     else:
         parser.set_defaults(format=fixed_format)
-    parser.add_argument("--model", required=True, help="the Keras model (.keras file)")
+    parser.add_argument("--model", required=True, help="the Keras model: a .keras file or a keras-hub preset directory")
     parser.add_argument("--out", required=True, help="output SavedModel directory or .tflite file")
     parser.add_argument("--frames", type=int, default=None, help="T of the exported input (default: the model's, else 8)")
     parser.add_argument("--size", type=int, default=None, help="frame height = width (default: the model's, else 224)")

@@ -10,5 +10,6 @@ from keras_gst.models.gst_video_classifier import (
     VideoClassifier,
     feature_model,
     per_frame_model,
+    rebuild,
 )
 from keras_gst.models.gst_video_classifier_preprocessor import GSTVideoClassifierPreprocessor, GSTVideoConverter

@@ -112,6 +112,16 @@ class GSTVideoClassifier(VideoClassifier):
         """The 3x3 convolution units (GSTBlock or baseline), in network order."""
         return self.backbone.units()
 
+    def get_layer(self, name=None, index=None):
+        """A head layer (`avg_pool`, `dropout`, `frame_logits`, `logits`) or, by name, a backbone layer
+        (`stem`, `stack{i}_block{j}_{k}`, ...), so names read the same on the classifier as on the backbone."""
+        try:
+            return super().get_layer(name, index)
+        except ValueError:
+            if name is None:
+                raise
+            return self.backbone.get_layer(name)
+
 
 def per_frame_model(model):
     """A model sharing `model`'s weights that returns per-frame logits (B, T, classes) (paper Fig. 5)."""
@@ -121,3 +131,18 @@ def per_frame_model(model):
 def feature_model(model):
     """A model sharing `model`'s weights that returns the last block's feature maps (B, T, h, w, C)."""
     return keras.Model(model.input, model.get_layer("avg_pool").input, name=f"{model.name}_features")
+
+
+def rebuild(model, num_frames=None, frame_size=None, **backbone_changes):
+    """A new `GSTVideoClassifier` from `model`'s config (no preprocessor, fresh weights) with the input
+    shape fixed to `num_frames` / `frame_size` where given and other backbone arguments changed."""
+    config = model.get_config()
+    backbone = dict(config["backbone"]["config"], **backbone_changes)
+    if num_frames is not None:
+        backbone["num_frames"] = int(num_frames)
+    if frame_size is not None:
+        h, w = (frame_size, frame_size) if isinstance(frame_size, int) else tuple(frame_size)
+        backbone["image_shape"] = (int(h), int(w), 3)
+    config["backbone"] = dict(config["backbone"], config=backbone)
+    config["preprocessor"] = None
+    return type(model).from_config(config)
