@@ -1,6 +1,6 @@
 r"""EGTEA Gaze+ action recognition (106 actions, split 1): GST-ResNet-50, 8 frames (paper: 64.4 %; GST-R34 62.2 %).
 
-Paper defaults (REFERENCE.md, Sec. 4.1 and the authors' code): SGD momentum 0.9, lr 0.01 per 24 clips scaled
+Paper defaults (docs/paper.md: Sec. 4.1 and the authors' code): SGD momentum 0.9, lr 0.01 per 24 clips scaled
 linearly to the global batch, x0.1 at epochs 50 and 60 of 70, weight decay 5e-4 on conv/dense kernels only,
 gradient clip norm 20, dropout 0.3, ImageNet initialisation. Every default is a flag: see --help.
 

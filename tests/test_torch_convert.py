@@ -1,6 +1,6 @@
 """PyTorch -> keras_gst converter: logits parity with an independent torch GST-ResNet on real frames.
 
-The torch reference (tests/torch_gst.py) follows REFERENCE.md and names its tensors like the authors'
+The torch reference (tests/torch_gst.py) follows the authors' code (docs/paper.md) and names its tensors like the authors'
 checkpoints; all its weights and BatchNorm statistics are random (BN statistics: the batch statistics of
 the clip, perturbed per channel, so activations stay well scaled through 50 layers and logits are O(1)).
 """

@@ -1,4 +1,4 @@
-"""Test-only PyTorch reference of GST-ResNet, written from REFERENCE.md ("The GST bottleneck").
+"""Test-only PyTorch reference of GST-ResNet, written from the authors' code as described in docs/paper.md ("The GST bottleneck").
 
 Independent of keras_gst: it is what the converter's parity tests compare against. Module and parameter
 names reproduce the authors' checkpoints (chenxuluo/GST-video, saved by their main.py from a

@@ -63,7 +63,7 @@ class Recipe:
     temporal_impl: str = "conv3d"
     dtype: str | None = None  # Keras dtype policy: None/"float32", "mixed_bfloat16", "mixed_float16" (loss scaling)
     freeze_bn: bool = False  # partial BN (TSN/TSM): all BatchNorms frozen but the first (stem/bn)
-    # optimisation (REFERENCE.md: paper Sec. 4.1 and the authors' code)
+    # optimisation (docs/paper.md: paper Sec. 4.1 and the authors' code)
     epochs: int = 70
     batch_size: int = 8
     base_lr: float = 0.01

@@ -2,7 +2,7 @@
 
 keras-hub's plain ResNets (`resnet_{18,50,101}_imagenet`, timm `a1_in1k` weights) match our graph: stride
 on the 3x3 convolution (ResNet v1.5), BatchNorm epsilon 1e-5, no conv biases, the same layer names
-up to the suffix (keras-hub's `X_conv` / `X_bn` are our unit `X`'s `kernel` / `bn`; `conv1_*` is our `stem`). Mapping (REFERENCE.md, "ImageNet init"):
+up to the suffix (keras-hub's `X_conv` / `X_bn` are our unit `X`'s `kernel` / `bn`; `conv1_*` is our `stem`). Mapping (docs/paper.md, "ImageNet initialisation"):
 
 - stem, 1x1 convs, shortcut convs and their BatchNorms: copied (2D kernels become per-frame kernels);
 - GST unit: the spatial kernel takes the 3x3 kernel sliced to its first (1-alpha)*filters output filters

@@ -1,5 +1,5 @@
-"""GST-ResNet factories -> GSTVideoClassifier: exact parameter counts (REFERENCE.md), MACs, shapes, head,
-serialization."""
+"""GST-ResNet factories -> GSTVideoClassifier: exact parameter counts (paper Table 2 and the authors' code,
+docs/paper.md), MACs, shapes, head, serialization."""
 
 import copy
 import json
@@ -11,7 +11,7 @@ import pytest
 import keras_gst
 from keras_gst import GSTBackbone, GSTVideoClassifier, count_macs, count_params, feature_model, per_frame_model
 
-# REFERENCE.md, ResNet-50 / 174 classes: trainable parameters (PyTorch's count) and MACs at 8x224x224.
+# docs/paper.md (counted on the authors' PyTorch code), ResNet-50 / 174 classes: trainable parameters (PyTorch's count) and MACs at 8x224x224.
 TABLE2 = [
     ("c2d", {"block": "c2d"}, 23_864_558, 32.70e9),
     ("gst_1/2", {"alpha": 0.5}, 23_864_558, 32.70e9),
