@@ -46,6 +46,13 @@ class VideoClassifier(Task):
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="top1")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    def compile_from_config(self, config):
+        """Recompile a loaded `.keras` file as it was saved (optimizer, loss, metrics), so its optimizer
+        state loads too: `compile` above takes Keras' arguments, Keras' own rule applies."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if hasattr(self, "optimizer") and self.built:
+            self.optimizer.build(self.trainable_variables)
+
 
 @keras.saving.register_keras_serializable(package="keras_gst")
 class GSTVideoClassifier(VideoClassifier):

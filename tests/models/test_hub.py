@@ -252,3 +252,19 @@ def test_bn_folding_runs_in_float32_under_float16():
     unit.bn.moving_mean.assign(np.zeros(4, "float32"))
     expected = x.sum(-1, keepdims=True) / np.sqrt(1e6 + 1e-5) * np.ones(4)
     np.testing.assert_allclose(np.asarray(unit(x, training=False), np.float32), expected, rtol=2e-3, atol=1e-3)
+
+
+def test_keras_file_restores_the_compiled_optimizer_state(tmp_path, clips):
+    """`compile` is overridden (task defaults), so `compile_from_config` must recompile from the file: a
+    trained model's optimizer and its momentum buffers come back."""
+    model = tiny()
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(clips, np.array([0, 1]), epochs=1, batch_size=2, verbose=0)
+    model.save(tmp_path / "trained.keras")
+    loaded = keras.saving.load_model(tmp_path / "trained.keras")
+    assert type(loaded.optimizer) is keras.optimizers.SGD and int(loaded.optimizer.iterations) == 1
+    momentum = [np.asarray(v) for v in model.optimizer.variables if "momentum" in v.path]
+    assert momentum and np.abs(momentum[0]).max() > 0
+    restored = [np.asarray(v) for v in loaded.optimizer.variables if "momentum" in v.path]
+    assert all(np.array_equal(a, b) for a, b in zip(momentum, restored, strict=True))
