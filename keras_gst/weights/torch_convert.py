@@ -42,6 +42,9 @@ from fractions import Fraction
 
 import numpy as np
 
+from keras_gst.layers.gst_block import C2DBlock, C3DBlock, GSTBlock, P3DBlock
+from keras_gst.models.specs import RESNET_SPECS, block_specs
+
 TORCH_HINT = (
     'Reading PyTorch checkpoints needs PyTorch: pip install "keras-gst[torch]" (it pins torch==2.13.0).'
 )
@@ -269,9 +272,6 @@ def _plan(model, source, include_head):
     """The expected tensors of `model` (a `GSTVideoClassifier` or `GSTBackbone`), walking the topology of
     `keras_gst.models.specs`: torch `layer{i+1}.{j}.conv{k}` / `bn{k}` (`downsample.0` / `.1` for the
     shortcut) is Keras `stack{i}_block{j}_{k}`."""
-    from keras_gst.layers.gst_block import C2DBlock, C3DBlock, GSTBlock, P3DBlock
-    from keras_gst.models.specs import RESNET_SPECS, block_specs
-
     backbone = model.backbone if hasattr(model, "backbone") else model
     if source == "authors" and backbone.block == "gst" and RESNET_SPECS[backbone.depth][0] != "bottleneck":
         raise ValueError("The authors' GST code has bottleneck ResNets only (50, 101); this model is "
@@ -292,7 +292,7 @@ def _plan(model, source, include_head):
             elif conv.kind == "pointwise":
                 conv_bn(f"{prefix}.conv{conv.index}", f"{prefix}.bn{conv.index}", layer)
             else:
-                _plan_unit(plan, layer, prefix, conv.index, source, backbone, GSTBlock, (GSTBlock, C2DBlock, C3DBlock, P3DBlock))
+                _plan_unit(plan, layer, prefix, conv.index, source)
     head = model.get_layer("frame_logits") if hasattr(model, "backbone") else None
     if head is not None and source == "authors" and include_head:
         feat, classes = head.kernel.shape
@@ -306,11 +306,11 @@ def _plan(model, source, include_head):
     return plan
 
 
-def _plan_unit(plan, unit, prefix, index, source, backbone, gst_cls, imagenet_units):
+def _plan_unit(plan, unit, prefix, index, source):
     """One 3x3 unit: the authors' GST (conv2 + Tconv + bn2), or a torchvision 3x3 conv + BN to inflate."""
     key, bn = f"{prefix}.conv{index}.weight", f"{prefix}.bn{index}"
     if source == "authors":
-        if not isinstance(unit, gst_cls):
+        if not isinstance(unit, GSTBlock):
             raise ValueError(
                 f"The authors' checkpoints hold GST models; {unit.name} is a {type(unit).__name__}. "
                 f"Build the model with block='gst'."
@@ -320,7 +320,7 @@ def _plan_unit(plan, unit, prefix, index, source, backbone, gst_cls, imagenet_un
         plan.conv3d(f"{prefix}.Tconv.weight", unit.temporal_kernel)
         plan.bn(bn, unit.bn)
         return
-    if not isinstance(unit, imagenet_units):
+    if not isinstance(unit, (GSTBlock, C2DBlock, C3DBlock, P3DBlock)):
         raise ValueError(f"{unit.name}: no ImageNet mapping for {type(unit).__name__}.")
     plan.add(key, (unit.filters, _unit_input_channels(unit), 3, 3), None, None)
     for torch_name, _ in _BN_FIELDS:
@@ -332,8 +332,6 @@ def _plan_unit(plan, unit, prefix, index, source, backbone, gst_cls, imagenet_un
 
 
 def _unit_input_channels(unit):
-    from keras_gst.layers.gst_block import C3DBlock, GSTBlock
-
     if isinstance(unit, GSTBlock):
         cin_s, cin_t = unit.spatial_kernel.shape[2], unit.temporal_kernel.shape[3]
         return cin_s if unit.beta == 1.0 else cin_s + cin_t
@@ -344,8 +342,6 @@ def _unit_input_channels(unit):
 
 
 def _imagenet_kept_init(unit):
-    from keras_gst.layers.gst_block import GSTBlock, P3DBlock
-
     if isinstance(unit, GSTBlock):
         return [unit.temporal_kernel.path]
     if isinstance(unit, P3DBlock):
