@@ -1,27 +1,76 @@
 """keras-gst: Grouped Spatial-Temporal aggregation (Luo & Yuille, ICCV 2019) for Keras 3.
 
-`import keras_gst` registers every keras_gst class with Keras (layers, `GSTBackbone`,
-`GSTVideoClassifier` and its preprocessor, the 0.1 `GSTResNet`, the `GSTSGD` optimiser), so
-`keras.saving.load_model("m.keras")` and `keras_hub.models.Backbone.from_preset(dir)` find them.
-Package layering: docs/architecture.md.
+The public names are imported on first use (PEP 562), so `import keras_gst` and the CLI's `--help` do not
+load TensorFlow. The first name used, or Keras being imported (before or after `import keras_gst`), imports
+them all, which registers every keras_gst class with Keras (layers, `GSTBackbone`, `GSTVideoClassifier`
+and its preprocessor, the 0.1 `GSTResNet`, the training optimiser GSTSGD): `keras.saving.load_model("m.keras")`
+and `keras_hub.models.Backbone.from_preset(dir)` then find them. Package layering: docs/architecture.md.
 """
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
 
 __version__ = "0.1.0"
 
-from keras_gst.analysis import count_macs, count_params
-from keras_gst.applications import GSTResNet18, GSTResNet34, GSTResNet50, GSTResNet101
-from keras_gst.layers import C2DBlock, C3DBlock, FrameConvBN, GSTBlock, P3DBlock
-from keras_gst.models import (
-    GSTBackbone,
-    GSTResNet,
-    GSTVideoClassifier,
-    GSTVideoClassifierPreprocessor,
-    GSTVideoConverter,
-    feature_model,
-    load_model,
-    per_frame_model,
-)
+_EXPORTS = {
+    "keras_gst.analysis": ("count_macs", "count_params"),
+    "keras_gst.layers": ("C2DBlock", "C3DBlock", "FrameConvBN", "GSTBlock", "P3DBlock"),
+    "keras_gst.applications": ("GSTResNet18", "GSTResNet34", "GSTResNet50", "GSTResNet101"),
+    "keras_gst.models": (
+        "GSTBackbone", "GSTResNet", "GSTVideoClassifier", "GSTVideoClassifierPreprocessor", "GSTVideoConverter",
+        "feature_model", "load_model", "per_frame_model",
+    ),
+    "keras_gst.training.optim": ("GSTSGD",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
 
-# Registers the training optimiser (GSTSGD) with Keras, so models saved by `keras_gst.training.fit`
-# (which include their optimizer) load after a plain `import keras_gst`.
-import keras_gst.training.optim  # noqa: E402,F401
+
+def _load_all():
+    """Import every public name into the package namespace (registers the Keras serializables)."""
+    for module, names in _EXPORTS.items():
+        loaded = importlib.import_module(module)
+        globals().update({name: getattr(loaded, name) for name in names})
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        _load_all()
+        return globals()[name]
+    raise AttributeError(f"module 'keras_gst' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+class _RegisterWithKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import hook: when `keras` itself is imported (after `import keras_gst`), load our names right after it,
+    so `keras.saving.load_model` finds GSTResNet, the layers and GSTSGD without touching a keras_gst name."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)  # once; the real finders locate keras
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        self._loader = spec.loader
+        spec.loader = self
+        return spec
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__spec__.loader = module.__loader__ = self._loader
+        self._loader.exec_module(module)
+        _load_all()
+
+
+if "keras" in sys.modules:  # Keras is loaded already: registering the classes now costs little
+    _load_all()
+else:
+    sys.meta_path.insert(0, _RegisterWithKeras())

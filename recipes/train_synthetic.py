@@ -6,7 +6,7 @@ equally likely under both classes of a pair), trains GST-ResNet-18 and its C2D t
 convolutions only) from scratch with the same recipe and seed, evaluates both, and prints a table:
 a per-frame model cannot tell a clip from its reversal (chance, 50 %, within each pair), GST can.
 
-Output (default ./demo_output): data/ (videos + list files), gst/ and c2d/ (final.keras, best.keras,
+Output (default ./demo_output): data/ (videos + list files), gst/ and c2d/ (best.keras: the best epoch's model,
 TensorBoard logs, confusion matrices, BN |gamma| histograms), fig5_*.png (per-frame probabilities over
 time), results.json.
 
@@ -80,7 +80,7 @@ def main(argv=None):
             depth=18, block=block, weights=None, dropout=0.3, epochs=args.epochs, batch_size=args.batch_size,
             base_lr=args.lr, decay_epochs=(max(1, int(args.epochs * 0.75)),), weight_decay=1e-4,
             output_dir=os.path.join(out, block), resume=False, seed=args.seed,
-            steps_per_epoch=args.steps_per_epoch, keep_checkpoints=1, verbose=2,
+            steps_per_epoch=args.steps_per_epoch, verbose=2,
         )
         print(f"\n=== training {block.upper()}-ResNet-18 from scratch ===", flush=True)
         t0 = time.time()
@@ -100,7 +100,7 @@ def main(argv=None):
             "top1": float(np.mean(np.argmax(scores, 1) == labels)),
             "pairs": pair_accuracy(scores, labels),
             "seconds": time.time() - t0,
-            "model": result.paths["final"],
+            "model": result.paths["best"],
         }
 
     short = {"moving something from left to right": "left->right", "moving something from right to left": "right->left",

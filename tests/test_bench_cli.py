@@ -1,4 +1,4 @@
-"""`keras-gst bench` runs the repository's benchmarks (tiny settings here: no timing is asserted)."""
+"""`keras-gst bench` runs the benchmarks of `keras_gst.benchmarks` (tiny settings here: no timing is asserted)."""
 
 import json
 import statistics
@@ -29,3 +29,29 @@ def test_bench_inference_quick_writes_rows_and_ratios(tmp_path, capsys):
 def test_bench_unknown_benchmark_is_rejected():
     with pytest.raises(SystemExit):
         main(["bench", "nonsense"])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["export"], "the following arguments are required: --data"),
+        (["data"], "the following arguments are required: --data"),
+        (["data", "--data", "{tmp}"], "--data {tmp}: 12 of the benchmark's files are missing"),
+    ],
+)
+def test_bench_needs_real_data_from_the_user(argv, message, tmp_path, capsys):
+    """No default data outside the repository: the benchmarks that read real clips require --data."""
+    code = main(["bench"] + [a.format(tmp=tmp_path) for a in argv])
+    assert code == 2
+    assert message.format(tmp=tmp_path) in capsys.readouterr().err
+
+
+def test_bench_data_on_the_repository_sample_files(real_data, tmp_path, capsys):
+    out = tmp_path / "data.json"
+    code = main(["bench", "data", "--data", str(real_data), "--model-clips-per-s", "2", "--batches", "1", "--warmup",
+                 "0", "--frames", "2", "--size", "32", "--batch-size", "2", "--out", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert [row["source"].split(",")[0] for row in result["pipeline"]] == ["videos", "videos", "frame folders"]
+    assert all(row["ratio_to_model"] == row["clips_per_s"] / 2 for row in result["pipeline"])
+    assert "wrote" in capsys.readouterr().out

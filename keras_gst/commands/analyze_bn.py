@@ -1,6 +1,8 @@
 """`keras-gst analyze-bn MODEL`: the paper's Fig. 4, |gamma| histograms of each GST unit's BatchNorm for
 spatial vs temporal channels (PNG grid), with a per-unit table of mean |gamma|."""
 
+from keras_gst.commands import argtypes as A
+
 
 def register(subparsers):
     p = subparsers.add_parser("analyze-bn", help="Fig. 4: BN |gamma| histograms, spatial vs temporal channels per GST unit.",
@@ -8,9 +10,9 @@ def register(subparsers):
     p.add_argument("model", help="saved model (.keras or preset directory), or an architecture name (gst_resnet18..101) "
                                  "for a random init")
     p.add_argument("--output", default="bn_gamma.png", help="PNG to write (default bn_gamma.png)")
-    p.add_argument("--bins", type=int, default=20)
-    p.add_argument("--columns", type=int, default=4)
-    p.add_argument("--num-classes", type=int, default=174, help="with an architecture name")
+    p.add_argument("--bins", type=A.positive_int, default=20)
+    p.add_argument("--columns", type=A.positive_int, default=4)
+    p.add_argument("--num-classes", type=A.positive_int, default=174, help="with an architecture name")
     p.set_defaults(func=run)
 
 

@@ -18,7 +18,9 @@ docs/convert.md.
 import argparse
 import os
 
+from keras_gst.commands import argtypes as A
 from keras_gst.commands.info import add_model_arguments, build_model_from_args
+
 
 
 def register(subparsers):
@@ -37,7 +39,7 @@ def register(subparsers):
     add_model_arguments(parser)
     # None = read from the checkpoint
     parser.set_defaults(model=None, alpha=None, beta=None, num_classes=None)
-    parser.add_argument("--num-frames", type=int, default=None, help="fix T in the saved model (default: any)")
+    parser.add_argument("--num-frames", type=A.positive_int, default=None, help="fix T in the saved model (default: any)")
     parser.add_argument("--temporal-impl", default="conv3d", choices=["conv3d", "conv2d"])
     parser.add_argument(
         "--no-head", action="store_true", help="do not load the authors' classifier (keep a fresh head of --num-classes)"

@@ -3,6 +3,9 @@ single view or multi-view (clips x crops, averaged), with a confusion matrix (PN
 report. `--epic-verb-scores` + `--epic-noun-scores` combine two saved runs into EPIC verb/noun/action."""
 
 import json
+import sys
+
+from keras_gst.commands import argtypes as A
 
 
 def register(subparsers):
@@ -15,15 +18,15 @@ def register(subparsers):
     p.add_argument("--annotations", "--list", dest="annotations", help="the split to evaluate (format of --dataset)")
     add_data_arguments(p, Recipe(on_error="skip"), splits=False)
     views = p.add_argument_group("views")
-    views.add_argument("--frames", type=int, default=None, help="frames per clip (default: the model's, else 8)")
-    views.add_argument("--scale-size", type=int, default=256)
-    views.add_argument("--crop-size", type=int, default=None, help="default: the model's input size, else 224")
+    views.add_argument("--frames", type=A.positive_int, default=None, help="frames per clip (default: the model's, else 8)")
+    views.add_argument("--scale-size", type=A.positive_int, default=256)
+    views.add_argument("--crop-size", type=A.positive_int, default=None, help="default: the model's input size, else 224")
     views.add_argument("--sampling", choices=["segment", "dense"], default="segment")
-    views.add_argument("--clips", type=int, default=1, help="clips per video (multi-view)")
+    views.add_argument("--clips", type=A.positive_int, default=1, help="clips per video (multi-view)")
     views.add_argument("--crops", type=int, default=1, choices=[1, 3, 5, 10], help="crops per clip (multi-view)")
     views.add_argument("--average", choices=["logits", "softmax"], default="logits", help="how views are combined")
-    p.add_argument("--batch-size", type=int, default=4, help="videos per batch")
-    p.add_argument("--max-batches", type=int, default=None, help="evaluate only the first N batches")
+    p.add_argument("--batch-size", type=A.positive_int, default=4, help="videos per batch")
+    p.add_argument("--max-batches", type=A.positive_int, default=None, help="evaluate only the first N batches")
     p.add_argument("--output-dir", default=None, help="write confusion.png/.csv, per_class.csv, metrics.json, scores.npz here")
     p.add_argument("--epic-verb-scores", help="scores.npz of a verb model's eval (with --epic-noun-scores: action accuracy)")
     p.add_argument("--epic-noun-scores", help="scores.npz of a noun model's eval, same clips in the same order")
@@ -38,34 +41,43 @@ def _epic(args):
 
     verb, noun = np.load(args.epic_verb_scores), np.load(args.epic_noun_scores)
     if len(verb["labels"]) != len(noun["labels"]):
-        raise SystemExit("the verb and noun score files cover different numbers of clips")
+        return _error("the verb and noun score files cover different numbers of clips")
     result = epic_action_metrics(verb["scores"], noun["scores"], verb["labels"], noun["labels"])
     print(json.dumps(result) if args.json else "\n".join(f"{k:>12}: {v:.4f}" if isinstance(v, float) else f"{k:>12}: {v}" for k, v in result.items()))
     return 0
 
 
+def _error(message):
+    print(f"keras-gst eval: error: {message}", file=sys.stderr)
+    return 2
+
+
 def run(args):
     if args.epic_verb_scores or args.epic_noun_scores:
         if not (args.epic_verb_scores and args.epic_noun_scores):
-            raise SystemExit("--epic-verb-scores and --epic-noun-scores go together")
+            return _error("--epic-verb-scores and --epic-noun-scores go together")
         return _epic(args)
     if not args.model or not args.annotations:
-        raise SystemExit("keras-gst eval: MODEL and --annotations are required")
+        return _error("MODEL and --annotations are required")
+    try:
+        return _evaluate(args)
+    except (FileNotFoundError, ValueError) as e:  # bad model, data or labels: the message names it
+        return _error(e)
+
+
+def _evaluate(args):
     from keras_gst.data import build_dataset
     from keras_gst.evaluation import evaluate, format_report
     from keras_gst.models import load_model
     from keras_gst.training.recipe import Recipe, frame_template, load_annotations
 
-    try:
-        model = load_model(args.model, preprocessor=False)  # the pipeline normalises the clips
-    except (FileNotFoundError, ValueError) as error:
-        raise SystemExit(f"error: {error}") from error
+    model = load_model(args.model, preprocessor=False)  # the pipeline normalises the clips
     recipe = Recipe(dataset=args.dataset, data_root=args.data_root, val_annotations=args.annotations,
                     class_file=args.class_file, source=args.source, target=args.target, template=args.template,
                     num_classes=args.num_classes, on_error=args.on_error)
     ann = load_annotations(recipe, "val")
     if not len(ann):
-        raise SystemExit(f"no readable clips in {args.annotations} ({len(ann.skipped)} entries skipped)")
+        return _error(f"no readable clips in {args.annotations} ({len(ann.skipped)} entries skipped)")
     frames = args.frames or getattr(model, "num_frames", None) or 8
     crop = args.crop_size or (getattr(model, "frame_shape", (None,))[0]) or 224
     class_names = ann.class_names or None

@@ -1,5 +1,12 @@
 """`keras-gst explain VIDEO --model MODEL`: the paper's Fig. 5, per-frame class probabilities over time
-for one video (or frame folder), as a PNG, and the clip's top predictions."""
+for one video (or frame folder), as a PNG, and the clip's top predictions.
+
+The clip is the one `keras-gst predict` classifies: the model's T and frame size, and the short side
+resized to size * 256 / 224 before the centre crop (unless --frames / --size / --scale-size say otherwise).
+"""
+
+from keras_gst.commands import add_hidden_alias
+from keras_gst.commands import argtypes as A
 
 
 def register(subparsers):
@@ -7,43 +14,62 @@ def register(subparsers):
                               description=__doc__)
     p.add_argument("video", help="video file or frame folder")
     p.add_argument("--model", required=True, help="saved model (.keras or preset directory)")
-    p.add_argument("--class-file", default=None, help="class names (label map, one a line, or any reader's class file via --dataset)")
-    p.add_argument("--frames", type=int, default=None, help="frames sampled (default: the model's, else 8)")
-    p.add_argument("--scale-size", type=int, default=256)
-    p.add_argument("--crop-size", type=int, default=None, help="default: the model's input size, else 224")
-    p.add_argument("--top-k", type=int, default=5, help="classes drawn")
-    p.add_argument("--output", default="explain.png")
+    p.add_argument("--labels", default=None, help="class names, one per line, in class-index order")
+    add_hidden_alias(p, "--class-file", dest="labels")
+    p.add_argument("--frames", type=A.positive_int, default=None, help="frames sampled (default: the model's, else 8)")
+    p.add_argument("--size", "--crop-size", dest="size", type=A.positive_int, default=None,
+                   help="crop size (default: the model's input size, else 224)")
+    p.add_argument("--scale-size", type=A.positive_int, default=None,
+                   help="short side before the centre crop (default: size * 256 / 224, as predict)")
+    p.add_argument("--topk", type=A.positive_int, default=5, help="classes printed and drawn")
+    add_hidden_alias(p, "--top-k", dest="topk", type=A.positive_int)
+    p.add_argument("--output", "--out", dest="output", default="explain.png", help="PNG to write (default explain.png)")
     p.set_defaults(func=run)
 
 
 def run(args):
+    import sys
+
+    try:
+        return _explain(args)
+    except (FileNotFoundError, ValueError) as e:  # bad model, video or labels: the message names it
+        print(f"keras-gst explain: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _explain(args):
     import os
 
+    if not os.path.exists(args.video):
+        raise FileNotFoundError(f"no such video or frame folder: {args.video}")
     import keras
     import numpy as np
 
     from keras_gst.analysis.bn import frame_probabilities, plot_frame_probabilities
     from keras_gst.data import VideoRecord, build_dataset, read_label_map
+    from keras_gst.export.clips import scale_size_for
     from keras_gst.models import load_model
 
     model = load_model(args.model, preprocessor=False)  # the pipeline below normalises the clip
     frames = args.frames or getattr(model, "num_frames", None) or 8
-    crop = args.crop_size or getattr(model, "frame_shape", (None,))[0] or 224
-    if not os.path.exists(args.video):
-        raise SystemExit(f"no such video or frame folder: {args.video}")
+    crop = args.size or getattr(model, "frame_shape", (None,))[0] or 224
+    names = read_label_map(args.labels) if args.labels else None
+    if names is not None and len(names) != model.num_classes:
+        raise ValueError(f"--labels {args.labels} has {len(names)} class names, the model has "
+                         f"{model.num_classes} classes: pass the labels the model was trained with")
     record = VideoRecord(args.video, None, 0)
     template = "auto" if os.path.isdir(args.video) else "{:05d}.jpg"
     ds = build_dataset([record], num_frames=frames, training=False, batch_size=1, num_classes=model.num_classes,
-                       template=template, scale_size=args.scale_size, crop_size=crop)
+                       template=template, scale_size=args.scale_size or scale_size_for(crop), crop_size=crop)
     clip = next(iter(ds))[0][0].numpy()
-    names = read_label_map(args.class_file) if args.class_file else None
     probs = frame_probabilities(model, clip)
-    top = plot_frame_probabilities(probs, args.output, names, top_k=args.top_k,
+    top_k = min(args.topk, model.num_classes)
+    top = plot_frame_probabilities(probs, args.output, names, top_k=top_k,
                                    title=f"{os.path.basename(args.video.rstrip('/'))}: per-frame probabilities ({model.name})")
     clip_probs = np.asarray(keras.ops.softmax(model.predict(clip[None], verbose=0)[0]))
     print(f"{os.path.basename(args.video.rstrip('/'))}: {frames} frames; clip prediction:")
-    for i in np.argsort(-clip_probs)[: args.top_k]:
-        print(f"  {clip_probs[i]:.3f}  {names[i] if names and i < len(names) else i}")
+    for i in np.argsort(-clip_probs)[:top_k]:
+        print(f"  {clip_probs[i]:.3f}  {names[i] if names else i}")
     print("per-frame argmax:", " ".join(str(int(i)) for i in probs.argmax(axis=1)))
     print(f"wrote {args.output} (classes drawn: {top})")
     return 0

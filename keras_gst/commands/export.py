@@ -10,6 +10,8 @@ Exits non-zero (2) when the exported model disagrees with the Keras model beyond
 import json
 import sys
 
+from keras_gst.commands import argtypes as A
+
 
 def register(subparsers):
     parser = subparsers.add_parser("export", help="Export a .keras model to SavedModel or TFLite, with parity report.")
@@ -26,8 +28,8 @@ def add_arguments(parser, fixed_format=None):
         parser.set_defaults(format=fixed_format)
     parser.add_argument("--model", required=True, help="the Keras model: a .keras file or a keras-hub preset directory")
     parser.add_argument("--out", required=True, help="output SavedModel directory or .tflite file")
-    parser.add_argument("--frames", type=int, default=None, help="T of the exported input (default: the model's, else 8)")
-    parser.add_argument("--size", type=int, default=None, help="frame height = width (default: the model's, else 224)")
+    parser.add_argument("--frames", type=A.positive_int, default=None, help="T of the exported input (default: the model's, else 8)")
+    parser.add_argument("--size", type=A.positive_int, default=None, help="frame height = width (default: the model's, else 224)")
     parser.add_argument("--input-dtype", default="float32", choices=["float32", "uint8"],
                         help="float32: normalised frames; uint8: RGB pixels, ImageNet normalisation inside")
     if fixed_format != "savedmodel":
@@ -35,16 +37,17 @@ def add_arguments(parser, fixed_format=None):
                             help="TFLite only (default none = float32)")
         parser.add_argument("--calibration", nargs="+", default=None, metavar="DATA",
                             help="int8 representative data: videos, frame folders, directories or list files "
-                                 "(default: ../shared/data/real videos and SSv2 frames, if present)")
-        parser.add_argument("--calibration-clips", type=int, default=32, help="at most this many calibration clips")
+                                 "(required with --quantize int8)")
+        parser.add_argument("--calibration-clips", type=A.positive_int, default=32, help="at most this many calibration clips")
         parser.add_argument("--temporal-impl", default="conv2d", choices=["conv2d", "conv3d"],
                             help="conv2d (default): temporal convs as shifted Conv2Ds, all int8; conv3d keeps CONV_3D")
-        parser.add_argument("--threads", type=int, default=2, help="interpreter threads for the parity run")
-        parser.add_argument("--max-rel-diff", type=float, default=None,
+        parser.add_argument("--threads", type=A.positive_int, default=2, help="interpreter threads for the parity run")
+        parser.add_argument("--max-rel-diff", type=A.positive_float, default=None,
                             help="override the mode's parity threshold on max|diff| / max|logit|")
-        parser.add_argument("--min-top1", type=float, default=None, help="override the mode's minimum top-1 agreement")
+        parser.add_argument("--min-top1", type=A.unit_fraction, default=None, help="override the mode's minimum top-1 agreement")
     parser.add_argument("--parity-data", nargs="+", default=None, metavar="DATA",
-                        help="real clips for the parity report (default: the calibration data)")
+                        help="real clips for the parity report (TFLite default: the --calibration data); "
+                             "required unless --no-parity")
     parser.add_argument("--data-root", default=None, help="root of the paths in list files (default: the list's folder)")
     parser.add_argument("--no-parity", action="store_true", help="skip the parity report")
     parser.add_argument("--json", action="store_true", help="print the parity report as one JSON line")
@@ -61,18 +64,32 @@ def _shape(model, args):
     return t, (h, w)
 
 
-def _clips(sources, t, hw, max_clips, clips_per_video, root=None):
-    from keras_gst.export.clips import default_calibration_dirs, load_clips
+DATA_HELP = "(videos, frame folders, directories or list files)"
 
-    sources = sources or default_calibration_dirs()
-    if not sources:
-        raise SystemExit("error: no real clips found; pass --calibration/--parity-data (videos, frame folders, lists)")
+
+def _missing_data(args):
+    """The error for real clips the run needs and was not given, or None."""
+    calibration = getattr(args, "calibration", None)
+    if getattr(args, "quantize", "none") == "int8" and not calibration:
+        return f"--quantize int8 calibrates on real clips: pass --calibration DATA {DATA_HELP}"
+    if not args.no_parity and not (args.parity_data or (calibration if args.format == "tflite" else None)):
+        return f"the parity report runs on real clips: pass --parity-data DATA {DATA_HELP}, or --no-parity to skip it"
+    return None
+
+
+def _clips(sources, t, hw, max_clips, clips_per_video, root=None):
+    from keras_gst.export.clips import load_clips
+
     if hw[0] != hw[1]:
         raise SystemExit(f"error: clips are square centre crops; got frame size {hw}")
     return load_clips(sources, t, hw[0], clips_per_video=clips_per_video, max_clips=max_clips, root=root)[0]
 
 
 def run(args):
+    missing = _missing_data(args)
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
     from keras_gst.export import (
         ClipReadError,
         OpAuditError,

@@ -1,5 +1,7 @@
 """`keras-gst extract-frames VIDEO_DIR OUT_DIR`: videos -> frame folders + list file with true counts."""
 
+from keras_gst.commands import argtypes as A
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -12,21 +14,32 @@ def register(subparsers):
     parser.add_argument("video_dir")
     parser.add_argument("out_dir")
     parser.add_argument("--template", default="{:05d}.jpg", help="frame file name (default {:05d}.jpg, the authors')")
-    parser.add_argument("--start-index", type=int, default=1, help="number of the first frame (default 1)")
-    parser.add_argument("--short-side", type=int, default=0, help="resize the short side to this (default 0: keep)")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
-    parser.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    parser.add_argument("--start-index", type=A.non_negative_int, default=1, help="number of the first frame (default 1)")
+    parser.add_argument("--short-side", type=A.non_negative_int, default=0, help="resize the short side to this (default 0: keep)")
+    parser.add_argument("--quality", type=A.jpeg_quality, default=95, help="JPEG quality (default 95)")
+    parser.add_argument("--workers", type=A.non_negative_int, default=0, help="processes (default: all cores)")
     parser.add_argument("--labels", help="MMAction2 video list 'path label' giving the labels for the list file")
     parser.add_argument("--list-file", help="output list file (default OUT_DIR/frames_list.txt)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per video (default 600)")
+    parser.add_argument("--timeout", type=A.positive_float, default=600.0, help="seconds allowed per video (default 600)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
 def run(args):
+    import sys
+
     from keras_gst.data.extract import extract_frames
 
-    results = extract_frames(
+    try:
+        results = _extract(args, extract_frames)
+    except (OSError, ValueError) as e:  # a bad argument, named by the message, before any work
+        print(f"keras-gst extract-frames: error: {e}", file=sys.stderr)
+        return 2
+    return _report(args, results)
+
+
+def _extract(args, extract_frames):
+    return extract_frames(
         args.video_dir,
         args.out_dir,
         template=args.template,
@@ -39,6 +52,9 @@ def run(args):
         timeout=args.timeout,
         progress=not args.no_progress,
     )
+
+
+def _report(args, results):
     failed = [r for r in results if r.error]
     for r in results:
         if r.error:

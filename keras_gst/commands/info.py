@@ -2,12 +2,14 @@
 
 import json
 
+from keras_gst.commands import argtypes as A
+
 
 def register(subparsers):
     parser = subparsers.add_parser("info", help="Build a GST/baseline model and print params and MACs.")
     add_model_arguments(parser)
-    parser.add_argument("--frames", type=int, default=8, help="frames per clip for the MAC count (default 8)")
-    parser.add_argument("--size", type=int, default=224, help="frame height and width for the MAC count (default 224)")
+    parser.add_argument("--frames", type=A.positive_int, default=8, help="frames per clip for the MAC count (default 8)")
+    parser.add_argument("--size", type=A.positive_int, default=224, help="frame height and width for the MAC count (default 224)")
     parser.add_argument("--summary", action="store_true", help="also print the Keras layer summary")
     parser.add_argument("--json", action="store_true", help="print one JSON line (keys params, params_total, macs)")
     parser.set_defaults(func=run)
@@ -17,10 +19,10 @@ def add_model_arguments(parser, num_classes_default=174):
     """Model selection flags shared by the CLI commands that build models."""
     parser.add_argument("--model", default="gst_resnet50", choices=["gst_resnet18", "gst_resnet34", "gst_resnet50", "gst_resnet101"])
     parser.add_argument("--block", default="gst", choices=["gst", "c2d", "c3d", "p3d"], help="GST or a Table 2 baseline")
-    parser.add_argument("--alpha", type=float, default=0.25, help="GST share of temporal output channels")
-    parser.add_argument("--beta", type=float, default=0.5, help="GST share of spatial input channels (1 = GST-Large)")
-    parser.add_argument("--groups", type=int, default=1, help="channel groups of the c3d convolutions")
-    parser.add_argument("--num-classes", type=int, default=num_classes_default)
+    parser.add_argument("--alpha", type=A.unit_fraction, default=0.25, help="GST share of temporal output channels")
+    parser.add_argument("--beta", type=A.unit_fraction, default=0.5, help="GST share of spatial input channels (1 = GST-Large)")
+    parser.add_argument("--groups", type=A.positive_int, default=1, help="channel groups of the c3d convolutions")
+    parser.add_argument("--num-classes", type=A.positive_int, default=num_classes_default)
 
 
 def build_model_from_args(args, weights=None, **kwargs):

@@ -8,6 +8,8 @@ import json
 import sys
 import time
 
+from keras_gst.commands import argtypes as A
+
 
 def register(subparsers):
     parser = subparsers.add_parser("predict", help="Classify a video with a .keras, .tflite or SavedModel model.")
@@ -16,15 +18,15 @@ def register(subparsers):
                         help="a .keras file, a keras-hub preset directory, a .tflite file or a SavedModel directory")
     parser.add_argument("--labels", default=None,
                         help="class names, one per line, in class-index order (default: a preset's labels.txt)")
-    parser.add_argument("--topk", type=int, default=5)
-    parser.add_argument("--frames", type=int, default=None, help="T, where the model leaves it open (default 8)")
-    parser.add_argument("--size", type=int, default=None, help="crop size, where the model leaves it open (default 224)")
-    parser.add_argument("--threads", type=int, default=2, help="TFLite interpreter threads")
+    parser.add_argument("--topk", type=A.positive_int, default=5)
+    parser.add_argument("--frames", type=A.positive_int, default=None, help="T, where the model leaves it open (default 8)")
+    parser.add_argument("--size", type=A.positive_int, default=None, help="crop size, where the model leaves it open (default 224)")
+    parser.add_argument("--threads", type=A.positive_int, default=2, help="TFLite interpreter threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--timing", action="store_true",
                         help="report ms per clip for decode, preprocessing and the model separately (median of "
                              "--runs warm passes; the first pass is reported too)")
-    parser.add_argument("--runs", type=int, default=5, help="warm passes timed by --timing (median reported)")
+    parser.add_argument("--runs", type=A.positive_int, default=5, help="warm passes timed by --timing (median reported)")
     parser.set_defaults(func=run)
 
 
@@ -32,9 +34,6 @@ def run(args):
     from keras_gst.export.clips import ClipReadError, load_clip
     from keras_gst.export.predictor import load_predictor, read_labels, top_k
 
-    if args.topk < 1:
-        print("error: --topk must be >= 1", file=sys.stderr)
-        return 2
     try:
         predictor = load_predictor(args.model, args.frames, args.size, num_threads=args.threads)
         labels_path = args.labels or _preset_labels(args.model)
@@ -48,9 +47,15 @@ def run(args):
     except ClipReadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    import numpy as np
+
     start = time.perf_counter()
     logits = predictor.logits(clip[None])[0]
     first = time.perf_counter() - start
+    if not np.all(np.isfinite(logits)):
+        print(f"error: {args.model} gives NaN or infinite scores for {args.video}: its weights are not finite "
+              "(e.g. saved from a training run that diverged); use an earlier checkpoint", file=sys.stderr)
+        return 2
     timing = None
     if args.timing:  # warm passes: the first pays for TF/interpreter start-up
         import numpy as np

@@ -26,8 +26,9 @@ from keras_gst.data.decode import (
     read_video_frames,
 )
 from keras_gst.data.extract import extract_frames
-from keras_gst.data.folders import check_label_range, read_class_folders, split_annotations, write_labels
+from keras_gst.data.folders import check_label_range, read_class_folders, require_labels, split_annotations, write_labels
 from keras_gst.data.pipeline import SkipLog, build_dataset
+from keras_gst.data.shard_reader import Shards, read_shards
 from keras_gst.data.sampling import dense_indices, sample_indices, segment_indices
 from keras_gst.data.synthetic import write_synthetic_dataset
 from keras_gst.data.transforms import IMAGENET_MEAN, IMAGENET_STD

@@ -51,6 +51,7 @@ class Annotations:
     records: list
     class_names: list
     skipped: list = dataclasses.field(default_factory=list)
+    unlabelled: list = dataclasses.field(default_factory=list)  # "file, line N: path" of the label -1 entries
 
     def __len__(self):
         return len(self.records)
@@ -79,13 +80,15 @@ class _Collector:
         self.num_classes = num_classes
         self.records = []
         self.skipped = []
+        self.unlabelled = []
+
+    def where(self, line_no):
+        if isinstance(line_no, int):
+            return f"{self.source_file}, line {line_no}"
+        return f"{self.source_file}, {line_no}" if line_no else self.source_file  # JSON: "entry i"
 
     def bad(self, line_no, reason):
-        if isinstance(line_no, int):
-            where = f"{self.source_file}, line {line_no}"
-        else:  # JSON: "entry i"
-            where = f"{self.source_file}, {line_no}" if line_no else self.source_file
-        message = f"{where}: {reason}"
+        message = f"{self.where(line_no)}: {reason}"
         if self.on_error == "raise":
             raise AnnotationError(message + " (pass on_error='skip' to skip such entries)")
         logger.warning("skipping annotation entry: %s", message)
@@ -101,12 +104,14 @@ class _Collector:
             return self.bad(line_no, f"{path} has {num_frames} frames")
         if self.check_files and not os.path.exists(path):
             return self.bad(line_no, f"source not found: {path}")
+        if -1 in labels:
+            self.unlabelled.append(f"{self.where(line_no)}: {path}")
         self.records.append(VideoRecord(str(path), num_frames, label, offset))
 
     def result(self, class_names):
         if self.skipped:
             logger.warning("%s: skipped %d bad entries", self.source_file, len(self.skipped))
-        return Annotations(self.records, list(class_names), self.skipped)
+        return Annotations(self.records, list(class_names), self.skipped, self.unlabelled)
 
 
 def _read_lines(path):
@@ -170,8 +175,7 @@ def read_list_file(
     for line_no, line in enumerate(_read_lines(path), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        parts = line.split("\t") if "\t" in line else line.split()
-        parts = [p.strip() for p in parts]
+        parts = _split_list_line(line, with_offset, multi_label)
         source = os.path.join(root, parts[0])
         try:
             values = [int(p) for p in parts[1:]]
@@ -198,6 +202,32 @@ def read_list_file(
         label = tuple(labels) if multi_label else labels[0]
         out.add(line_no, source, num_frames, label, offset)
     return out.result(class_names or [])
+
+
+def _split_list_line(line, with_offset, multi_label):
+    """[path, integers...] of a list-file line. A path may hold spaces: with tabs the fields are the
+    tab-separated parts; else, when a non-integer follows the first field, the format's integers are
+    taken from the right (a video: 1 label; a frame folder: [offset] num_frames label) and the rest is
+    the path."""
+    if "\t" in line:
+        return [p.strip() for p in line.split("\t")]
+    parts = line.split()
+    if multi_label or len(parts) < 2:
+        return parts
+
+    def expected(path):
+        return 1 if is_video_path(path) else (3 if with_offset else 2)
+
+    def integers(fields):
+        return all(re.fullmatch(r"-?\d+", f) for f in fields)
+
+    if integers(parts[1:]):  # all integers after the first field: a path without spaces (or ambiguous)
+        return parts
+    for count in (1, 3 if with_offset else 2):
+        fields = line.strip().rsplit(None, count)
+        if len(fields) == count + 1 and integers(fields[1:]) and expected(fields[0]) == count:
+            return fields
+    return parts
 
 
 def _names_to_index(class_names):

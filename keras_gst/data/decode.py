@@ -4,7 +4,9 @@ Only the frames a clip needs are decoded: frames in between are skipped with `gr
 conversion), long gaps are crossed with a seek. Container frame counts are not trusted: when a video
 ends before a requested index, the true count is remembered (per process), a warning names the file,
 and the clip is sampled again from the frames that really decode. A video OpenCV cannot read at all
-(e.g. AV1 without a decoder) is read with PyAV. Every decode has a wall-clock deadline.
+(e.g. AV1 without a decoder) is read with PyAV. Every decode has a wall-clock deadline, opening the file
+included (the open runs in a helper thread that is abandoned when the deadline passes); FIFOs, devices,
+sockets and directories are refused before any open (reading a FIFO blocks until a writer appears).
 
 A frame-folder JPEG is checked before it is decoded (present, non-empty, SOI ... EOI, and a walk over
 its markers and entropy-coded data, `jpeg_damage`): libjpeg decodes most damaged files with only a
@@ -15,6 +17,8 @@ names the file.
 import itertools
 import logging
 import os
+import stat
+import threading
 import time
 
 import cv2
@@ -64,10 +68,18 @@ def warn_once(key, message, *args):
 
 
 def check_file(path, what="video"):
-    """Missing or empty files fail early with the file's name."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{what} not found: {path}")
-    if os.path.isfile(path) and os.path.getsize(path) == 0:
+    """Missing, empty or special files (FIFO, device, socket, directory) fail early with the file's name,
+    before anything opens them (`os.stat` does not block on a FIFO; `open` does)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} not found: {path}") from None
+    if stat.S_ISDIR(mode):
+        raise VideoDecodeError(f"{what} {path} is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise VideoDecodeError(f"{what} {path} is not a regular file (a FIFO, device or socket); refused: reading "
+                               "it could block forever")
+    if os.path.getsize(path) == 0:
         raise VideoDecodeError(f"{what} file is empty (0 bytes): {path}; re-download or remove it")
 
 
@@ -175,10 +187,40 @@ class _PyAVReader:
 
 
 def _open(path, backend, timeout, deadline=None):
+    """A reader of `path`, opened within the deadline: the open runs in a daemon thread; if it has not
+    returned when the time is up, it is abandoned (its reader closed if it ever opens) and this raises
+    `DecodeTimeoutError`."""
+    total = timeout
     if deadline is not None:
-        _deadline_check(deadline, path, timeout)
+        _deadline_check(deadline, path, total)
         timeout = max(deadline - time.monotonic(), 1.0)  # open/read timeouts: what is left, >= 1 s
-    return (_PyAVReader if backend == "pyav" else _OpenCVReader)(path, timeout)
+    cls = _PyAVReader if backend == "pyav" else _OpenCVReader
+    box = {}
+    lock = threading.Lock()
+
+    def target():
+        try:
+            reader = cls(path, timeout)
+        except BaseException as e:  # noqa: BLE001 (handed to the waiting thread)
+            box["error"] = e
+            return
+        with lock:
+            if box.get("abandoned"):
+                reader.close()
+            else:
+                box["reader"] = reader
+
+    thread = threading.Thread(target=target, name=f"open {os.path.basename(path)}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    with lock:
+        if "reader" not in box and "error" not in box:
+            box["abandoned"] = True
+            raise DecodeTimeoutError(f"opening {path} took longer than {timeout:g} s; the file may be on a "
+                                     "hung file system or not a video (raise `decode_timeout` if it is just slow)")
+    if "error" in box:
+        raise box["error"]
+    return box["reader"]
 
 
 def _decode(path, indices, backend, deadline, timeout, seek_threshold):
@@ -287,10 +329,13 @@ def claimed_frame_count(path, *, timeout=DEFAULT_TIMEOUT):
     process, so a clip costs one open of the video."""
     path = os.fspath(path)
     if path not in _claimed_counts:
+        check_file(path)
         claimed = 0
         for name in ("opencv", "pyav"):
             try:
                 reader = _open(path, name, timeout)
+            except DecodeTimeoutError:
+                raise
             except VideoDecodeError:
                 continue
             claimed = reader.claimed
@@ -440,6 +485,8 @@ def read_frame_bytes(paths):
     out = []
     for path in paths:
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open() forever
+                raise _frame_error(path, "frame is not a regular file (a directory, FIFO, device or socket)")
             with open(path, "rb") as f:
                 data = f.read()
         except FileNotFoundError:
@@ -471,8 +518,19 @@ def read_frames(paths):
     where = {}  # path -> its positions in the clip
     for i, path in enumerate(paths):
         where.setdefault(path, []).append(i)
+    return decode_jpegs(read_frame_bytes(list(where)), list(where), [where[p] for p in where], len(paths))
+
+
+def decode_jpegs(datas, names, positions=None, length=None, error=None):
+    """Decode JPEG bytes with OpenCV into one (length, H, W, 3) uint8 RGB array: `datas[k]` fills the
+    clip positions `positions[k]` (default: one position each, in order); `names[k]` names it in errors,
+    made by `error(name, reason)` (default: a frame file's `VideoDecodeError`). The pixels are those of
+    `read_frames` (which reads, checks and decodes frame files with it)."""
+    error = error or _frame_error
+    positions = [[k] for k in range(len(datas))] if positions is None else positions
+    length = len(datas) if length is None else length
     out = None
-    for path, data in zip(where, read_frame_bytes(list(where))):
+    for path, data, where in zip(names, datas, positions):
         buffer = np.frombuffer(data, np.uint8)
         if _IMREAD_RGB is not None:
             frame = cv2.imdecode(buffer, _IMREAD_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
@@ -480,13 +538,13 @@ def read_frames(paths):
             frame = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
             frame = None if frame is None else cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         if frame is None:
-            raise _frame_error(path, "frame JPEG cannot be decoded")
+            raise error(path, "frame JPEG cannot be decoded")
         if out is None:  # one output array, filled frame by frame (fresh memory is slow to touch)
-            out = np.empty((len(paths),) + frame.shape, np.uint8)
+            out = np.empty((length,) + frame.shape, np.uint8)
         elif frame.shape != out.shape[1:]:
             (h, w), (h0, w0) = frame.shape[:2], out.shape[1:3]
-            raise _frame_error(path, f"frame is {w}x{h}, {paths[0]} is {w0}x{h0}")
-        out[where[path]] = frame
+            raise error(path, f"frame is {w}x{h}, {names[0]} is {w0}x{h0}")
+        out[where] = frame
     return out
 
 

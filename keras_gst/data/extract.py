@@ -1,11 +1,17 @@
 """Videos -> frame folders (``OUT_DIR/<video stem>/00001.jpg``) plus a list file with true frame counts.
 
-Resumable: a finished folder holds a `.done` file with its frame count and is not extracted again; an
+Resumable: a finished folder holds a `.done` file (written atomically, last) with its frame count and is
+not extracted again unless it holds fewer frames than `.done` says (then it is repaired: redone); an
 unfinished one is redone. Unreadable videos are reported by name and do not stop the others; a video
 that decodes fewer frames than its container claims is reported as truncated (its frames are kept).
+
+Safe to run several times at once on one OUT_DIR: each video is claimed with an exclusive lock on
+``OUT_DIR/.locks/<stem>.lock`` (`fcntl.flock`, released by the OS when a process dies, so a kill leaves no
+stale claim); a process that finds a video claimed waits for it and then uses the finished folder.
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import multiprocessing
 import os
@@ -13,10 +19,12 @@ import shutil
 
 import cv2
 
+from keras_gst.atomic import write_text
 from keras_gst.data import decode
-from keras_gst.data.annotations import VIDEO_EXTENSIONS, read_list_file
+from keras_gst.data.annotations import VIDEO_EXTENSIONS, count_frames_in_folder, read_list_file
 
 DONE_FILE = ".done"
+LOCK_DIR = ".locks"
 
 
 @dataclasses.dataclass
@@ -41,40 +49,118 @@ def find_videos(video_dir):
     return sorted(found)
 
 
+def video_claimed_frames(video, *, timeout=600.0):
+    """The container's frame count of `video` (0 for an empty file): what truncation is judged by."""
+    return decode.claimed_frame_count(video, timeout=timeout) if os.path.getsize(video) else 0
+
+
+def encode_video_frames(video, *, short_side=0, quality=95, timeout=600.0):
+    """Yield every decodable frame of `video` as JPEG bytes: the project's checked decoders (OpenCV, PyAV
+    fallback, deadline), short side resized to `short_side` (0: keep), JPEG at `quality`. The one
+    per-video path shared by `extract-frames` (frame files) and `keras-gst shard` (TFRecord shards).
+    Raises `decode.VideoDecodeError` / `OSError` for a video that cannot be decoded or a frame that
+    cannot be encoded."""
+    for i, frame in enumerate(decode.iter_video_frames(video, timeout=timeout)):
+        frame = cv2.cvtColor(decode.resize_short_side(frame, short_side), cv2.COLOR_RGB2BGR)
+        ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise OSError(f"cannot encode frame {i} of {video} as JPEG")
+        yield jpeg.tobytes()
+
+
+@contextlib.contextmanager
+def _claim(folder):
+    """Hold the exclusive lock of `folder`'s video (blocking while another process holds it)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no concurrent runs on one OUT_DIR
+        yield
+        return
+    locks = os.path.join(os.path.dirname(os.path.abspath(folder)), LOCK_DIR)
+    os.makedirs(locks, exist_ok=True)
+    with open(os.path.join(locks, os.path.basename(folder) + ".lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _finished(video, folder, template, start_index):
+    """The `ExtractResult` of a complete earlier extraction of `folder`, else None (unfinished, damaged
+    `.done`, or fewer frames on disk than `.done` records: a short folder to redo)."""
+    done = os.path.join(folder, DONE_FILE)
+    if not os.path.isfile(done):
+        return None
+    try:
+        with open(done) as f:
+            num_frames, claimed = (int(x) for x in f.read().split()[:2])
+    except (OSError, ValueError):
+        return None
+    if count_frames_in_folder(folder, template, start_index) < num_frames:
+        return None
+    return ExtractResult(video, folder, num_frames, claimed, resumed=True)
+
+
 def extract_video(video, folder, *, template="{:05d}.jpg", start_index=1, short_side=0, quality=95,
                   timeout=600.0):
     """Extract one video into `folder`; never raises for a bad video (the error is in the result)."""
+    with _claim(folder):
+        return _extract_claimed(video, folder, template, start_index, short_side, quality, timeout)
+
+
+def _extract_claimed(video, folder, template, start_index, short_side, quality, timeout):
     done = os.path.join(folder, DONE_FILE)
-    if os.path.isfile(done):
-        with open(done) as f:
-            num_frames, claimed = (int(x) for x in f.read().split()[:2])
-        return ExtractResult(video, folder, num_frames, claimed, resumed=True)
+    finished = _finished(video, folder, template, start_index)
+    if finished is not None:
+        return finished
     if os.path.isdir(folder):
-        shutil.rmtree(folder)  # unfinished earlier run
+        shutil.rmtree(folder)  # unfinished or short earlier run
     os.makedirs(folder)
     result = ExtractResult(video, folder)
     try:
-        result.claimed = decode.claimed_frame_count(video, timeout=timeout) if os.path.getsize(video) else 0
-        for i, frame in enumerate(decode.iter_video_frames(video, timeout=timeout)):
-            frame = cv2.cvtColor(decode.resize_short_side(frame, short_side), cv2.COLOR_RGB2BGR)
+        result.claimed = video_claimed_frames(video, timeout=timeout)
+        for i, jpeg in enumerate(encode_video_frames(video, short_side=short_side, quality=quality,
+                                                     timeout=timeout)):
             path = os.path.join(folder, template.format(start_index + i))
-            if not cv2.imwrite(path, frame, [cv2.IMWRITE_JPEG_QUALITY, quality]):
-                raise OSError(f"cannot write {path}")
+            with open(path, "wb") as f:
+                f.write(jpeg)
             result.num_frames = i + 1
     except (decode.VideoDecodeError, OSError) as e:
         result.error = f"{type(e).__name__}: {e}"
         shutil.rmtree(folder, ignore_errors=True)
         return result
-    with open(done, "w") as f:
-        f.write(f"{result.num_frames} {result.claimed}\n")
+    write_text(done, f"{result.num_frames} {result.claimed}\n")
     return result
+
+
+def check_extract_arguments(video_dir, template, start_index, short_side, quality, timeout):
+    """ValueError / FileNotFoundError naming the argument, before any work."""
+    if not os.path.isdir(video_dir):
+        kind = "is not a directory" if os.path.exists(video_dir) else "does not exist"
+        raise FileNotFoundError(f"video_dir {video_dir} {kind}")
+    try:
+        names = {template.format(i) for i in (1, 2)}
+    except (IndexError, KeyError, ValueError) as e:
+        raise ValueError(f"template {template!r} is not a frame file name pattern like '{{:05d}}.jpg' ({e})") from None
+    if len(names) < 2 or any(os.sep in n for n in names):
+        raise ValueError(f"template {template!r} must number the frames with one {{}} field, e.g. '{{:05d}}.jpg'")
+    for name, value, low in (("start_index", start_index, 0), ("short_side", short_side, 0), ("quality", quality, 0)):
+        if int(value) < low:
+            raise ValueError(f"{name} must be >= {low}. Received: {name}={value}")
+    if quality > 100:
+        raise ValueError(f"quality must be <= 100. Received: quality={quality}")
+    if not timeout > 0:
+        raise ValueError(f"timeout must be > 0. Received: timeout={timeout}")
 
 
 def extract_frames(video_dir, out_dir, *, template="{:05d}.jpg", start_index=1, short_side=0, quality=95,
                    workers=None, labels=None, list_file=None, timeout=600.0, progress=True):
     """Extract every video under `video_dir`; write `list_file` (default ``OUT_DIR/frames_list.txt``)
     with ``<stem> <num_frames> <label>`` lines (label from `labels`, an MMAction2 video list
-    ``path label``; else -1). Returns the list of `ExtractResult`."""
+    ``path label``; else -1). Returns the list of `ExtractResult`. Raises `FileNotFoundError` /
+    `ValueError` naming a bad argument before any work."""
+    check_extract_arguments(video_dir, template, start_index, short_side, quality, timeout)
     videos = find_videos(video_dir)
     stems = {}
     for v in videos:
@@ -111,13 +197,14 @@ def extract_frames(video_dir, out_dir, *, template="{:05d}.jpg", start_index=1, 
     if bar is not None:
         bar.close()
     list_file = list_file or os.path.join(out_dir, "frames_list.txt")
-    with open(list_file, "w") as f:
-        for r in results:
-            if not r.error:
-                stem = os.path.basename(r.folder)
-                label = label_of.get(stem, -1)
-                label = " ".join(map(str, label)) if isinstance(label, tuple) else label
-                f.write(f"{stem} {r.num_frames} {label}\n")
+    lines = []
+    for r in results:
+        if not r.error:
+            stem = os.path.basename(r.folder)
+            label = label_of.get(stem, -1)
+            label = " ".join(map(str, label)) if isinstance(label, tuple) else label
+            lines.append(f"{stem} {r.num_frames} {label}\n")
+    write_text(list_file, "".join(lines))  # a concurrent run writes the same lines: either file is whole
     return results
 
 

@@ -112,11 +112,24 @@ def check_label_range(annotations, num_classes, source):
                               + (", ..." if len(bad) > 5 else ""))
 
 
+def require_labels(annotations, source):
+    """`AnnotationError` if a record has label -1 (unlabelled, e.g. a test split, or a list written by
+    `keras-gst extract-frames` without --labels): training and validation need a label for every clip."""
+    bad = [r.path for r in annotations.records
+           if -1 in (r.label if isinstance(r.label, tuple) else (r.label,))]
+    if bad:
+        where = list(getattr(annotations, "unlabelled", None) or bad)
+        raise AnnotationError(
+            f"{source}: {len(bad)} entries have label -1 (no label), e.g. {where[0]}; training and validation need "
+            f"a label for every clip: fill in the labels (`keras-gst extract-frames --labels LIST` writes them) or "
+            f"remove those lines")
+
+
 def write_labels(path, class_names):
     """Write one class name a line, in label order (`read_label_map` reads it back)."""
     names = [str(n) for n in class_names]
     if any("\n" in n or not n.strip() for n in names):
         raise ValueError(f"class names must be non-empty single lines. Received: {names}")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(names) + "\n")
-    return path
+    from keras_gst.atomic import write_text
+
+    return write_text(path, "\n".join(names) + "\n")

@@ -15,7 +15,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
-from keras_gst.data import decode, transforms
+from keras_gst.data import decode, shard_reader, transforms
 from keras_gst.data.annotations import Annotations, VideoRecord, derive_flip_map, read_list_file
 from keras_gst.data.sampling import SAMPLING_MODES, sample_indices
 
@@ -27,7 +27,9 @@ _DECODE_ERRORS = (decode.VideoDecodeError, FileNotFoundError, OSError)
 
 class SkipLog:
     """Items skipped with ``on_error="skip"``: each is logged with its file and reason as it happens;
-    at the end of every pass over the data the count is logged and appended to `epochs`."""
+    at the end of every pass over the data the number of distinct files skipped in it is logged and the
+    pass's items appended to `epochs`. `total` is the number of distinct files skipped so far (a file
+    that fails in every epoch, or is loaded again by a prefetch that runs ahead, counts once)."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -44,25 +46,43 @@ class SkipLog:
         with self._lock:
             items, self.current = self.current, []
             self.epochs.append(items)
-        if items:
-            logger.warning("%d of %d items were skipped this epoch (unreadable files): %s", len(items),
-                           total, ", ".join(path for path, _ in items))
-        return len(items)
+        files = sorted({path for path, _ in items})
+        if files:
+            logger.warning("%d of %d items were skipped this epoch (unreadable files): %s", len(files),
+                           total, ", ".join(files))
+        return len(files)
+
+    @property
+    def files(self):
+        """The distinct files skipped so far, sorted."""
+        with self._lock:
+            return sorted({path for items in self.epochs + [self.current] for path, _ in items})
 
     @property
     def total(self):
-        return sum(len(items) for items in self.epochs) + len(self.current)
+        return len(self.files)
 
 
-def _as_records(source, class_names):
+def _describe(source):
     if isinstance(source, (str, os.PathLike)):
-        source = read_list_file(source, class_names=class_names)
+        return f"the list file {source}"
+    return "the annotations" if isinstance(source, Annotations) else "the records"
+
+
+def _as_records(source, class_names, on_error="raise"):
+    if isinstance(source, (str, os.PathLike)):
+        source = read_list_file(source, class_names=class_names, on_error=on_error)
     if isinstance(source, Annotations):
         return list(source.records), (class_names if class_names is not None else source.class_names)
     records = list(source)
     if not all(isinstance(r, VideoRecord) for r in records):
         raise TypeError("build_dataset takes Annotations, a list of VideoRecord or a list-file path")
     return records, class_names
+
+
+def shard_frame_error(frame, reason):
+    return decode.VideoDecodeError(f"{reason}: {frame} in its TFRecord shard; shard the video again "
+                                   "(`keras-gst shard`) or leave it out")
 
 
 def _flip_setting(flip, flip_map, class_names):
@@ -124,7 +144,9 @@ def build_dataset(
     """Build the input pipeline.
 
     Args:
-        source: `Annotations`, a list of `VideoRecord`, or a list-file path (`read_list_file`).
+        source: `Annotations`, a list of `VideoRecord`, a list-file path (`read_list_file`), or the
+            `Shards` of `read_shards` (TFRecord shards of `keras-gst shard`: files read interleaved,
+            each input pipeline its own files; `shuffle_buffer` default 256 records).
             All records must be videos or all frame folders.
         num_frames: T, frames per clip. sampling: "segment" (TSN) or "dense" (`frame_interval` apart).
         training: random sampling, multi-scale crop and flip; else centre sampling and `num_crops` crops.
@@ -143,9 +165,12 @@ def build_dataset(
         decode_timeout: seconds allowed per video. seed: makes sampling, crops and flips repeatable.
         input_context: a `tf.distribute.InputContext` (from `distribute_datasets_from_function`).
     """
-    records, class_names = _as_records(source, class_names)
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip'. Received: on_error={on_error!r}")
+    records, class_names = _as_records(source, class_names, on_error)
     if not records:
-        raise ValueError("build_dataset: no records")
+        raise ValueError(f"build_dataset: {_describe(source)} holds no usable clips"
+                         + (f" ({len(source.skipped)} entries skipped)" if getattr(source, "skipped", None) else ""))
     if sampling not in SAMPLING_MODES:
         raise ValueError(f"sampling must be one of {SAMPLING_MODES}. Received: sampling={sampling!r}")
     if on_error not in ("raise", "skip"):
@@ -158,7 +183,8 @@ def build_dataset(
     if training and cache:
         raise ValueError("cache=True with training would freeze the random sampling and crops; "
                          "cache only evaluation datasets")
-    kinds = {r.is_video for r in records}
+    shards = source if isinstance(source, shard_reader.Shards) else None
+    kinds = {True} if shards is not None else {r.is_video for r in records}
     if len(kinds) != 1:
         raise ValueError("build_dataset: records mix video files and frame folders; build one dataset "
                          "per kind (or extract frames with `keras-gst extract-frames`)")
@@ -235,6 +261,25 @@ def build_dataset(
         skip_log.end_epoch(len(records))
         return np.zeros((clip_len, 1, 1, 3), np.uint8), False
 
+    def load_shard(jpegs, media_id, seed):
+        name = media_id.decode()
+        rng = np.random.default_rng(int(seed) % 2**63)
+        try:
+            if len(jpegs) == 0:
+                raise decode.VideoDecodeError(f"shard record {name} has no frames; shard the video again")
+            warn_if_short(name, len(jpegs))
+            where = {}  # frame index -> its positions in the clip (each JPEG decoded once)
+            for position, index in enumerate(sampler(rng)(len(jpegs))):
+                where.setdefault(int(index), []).append(position)
+            frames = decode.decode_jpegs([jpegs[i] for i in where], [f"frame {i} of {name}" for i in where],
+                                         list(where.values()), clip_len, error=shard_frame_error)
+            return decode.shrink_frames(frames, scale_size), True
+        except _DECODE_ERRORS as e:
+            if on_error == "raise":
+                raise
+            skip_log.add(name, f"{type(e).__name__}: {e}")
+            return np.zeros((clip_len, 1, 1, 3), np.uint8), False
+
     loader = load_video if is_video else load_frames
 
     def load(element, seed):
@@ -273,19 +318,30 @@ def build_dataset(
                 clip = tf.reshape(views, [num_views, num_frames, crop_size, crop_size, 3])
         return transforms.normalize(clip, mean, std), label
 
-    table = (
-        tf.constant([r.path for r in records]),
-        tf.constant([-1 if r.num_frames is None else r.num_frames for r in records], tf.int64),
-        tf.constant([r.offset for r in records], tf.int64),
-        tf.constant(labels),
-    )
-    ds = tf.data.Dataset.from_tensor_slices(table)
+    def load_record(record, seed):
+        jpegs, media_id, label = record
+        frames, ok = tf.numpy_function(load_shard, [jpegs, media_id, seed], [tf.uint8, tf.bool], name="load_shard")
+        frames.set_shape([clip_len, None, None, 3])
+        ok.set_shape([])
+        return frames, label, seed, ok
+
     per_replica_batch = batch_size
     if input_context is not None:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
         per_replica_batch = input_context.get_per_replica_batch_size(batch_size)
-    if shuffle:
-        ds = ds.shuffle(shuffle_buffer or len(records), seed=seed, reshuffle_each_iteration=True)
+    if shards is not None:  # each input pipeline reads its own shard files, interleaved
+        ds = shard_reader.record_dataset(shards, shuffle=shuffle, shuffle_buffer=shuffle_buffer, seed=seed,
+                                         input_context=input_context, num_parallel_calls=num_parallel_calls)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((
+            tf.constant([r.path for r in records]),
+            tf.constant([-1 if r.num_frames is None else r.num_frames for r in records], tf.int64),
+            tf.constant([r.offset for r in records], tf.int64),
+            tf.constant(labels),
+        ))
+        if input_context is not None:
+            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        if shuffle:
+            ds = ds.shuffle(shuffle_buffer or len(records), seed=seed, reshuffle_each_iteration=True)
     if training:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     else:
@@ -294,11 +350,12 @@ def build_dataset(
     options = {"num_parallel_calls": num_parallel_calls}
     if seed is not None:
         options["deterministic"] = True
-    ds = ds.map(load, **options)
+    ds = ds.map(load_record if shards is not None else load, **options)
     ds = ds.concatenate(tf.data.Dataset.range(1).map(sentinel))
     ds = ds.filter(lambda frames, label, seed, ok: ok)
     ds = ds.map(transform, **options)
-    if on_error == "raise":  # nothing is dropped: tell Keras the epoch length
+    if on_error == "raise" and (shards is None or input_context is None or input_context.num_input_pipelines == 1):
+        # nothing is dropped: tell Keras the epoch length (a worker's share of shard files is not known)
         pipelines = input_context.num_input_pipelines if input_context is not None else 1
         shard_id = input_context.input_pipeline_id if input_context is not None else 0
         ds = ds.apply(tf.data.experimental.assert_cardinality(len(range(shard_id, len(records), pipelines))))

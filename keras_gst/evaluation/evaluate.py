@@ -39,7 +39,12 @@ def predict_scores(model, dataset, average="logits", max_batches=None):
         all_labels.append(np.asarray(labels).reshape(-1))
     if not all_scores:
         raise ValueError("the evaluation dataset is empty")
-    return np.concatenate(all_scores), np.concatenate(all_labels).astype(np.int64)
+    scores = np.concatenate(all_scores)
+    bad = int(np.sum(~np.isfinite(scores).all(axis=1)))
+    if bad:  # a NaN score would turn into a meaningless accuracy
+        raise ValueError(f"{model.name} gives NaN or infinite scores for {bad} of {len(scores)} clips: its weights are "
+                         "not finite (e.g. saved from a training run that diverged); use an earlier checkpoint")
+    return scores, np.concatenate(all_labels).astype(np.int64)
 
 
 def evaluate(model, dataset, class_names=None, output_dir=None, average="logits", max_batches=None, title=None):

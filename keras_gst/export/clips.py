@@ -154,11 +154,3 @@ def load_clips(sources, num_frames, size, clips_per_video=1, max_clips=None, roo
         raise ClipReadError(f"no clips loaded from {sources}")
     return np.stack(clips[:max_clips]), names[:max_clips]
 
-
-def default_calibration_dirs():
-    """The real sample data beside the repository (../shared/data/real: videos and SSv2 frame
-    folders; KERAS_GST_REAL_DATA overrides), if present."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    real = os.environ.get("KERAS_GST_REAL_DATA", os.path.join(here, "..", "..", "..", "shared", "data", "real"))
-    dirs = [os.path.join(real, "videos"), os.path.join(real, "rawframes", "ssv2")]
-    return [os.path.normpath(d) for d in dirs if os.path.isdir(d)]

@@ -33,10 +33,13 @@ class Predictor:
         return np.asarray(self._run(model_input(clips, self.input_dtype)), np.float32)
 
 
+FLAGS = {"num_frames": "--frames", "size": "--size"}  # the CLI flag of each choice, for messages
+
+
 def _pick(name, fixed, requested, default):
     if fixed is not None:
         if requested is not None and requested != fixed:
-            raise ValueError(f"the model file fixes {name}={fixed}; --{name.replace('_', '-')} {requested} conflicts")
+            raise ValueError(f"the model file fixes {name}={fixed}; {FLAGS.get(name, name)} {requested} conflicts")
         return int(fixed)
     return int(requested if requested is not None else default)
 

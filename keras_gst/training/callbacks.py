@@ -1,15 +1,22 @@
 """Training callbacks: learning rate in the logs, BN |gamma| histograms in TensorBoard (paper Fig. 4),
 a clear stop on a non-finite loss, BN statistics averaged over replicas at each epoch end."""
 
+import json
+import logging
 import math
 import os
+import re
+import shutil
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_gst import atomic
 from keras_gst.analysis.bn import bn_gamma_split
 from keras_gst.training.distribute import sync_batchnorm_statistics
+
+logger = logging.getLogger(__name__)
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -68,43 +75,92 @@ class BatchNormGammaHistograms(keras.callbacks.Callback):
             self._writer = None
 
 
+def save_model(model, path, include_optimizer=True):
+    """`model.save(path)` written atomically (temporary name, then rename). Without the optimizer (an
+    inference model, half the size of a GST-ResNet with SGD momentum) the file loads as an uncompiled
+    model."""
+    optimizer, compiled = model.optimizer, model.compiled
+    with atomic.atomic_path(path) as tmp:
+        if include_optimizer:
+            model.save(tmp)
+            return path
+        model.optimizer, model.compiled = None, False  # nothing optimizer- or compile-related is written
+        try:
+            model.save(tmp)
+        finally:
+            model.optimizer, model.compiled = optimizer, compiled
+    return path
+
+
 class NonFiniteLossError(RuntimeError):
-    """Training stopped because the loss became NaN or infinite."""
+    """Training stopped because a loss or metric became NaN or infinite."""
+
+
+def _non_finite(logs):
+    """(name, value) of the first NaN / infinite number in `logs`, else None."""
+    for name, value in (logs or {}).items():
+        try:
+            value = float(np.asarray(value))
+        except (TypeError, ValueError):
+            continue
+        if not math.isfinite(value):
+            return name, value
+    return None
 
 
 class StopOnNaN(keras.callbacks.Callback):
-    """Stops training at the first non-finite batch loss with a message naming epoch, batch and the
-    usual causes; `fit` then raises `NonFiniteLossError` (after the callbacks' `on_train_end`).
+    """Stops training at the first non-finite batch loss, or at an epoch end whose training or validation
+    loss or metric is non-finite, with a message naming where, the last epoch whose values were all finite
+    (the one the backup, checkpoints and best model hold) and the usual causes; `fit` then raises
+    `NonFiniteLossError` (after the callbacks' `on_train_end`).
 
-    Unlike `keras.callbacks.TerminateOnNaN`, the stop is an error a script cannot mistake for success,
-    and the backup of the last good epoch is kept for a resume.
+    Callbacks placed after it (backup, checkpoints) see `message` set in the same `on_epoch_end` and save
+    nothing. Unlike `keras.callbacks.TerminateOnNaN`, the stop is an error a script cannot mistake for
+    success, and the backup of the last good epoch is kept for a resume.
     """
 
     def __init__(self):
         super().__init__()
         self.message = None
+        self.last_finite_epoch = None  # 1-based; 0: none yet
         self._epoch = 0
 
     def on_train_begin(self, logs=None):
         self.message = None
+        self.last_finite_epoch = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        if self.last_finite_epoch is None:  # a resumed run starts after its last (finite) backed-up epoch
+            self.last_finite_epoch = epoch
+
+    def _stop(self, where, name, value):
+        last = self.last_finite_epoch or 0
+        kept = (f"the last epoch with finite values is epoch {last}: the backup, checkpoints and best model hold "
+                f"it, and running the same command again resumes from it"
+                if last else "no epoch ended with finite values, so nothing was saved")
+        self.message = (
+            f"{name} became {value} at {where}: training stopped; {kept}. Usual causes: a learning rate too "
+            f"high for the batch size (lr scales with the global batch: lower --lr), corrupt input frames, or "
+            f"a label out of range."
+        )
+        print(f"\n{self.message}", flush=True)
+        self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is None:
+        if self.message is None:
+            bad = _non_finite({k: v for k, v in (logs or {}).items() if k == "loss"})
+            if bad:
+                self._stop(f"epoch {self._epoch + 1}, batch {batch + 1}", *bad)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.message is not None:
             return
-        loss = float(np.asarray(loss))
-        if not math.isfinite(loss):
-            self.message = (
-                f"loss became {loss} at epoch {self._epoch + 1}, batch {batch + 1}: training stopped. "
-                f"Usual causes: a learning rate too high for the batch size (lr scales with the global "
-                f"batch), corrupt input frames, or a label out of range. Resume from the last epoch "
-                f"checkpoint with a lower --lr."
-            )
-            print(f"\n{self.message}", flush=True)
-            self.model.stop_training = True
+        bad = _non_finite(logs)
+        if bad:
+            self._stop(f"the end of epoch {epoch + 1}", *bad)
+        else:
+            self.last_finite_epoch = epoch + 1
 
 
 class SyncBatchNormStatistics(keras.callbacks.Callback):
@@ -120,15 +176,79 @@ class SyncBatchNormStatistics(keras.callbacks.Callback):
 
 
 class KeepBackupOnFailure(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that neither saves the weights of an epoch that ended in a NaN stop nor deletes its
-    backup after one (the last good epoch stays there for a resume)."""
+    """`BackupAndRestore` that survives a kill at any moment and never keeps a NaN epoch.
 
-    def __init__(self, backup_dir, nan_guard=None, **kwargs):
+    Each backup writes `epoch_NNNN.weights.h5` (weights and optimizer state, NNNN = epochs done) under a
+    temporary name and renames it, then replaces `training_metadata.json` the same way, then removes the
+    copies older than the previous one. A kill leaves complete copies only. On resume the newest copy is
+    loaded; if it does not load (a torn or damaged file), the previous one is, and the run continues from
+    its epoch (one epoch lost). It neither saves the weights of an epoch that ended in a NaN stop nor
+    deletes its backup after one (the last good epoch stays there for a resume).
+    """
+
+    PATTERN = re.compile(r"^epoch_(\d+)\.weights\.h5$")
+
+    def __init__(self, backup_dir, nan_guard=None, keep=2, **kwargs):
         super().__init__(backup_dir, **kwargs)
         self.nan_guard = nan_guard
+        self.keep = max(1, int(keep))
+        self.restored_from = None
 
     def _failed(self):
         return self.nan_guard is not None and self.nan_guard.message is not None
+
+    def _copies(self):
+        """Backup weight files, newest epoch first: [(epoch, path)]."""
+        if not os.path.isdir(self.backup_dir):
+            return []
+        found = [(int(m.group(1)), os.path.join(self.backup_dir, name))
+                 for name in os.listdir(self.backup_dir) if (m := self.PATTERN.match(name))]
+        return sorted(found, reverse=True)
+
+    def _save_model(self):
+        epoch = self._current_epoch
+        name = f"epoch_{epoch:04d}.weights.h5"
+        path = os.path.join(self.backup_dir, name)
+        with atomic.atomic_path(path) as tmp:
+            self.model.save_weights(tmp)
+        atomic.write_text(self._training_metadata_path,
+                          json.dumps({"epoch": epoch, "batch": self._last_batch_seen, "weights": name}))
+        for old_epoch, old in self._copies()[self.keep:]:
+            os.remove(old)
+
+    def on_train_begin(self, logs=None):
+        self._load_model()
+
+    def _load_model(self):
+        if not self.model.built:
+            raise ValueError("KeepBackupOnFailure needs a built model before fit()")
+        # every copy is complete (renamed into place) and named by its epoch: the newest that loads wins
+        copies = self._copies()
+        if os.path.exists(os.path.join(self.backup_dir, "latest.weights.h5")):  # written by an older version
+            copies.append((None, os.path.join(self.backup_dir, "latest.weights.h5")))
+        if not copies:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        errors = []
+        for epoch, path in copies:
+            try:
+                self.model.load_weights(path)
+            except Exception as e:  # noqa: BLE001 (h5py raises OSError, KeyError, ValueError on damaged files)
+                errors.append(f"{path}: {type(e).__name__}: {e}")
+                logger.warning("backup %s does not load (%s); trying the previous one", path, e)
+                continue
+            if epoch is None:
+                with open(self._training_metadata_path) as f:
+                    epoch = int(json.load(f)["epoch"])
+            self.model._initial_epoch = epoch  # noqa: SLF001 (what BackupAndRestore sets)
+            self.restored_from = path
+            if errors:
+                print(f"resumed from the previous backup {path} (epoch {epoch}): the newer one did not load",
+                      flush=True)
+            return
+        raise RuntimeError(f"no backup in {self.backup_dir} loads ({'; '.join(errors)}); delete the folder or "
+                           f"run with --no-resume to start over")
 
     def on_epoch_end(self, epoch, logs=None):
         if not self._failed():  # never back up the weights of a NaN epoch
@@ -139,5 +259,5 @@ class KeepBackupOnFailure(keras.callbacks.BackupAndRestore):
             super().on_train_batch_end(batch, logs)
 
     def on_train_end(self, logs=None):
-        if not self._failed():
-            super().on_train_end(logs)
+        if not self._failed() and self.delete_checkpoint:
+            shutil.rmtree(self.backup_dir, ignore_errors=True)

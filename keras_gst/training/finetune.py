@@ -5,7 +5,7 @@
 - `format_load_report`: what `weights=` loaded and skipped, one line per skipped tensor with its reason.
 - `finetune_records`: class folders (or list files) -> train / validation `Annotations`, with the seeded
   stratified split when there is no validation set.
-- `finish_run`: OUT/labels.txt and OUT/model.keras (the best model on validation top-1).
+- `finish_run`: OUT/labels.txt and OUT/model.keras (the best model on validation top-1, = best.keras).
 
 The TFLite export after a fine-tuning run (`keras-gst train --data DIR --export int8`) is the export
 command's job: `keras_gst.commands.train` calls it (the library never imports `keras_gst.commands`).
@@ -78,6 +78,9 @@ def finetune_records(recipe, data_dir=None, val_split=None):
         train, val = load_annotations(recipe, "train"), load_annotations(recipe, "val")
         source = recipe.val_annotations
     if val is None and val_split:
+        if recipe.dataset == "shards":
+            raise ValueError("shards cannot be split into train/validation: shard the validation videos into "
+                             "their own folder (`keras-gst shard`) and pass it as --val-list")
         train, val = split_annotations(train, val_split, seed=recipe.seed or 0)
     if train is not None and val is not None and source is not None:
         check_label_range(val, num_classes_of(recipe, train), source)
@@ -85,12 +88,18 @@ def finetune_records(recipe, data_dir=None, val_split=None):
 
 
 def finish_run(result, output_dir):
-    """Write OUT/labels.txt (class names, else the class indices) and OUT/model.keras (a copy of the best
-    model on validation top-1); returns their paths."""
+    """Write OUT/labels.txt (class names, else the class indices) and OUT/model.keras: the best model on
+    validation top-1 under a second name (a hard link to best.keras: one file on disk; a copy where the
+    file system has no hard links). Both are written atomically. Returns their paths."""
+    from keras_gst.atomic import atomic_path
     from keras_gst.data import write_labels
 
     labels = write_labels(os.path.join(output_dir, "labels.txt"),
                           result.class_names or [str(i) for i in range(result.num_classes)])
     model = os.path.join(output_dir, "model.keras")
-    shutil.copyfile(result.paths["best"], model)
+    with atomic_path(model) as tmp:
+        try:
+            os.link(result.paths["best"], tmp)
+        except OSError:
+            shutil.copyfile(result.paths["best"], tmp)
     return {"labels": labels, "model": model}

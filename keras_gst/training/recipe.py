@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 
-DATASETS = ("list", "sthv1", "sthv2", "diving48", "epic-kitchens", "egtea")
+DATASETS = ("list", "sthv1", "sthv2", "diving48", "epic-kitchens", "egtea", "shards")
 
 
 @dataclasses.dataclass
@@ -19,7 +19,8 @@ class Recipe:
 
     Data (see `load_annotations`):
         dataset: "list" (list files: authors' GST, TSN, MMAction2 rawframes/videos), "sthv1", "sthv2",
-            "diving48", "epic-kitchens", "egtea".
+            "diving48", "epic-kitchens", "egtea", "shards" (`keras-gst shard` output: the annotation fields
+            are shard folders or file patterns, class names come from their manifest).
         data_root: videos / frame folders root (list files: default the list file's folder).
         train_annotations, val_annotations: split files (val may be None: no validation).
         class_file: class names (sthv1 labels CSV, sthv2 labels JSON, Diving48 vocab JSON, EGTEA
@@ -82,7 +83,7 @@ class Recipe:
     seed: int | None = 0
     steps_per_epoch: int | None = None
     validation_steps: int | None = None
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = 0  # checkpoints/epoch_NNN.keras to keep (0: none; backup/ is the resume point)
     histograms: bool = True
     evaluate_at_end: bool = True
     verbose: int = 2
@@ -92,9 +93,26 @@ class Recipe:
             raise ValueError(f"dataset must be one of {DATASETS}. Received: dataset={self.dataset!r}")
         if self.on_error not in ("skip", "raise"):
             raise ValueError(f"on_error must be 'skip' or 'raise'. Received: {self.on_error!r}")
-        for field in ("epochs", "batch_size", "num_frames", "base_batch"):
+        for field in ("epochs", "batch_size", "num_frames", "base_batch", "crop_size", "scale_size", "val_num_clips",
+                      "groups", "depth"):
             if int(getattr(self, field)) < 1:
                 raise ValueError(f"{field} must be >= 1. Received: {field}={getattr(self, field)}")
+        for field in ("steps_per_epoch", "validation_steps", "num_classes"):
+            if getattr(self, field) is not None and int(getattr(self, field)) < 1:
+                raise ValueError(f"{field} must be None or >= 1. Received: {field}={getattr(self, field)}")
+        for field in ("keep_checkpoints", "base_lr", "momentum", "weight_decay"):
+            if not getattr(self, field) >= 0:
+                raise ValueError(f"{field} must be >= 0. Received: {field}={getattr(self, field)}")
+        for field in ("decay_factor",):
+            if not getattr(self, field) > 0:
+                raise ValueError(f"{field} must be > 0. Received: {field}={getattr(self, field)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1). Received: dropout={self.dropout}")
+        for field in ("alpha", "beta"):
+            if not 0 < getattr(self, field) <= 1:
+                raise ValueError(f"{field} must be in (0, 1]. Received: {field}={getattr(self, field)}")
+        if self.val_num_crops not in (1, 3, 5, 10):
+            raise ValueError(f"val_num_crops must be 1, 3, 5 or 10. Received: val_num_crops={self.val_num_crops}")
         if isinstance(self.weights, str) and self.weights.lower() == "none":
             self.weights = None
         self.decay_epochs = tuple(int(e) for e in self.decay_epochs)
@@ -128,6 +146,8 @@ def load_annotations(recipe, split="train"):
     common = {"on_error": recipe.on_error}
     src = {"source": recipe.source} if recipe.source else {}
     kind = recipe.dataset
+    if kind == "shards":
+        return data.read_shards(path)
     if kind != "list" and (root is None or recipe.class_file is None):
         raise ValueError(f"dataset={kind!r} needs data_root and class_file")
     if kind == "list":
@@ -184,13 +204,14 @@ def dataset_options(recipe, training, class_names, num_classes):
 
 
 def output_paths(output_dir):
-    """Where a run writes: checkpoints, best/final models, backup (resume), TensorBoard, logs, plots."""
+    """Where a run writes: best model (model.keras: the same file, from the CLI), backup (resume, removed
+    when the run completes), optional epoch checkpoints, TensorBoard, logs, plots."""
     return {
         "root": output_dir,
         "checkpoints": os.path.join(output_dir, "checkpoints"),
         "best": os.path.join(output_dir, "best.keras"),
         "best_score": os.path.join(output_dir, "best.txt"),
-        "final": os.path.join(output_dir, "final.keras"),
+        "model": os.path.join(output_dir, "model.keras"),
         "backup": os.path.join(output_dir, "backup"),
         "tensorboard": os.path.join(output_dir, "tensorboard"),
         "history": os.path.join(output_dir, "history.csv"),

@@ -10,7 +10,9 @@ machines (`TF_CONFIG` with more than one worker): `MultiWorkerMirroredStrategy` 
 import dataclasses
 import glob
 import logging
+import math
 import os
+import re
 import shutil
 import time
 import warnings
@@ -18,6 +20,7 @@ import warnings
 import keras
 import tensorflow as tf
 
+from keras_gst.atomic import write_text
 from keras_gst.training import callbacks as C
 from keras_gst.training import distribute as D
 from keras_gst.training.optim import build_optimizer, scaled_learning_rate
@@ -42,15 +45,20 @@ class FitResult:
     evaluation: dict | None
     seconds: float
     is_chief: bool = True
-    skipped_items: int = 0
+    skipped_items: int = 0  # distinct training files skipped as unreadable
+    skipped_files: list = dataclasses.field(default_factory=list)  # training and validation, sorted
     model: object = dataclasses.field(default=None, repr=False)
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves `checkpoints/epoch_NNN.keras` each epoch (keeping the last `keep`) and `best.keras` when the
-    monitored metric (val_top1, else top1) improves. Nothing is saved after a NaN stop."""
+    """Saves `best.keras` (the model without optimizer state, for inference and export) when the monitored
+    metric (val_top1, else top1) improves, and with `keep` > 0 also `checkpoints/epoch_NNN.keras` each epoch
+    (with optimizer state), keeping the `keep` latest epochs. Every file is written atomically; nothing is
+    saved for an epoch with a non-finite loss or metric (`nan_guard` runs first and flags it)."""
 
-    def __init__(self, checkpoint_dir, best_path, score_path, keep=2, nan_guard=None, monitor="val_top1"):
+    PATTERN = re.compile(r"^epoch_(\d+)\.keras$")
+
+    def __init__(self, checkpoint_dir, best_path, score_path, keep=0, nan_guard=None, monitor="val_top1"):
         super().__init__()
         self.checkpoint_dir = checkpoint_dir
         self.best_path = best_path
@@ -63,25 +71,36 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if os.path.exists(self.score_path):  # fit removes it unless it resumes a run: keep the previous best
-            with open(self.score_path) as f:
-                epoch, value = f.read().split()
-            self.best_epoch, self.best = int(epoch), float(value)
+            try:
+                with open(self.score_path) as f:
+                    epoch, value = f.read().split()
+                self.best_epoch, self.best = int(epoch), float(value)
+            except (OSError, ValueError) as e:
+                logger.warning("ignoring the unreadable best score %s (%s)", self.score_path, e)
+
+    def _prune(self, epoch):
+        found = []
+        for name in os.listdir(self.checkpoint_dir):
+            m = self.PATTERN.match(name)
+            if m:
+                found.append((int(m.group(1)), os.path.join(self.checkpoint_dir, name)))
+        for number, path in sorted(found)[: -self.keep]:
+            if number != epoch:
+                os.remove(path)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.nan_guard is not None and self.nan_guard.message:
             return
         logs = logs or {}
-        os.makedirs(self.checkpoint_dir, exist_ok=True)
-        self.model.save(os.path.join(self.checkpoint_dir, f"epoch_{epoch + 1:03d}.keras"))
-        for old in sorted(glob.glob(os.path.join(self.checkpoint_dir, "epoch_*.keras")))[: -self.keep or None]:
-            os.remove(old)
+        if self.keep > 0:
+            C.save_model(self.model, os.path.join(self.checkpoint_dir, f"epoch_{epoch + 1:03d}.keras"))
+            self._prune(epoch + 1)
         key = self.monitor if self.monitor in logs else self.monitor.replace("val_", "")
         value = logs.get(key)
-        if value is not None and float(value) > self.best:
+        if value is not None and math.isfinite(float(value)) and float(value) > self.best:
             self.best, self.best_epoch = float(value), epoch + 1
-            self.model.save(self.best_path)
-            with open(self.score_path, "w") as f:
-                f.write(f"{self.best_epoch} {self.best}\n")
+            C.save_model(self.model, self.best_path, include_optimizer=False)
+            write_text(self.score_path, f"{self.best_epoch} {self.best}\n")
             if self.params.get("verbose"):
                 print(f"epoch {epoch + 1}: {key} improved to {self.best:.4f}, saved {self.best_path}", flush=True)
 
@@ -126,6 +145,39 @@ def _worker_output_dir(recipe, strategy):
     return os.path.join(recipe.output_dir, "workers", f"worker_{index}"), False
 
 
+MIN_STEPS_PER_EPOCH = 5
+
+
+def _small_run_warnings(recipe, num_clips, global_batch, steps_per_epoch):
+    """Settings that train but probably not as meant (messages in the API's spelling)."""
+    messages = []
+    if not recipe.steps_per_epoch and steps_per_epoch < MIN_STEPS_PER_EPOCH:
+        smaller = max(1, num_clips // MIN_STEPS_PER_EPOCH // max(1, global_batch // recipe.batch_size))
+        messages.append(f"{num_clips} training clips at a global batch of {global_batch} make {steps_per_epoch} "
+                        f"step(s) per epoch (fewer than {MIN_STEPS_PER_EPOCH}): learning-rate decay, validation and "
+                        f"early stopping count epochs; use more clips or a smaller batch_size (e.g. {smaller})")
+    if recipe.freeze_bn and recipe.weights is None:
+        messages.append("freeze_bn=True with weights=None: partial BN keeps the pretrained BatchNorm statistics, "
+                        "but without pretrained weights they are the initial ones (mean 0, variance 1) and never "
+                        "learn; drop freeze_bn or start from pretrained weights")
+    return messages
+
+
+def _prepare_output_dir(recipe, paths):
+    """Create the run's folder, start fresh (unless resuming) and write recipe.json."""
+    os.makedirs(paths["root"], exist_ok=True)
+    resuming = recipe.resume and bool(glob.glob(os.path.join(glob.escape(paths["backup"]), "*.weights.h5")))
+    if not resuming:  # a fresh run: forget an earlier run's backup, checkpoints, models, score and history here
+        for name in ("backup", "checkpoints"):
+            shutil.rmtree(paths[name], ignore_errors=True)
+        for name in ("history", "best_score", "best", "model"):
+            if os.path.exists(paths[name]):
+                os.remove(paths[name])
+    elif recipe.verbose:
+        print(f"resuming from {paths['backup']}", flush=True)
+    write_text(paths["recipe"], recipe.to_json())
+
+
 def fit(recipe, strategy=None, train_records=None, val_records=None):
     """Train per `recipe` (a `Recipe`); returns a `FitResult`.
 
@@ -133,24 +185,13 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     `train_records` / `val_records`: `keras_gst.data.Annotations` overriding the recipe's annotation
     files (e.g. the synthetic dataset, class folders). Raises `NonFiniteLossError` on a NaN loss.
     """
-    from keras_gst.data import SkipLog, build_dataset
+    from keras_gst.data import SkipLog, build_dataset, require_labels
 
     start = time.time()
     strategy = strategy or D.get_strategy(recipe.strategy, recipe.devices)
     multi_worker = D.is_multi_worker(strategy)
     output_dir, is_chief = _worker_output_dir(recipe, strategy)
     paths = output_paths(output_dir)
-    os.makedirs(output_dir, exist_ok=True)
-    resuming = recipe.resume and os.path.exists(os.path.join(paths["backup"], "training_metadata.json"))
-    if not resuming:  # a fresh run: forget an earlier run's backup, best score and history in this directory
-        shutil.rmtree(paths["backup"], ignore_errors=True)
-        for name in ("history", "best_score"):
-            if os.path.exists(paths[name]):
-                os.remove(paths[name])
-    elif recipe.verbose:
-        print(f"resuming from {paths['backup']}", flush=True)
-    with open(paths["recipe"], "w") as f:
-        f.write(recipe.to_json())
     if recipe.seed is not None:
         keras.utils.set_random_seed(recipe.seed)
 
@@ -159,16 +200,23 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     if train is None or not len(train):
         raise ValueError("no training clips: check train_annotations and data_root "
                          f"({len(getattr(train, 'skipped', []) or [])} entries skipped)")
+    require_labels(train, recipe.train_annotations or "the training clips")
+    if val is not None:
+        require_labels(val, recipe.val_annotations or "the validation clips")
     class_names = list(train.class_names or [])
     num_classes = num_classes_of(recipe, train)
     replicas = strategy.num_replicas_in_sync
     global_batch = recipe.batch_size * replicas
-    steps_per_epoch = recipe.steps_per_epoch or len(train) // global_batch
-    if steps_per_epoch < 1:
+    if not recipe.steps_per_epoch and len(train) < global_batch:
         raise ValueError(f"{len(train)} training clips are fewer than one global batch of {global_batch} "
-                         f"({recipe.batch_size} per replica x {replicas} replicas)")
+                         f"({recipe.batch_size} per replica x {replicas} replicas): lower batch_size")
+    # The training stream is reshuffled passes over the clips, batched across pass boundaries (full
+    # batches): ceil(clips / batch) steps make an epoch one pass, so no clip is left out of it.
+    steps_per_epoch = recipe.steps_per_epoch or -(-len(train) // global_batch)
+    for message in _small_run_warnings(recipe, len(train), global_batch, steps_per_epoch):
+        warnings.warn(message, UserWarning, stacklevel=2)
     lr = scaled_learning_rate(recipe.base_lr, global_batch, recipe.base_batch)
-    skip_log = SkipLog()
+    skip_log, val_skip_log = SkipLog(), SkipLog()
     train_options = dataset_options(recipe, True, class_names, num_classes)
     # validation during training: one view per clip (the centre clip and crop); the final evaluation of the
     # best model uses the recipe's views
@@ -183,14 +231,14 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
             return build_dataset(train, batch_size=global_batch, input_context=ctx, skip_log=skip_log, **train_options)
 
         def val_fn(ctx):
-            return build_dataset(val, batch_size=global_batch, input_context=ctx, **val_options)
+            return build_dataset(val, batch_size=global_batch, input_context=ctx, skip_log=val_skip_log, **val_options)
 
         train_ds = strategy.distribute_datasets_from_function(train_fn)
         val_ds = strategy.distribute_datasets_from_function(val_fn) if val is not None and validation_steps else None
     else:
         validation_steps = recipe.validation_steps
         train_ds = build_dataset(train, batch_size=global_batch, skip_log=skip_log, **train_options)
-        val_ds = build_dataset(val, batch_size=global_batch, **val_options) if val is not None else None
+        val_ds = build_dataset(val, batch_size=global_batch, skip_log=val_skip_log, **val_options) if val is not None else None
 
     with strategy.scope():
         with warnings.catch_warnings():
@@ -212,6 +260,8 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
                                     recipe.clip_norm, recipe.base_batch)
         compile_model(model, optimizer, num_classes)
         optimizer.build(model.trainable_variables)
+
+    _prepare_output_dir(recipe, paths)  # only now: a run that fails to start (data, weights) writes nothing
 
     nan_guard = C.StopOnNaN()
     backup = C.KeepBackupOnFailure(paths["backup"], nan_guard=nan_guard)
@@ -264,10 +314,9 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
         raise C.NonFiniteLossError(nan_guard.message)
 
     evaluation = None
-    model.save(paths["final"])  # every worker, each in its own directory (they hold the same weights)
     if is_chief:
-        if checkpoint is not None and not os.path.exists(paths["best"]):
-            model.save(paths["best"])
+        if checkpoint is not None and not os.path.exists(paths["best"]):  # no monitored value: the last epoch
+            C.save_model(model, paths["best"], include_optimizer=False)
         if recipe.evaluate_at_end and val is not None:
             evaluation = _final_evaluation(recipe, paths, val, class_names, num_classes)
     return FitResult(
@@ -284,6 +333,7 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
         seconds=time.time() - start,
         is_chief=is_chief,
         skipped_items=skip_log.total,
+        skipped_files=sorted(set(skip_log.files) | set(val_skip_log.files)),
         model=model,
     )
 

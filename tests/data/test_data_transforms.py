@@ -20,14 +20,24 @@ def test_crop_size_candidates_match_the_authors():
     assert T.crop_size_pairs() == expected and len(expected) == 10
 
 
-def allowed_windows(h, w, scale_size=256):
-    """Every (top, left, height, width) fraction the authors' GroupMultiScaleCrop can pick."""
-    rh, rw = (float(v) for v in T.resized_shape(h, w, scale_size))
+def allowed_windows(h, w, scale_size=256, crop_size=224, scales=(1, 0.875, 0.75, 0.66), max_distort=1):
+    """Every (top, left, height, width) fraction the authors' GroupMultiScaleCrop can pick, written out
+    from their transforms.py (independent of keras_gst): torchvision Resize of the short side, crop sizes
+    int(base * scale) snapped to the input size within 3 px, neighbouring scales mixed, and the 13
+    `fill_fix_offset(more_fix_crop=True)` offsets in steps of (image - crop) // 4."""
+    rh, rw = (scale_size, int(scale_size * w / h)) if h <= w else (int(scale_size * h / w), scale_size)
+    sizes = [int(min(rh, rw) * s) for s in scales]
+    sizes = [crop_size if abs(x - crop_size) < 3 else x for x in sizes]
     windows = []
-    for cw, ch in T.crop_size_pairs(scale_size):
-        ws, hs = (rw - cw) // 4, (rh - ch) // 4
-        for ox, oy in T.FIX_OFFSETS:
-            windows.append([oy * hs / rh, ox * ws / rw, ch / rh, cw / rw])
+    for i, ch in enumerate(sizes):
+        for j, cw in enumerate(sizes):
+            if abs(i - j) > max_distort:
+                continue
+            ws, hs = (rw - cw) // 4, (rh - ch) // 4
+            offsets = [(0, 0), (4 * ws, 0), (0, 4 * hs), (4 * ws, 4 * hs), (2 * ws, 2 * hs),
+                       (0, 2 * hs), (4 * ws, 2 * hs), (2 * ws, 4 * hs), (2 * ws, 0),
+                       (ws, hs), (3 * ws, hs), (ws, 3 * hs), (3 * ws, 3 * hs)]
+            windows += [[y / rh, x / rw, ch / rh, cw / rw] for x, y in offsets]
     return np.array(windows)
 
 

@@ -28,6 +28,20 @@ from keras_gst.export.audit import COMPUTE_OPS
 NUM_FRAMES, SIZE, NUM_CLASSES = 4, 64, 5  # as tests/export/conftest.py
 
 
+def _classes_swapped_copy(model, a, b):
+    """The same model with classifier outputs a and b exchanged (kernel columns and biases)."""
+    from keras_gst.models import GSTVideoClassifier
+
+    other = GSTVideoClassifier.from_config(model.get_config())
+    other.set_weights(model.get_weights())
+    dense = other.get_layer("frame_logits")
+    order = np.arange(dense.kernel.shape[-1])
+    order[[a, b]] = order[[b, a]]
+    dense.kernel.assign(dense.kernel.numpy()[:, order])
+    dense.bias.assign(dense.bias.numpy()[order])
+    return other
+
+
 def _perturbed_copy(model, scale=0.05):
     """The same architecture with the classifier kernel changed: a model the export must NOT match."""
     from keras_gst.models import GSTVideoClassifier
@@ -135,8 +149,22 @@ def test_tflite_parity_refuses_beyond_threshold(tiny_model, real_clips, tflite_f
         tflite_parity(tiny_model, path, real_clips, "int8", thresholds=(1e-4, 0.0))
     with pytest.raises(ParityError):  # a different Keras model fails the default int8 thresholds
         tflite_parity(_perturbed_copy(tiny_model), path, real_clips, "int8")
-    report = tflite_parity(tiny_model, path, real_clips, "int8", thresholds=(1.0, 1.01), raise_on_failure=False)
-    assert not report["passed"]  # top-1 agreement can never reach 1.01
+    # The top-1 criterion alone (no bound on the relative difference), against the model itself and against
+    # a copy whose classifier swaps the int8 file's most frequent class with another one: the agreement is
+    # recomputed with NumPy from both sides' logits, and `passed` must follow it.
+    exported = TFLiteModel(path).logits_for_clips(real_clips).argmax(-1)
+    frequent = int(np.bincount(exported).argmax())
+    swapped = _classes_swapped_copy(tiny_model, frequent, (frequent + 1) % tiny_model.num_classes)
+    for model in (tiny_model, swapped):
+        reference = np.asarray(model(normalize_clip(real_clips), training=False)).argmax(-1)
+        agreement = float(np.mean(reference == exported))
+        report = tflite_parity(model, path, real_clips, "int8", thresholds=(float("inf"), agreement),
+                               raise_on_failure=False)
+        assert report["top1_agreement"] == pytest.approx(agreement) and report["passed"]
+        if agreement < 1:
+            higher = (float("inf"), agreement + 0.5 / len(real_clips))
+            assert not tflite_parity(model, path, real_clips, "int8", thresholds=higher, raise_on_failure=False)["passed"]
+    assert agreement <= 1 - np.mean(exported == frequent) + 1e-9  # the swap moved every clip of that class
 
 
 def test_float_export_has_no_conv3d_after_rewrite(tflite_file):
@@ -238,6 +266,29 @@ def test_export_cli_unreadable_calibration_data(tiny_keras_file, tmp_path, capsy
     assert code == 2
     assert "broken.mp4" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "m.tflite")
+
+
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        (["--format", "tflite", "--quantize", "int8"], "--calibration DATA"),
+        (["--format", "tflite", "--quantize", "int8", "--no-parity"], "--calibration DATA"),
+        (["--format", "tflite", "--quantize", "int8", "--parity-data", "clips/"], "--calibration DATA"),
+        (["--format", "tflite"], "--parity-data DATA"),
+        (["--format", "savedmodel"], "--parity-data DATA"),
+        (["--format", "streaming"], "--parity-data DATA"),
+    ],
+)
+def test_export_cli_without_real_clips_is_an_error_naming_the_flag(argv, names, tmp_path, capsys):
+    """No default data outside the repository: the run stops before loading anything, exit 2."""
+    from keras_gst.cli import main
+
+    out = tmp_path / "out"
+    code = main(["export", "--model", str(tmp_path / "never_read.keras"), "--out", str(out), *argv])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err.startswith("error: ") and names in captured.err
+    assert not out.exists()
 
 
 @pytest.mark.large

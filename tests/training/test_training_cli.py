@@ -89,9 +89,46 @@ def test_explain_plots_per_frame_probabilities(saved_model, synthetic_data, tmp_
     path, _ = saved_model
     video = os.path.join(os.path.dirname(synthetic_data["val"]), open(synthetic_data["val"]).readline().split()[0])
     png = tmp_path / "fig5.png"
-    code, out = _run(["explain", video, "--model", path, "--class-file", synthetic_data["classes"], "--scale-size", "40",
+    code, out = _run(["explain", video, "--model", path, "--labels", synthetic_data["classes"], "--scale-size", "40",
                       "--output", str(png)])
     assert code == 0 and png.stat().st_size > 5000
     argmax = [l for l in out.splitlines() if l.startswith("per-frame argmax:")][0].split(":")[1].split()
     assert len(argmax) == 4 and set(argmax) <= {"0", "1"}  # one prediction per sampled frame
     assert any(name in out for name in synthetic_data["names"])
+
+
+@pytest.fixture(scope="module")
+def trained_model(synthetic_data, tmp_path_factory):
+    """GST-R18 (4 frames, 32 px, 2 classes) trained a few steps on the synthetic videos: its predictions
+    depend on the input (a random-init model's barely do)."""
+    import keras
+
+    from keras_gst import GSTResNet18
+    from keras_gst.data import build_dataset, read_list_file
+
+    keras.utils.set_random_seed(0)
+    model = GSTResNet18(2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    records = read_list_file(synthetic_data["train"], os.path.dirname(synthetic_data["train"]))
+    ds = build_dataset(records, num_frames=4, training=True, batch_size=4, num_classes=2, scale_size=37, crop_size=32,
+                       seed=0, repeat=True)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(ds, steps_per_epoch=6, epochs=1, verbose=0)
+    path = str(tmp_path_factory.mktemp("trained") / "trained.keras")
+    model.save(path)
+    return path
+
+
+def test_explain_defaults_to_the_model_input_size_and_agrees_with_predict(trained_model, synthetic_data, tmp_path):
+    """No --scale-size: explain crops like predict (short side 32 * 256 / 224), so the clip prediction
+    (top class and its probability) is predict's, for every validation video."""
+    root = os.path.dirname(synthetic_data["val"])
+    for line in open(synthetic_data["val"]):
+        video = os.path.join(root, line.split()[0])
+        code, out = _run(["predict", video, "--model", trained_model, "--json"])
+        assert code == 0
+        best = json.loads(out)["topk"][0]
+        code, out = _run(["explain", video, "--model", trained_model, "--topk", "1", "--output", str(tmp_path / "x.png")])
+        assert code == 0
+        probability, index = out.splitlines()[1].split()
+        assert int(index) == best["index"]
+        assert float(probability) == pytest.approx(best["probability"], abs=2e-3)

@@ -56,7 +56,7 @@ def test_fit_under_mirrored_strategy_with_two_cpu_replicas(synthetic_data, tmp_p
     assert r["trainable_spread"] == 0.0  # mirrored updates: replicas hold identical weights
     assert r["bn_spread"] < 1e-6  # BN moving statistics averaged over the replicas at each epoch end
     assert r["evaluation"]["num_samples"] == 2
-    for name in ("final.keras", "best.keras", "history.csv", "recipe.json", "eval/confusion.png",
+    for name in ("best.keras", "history.csv", "recipe.json", "eval/confusion.png",
                  "eval/confusion.csv", "eval/per_class.csv", "plots/bn_gamma.png", "checkpoints/epoch_002.keras"):
         assert os.path.exists(os.path.join(out, name)), name
     assert not os.path.exists(os.path.join(out, "checkpoints", "epoch_001.keras"))  # keep_checkpoints=1
@@ -129,7 +129,8 @@ def test_multi_worker_two_processes_agree(synthetic_data, tmp_path):
     assert np.abs(w0[w0.files[names.index("frame_logits/bias")]]).max() > 1e-4
     assert np.abs(w0[w0.files[names.index("stack3_block1_2/bn/gamma")]] - 1).max() > 0
     assert np.abs(w0[w0.files[names.index("stack3_block1_2/bn/moving_mean")]]).max() > 1e-4
-    # the chief wrote checkpoints, best model and TensorBoard; the other worker only its final model
+    # the chief wrote the best model and TensorBoard; the other worker only its backup, removed at the end
     assert os.path.exists(os.path.join(out, "best.keras")) and os.path.exists(os.path.join(out, "tensorboard"))
-    assert os.path.exists(os.path.join(out, "workers", "worker_1", "final.keras"))
+    assert os.path.exists(os.path.join(out, "workers", "worker_1")) and not any(
+        f.endswith(".keras") for f in os.listdir(os.path.join(out, "workers", "worker_1")))
     assert not os.path.exists(os.path.join(out, "workers", "worker_1", "tensorboard"))

@@ -18,7 +18,7 @@ def _train_command(data, out, epochs):
             "--class-file", data["classes"], "--model", "gst_resnet18", "--weights", "none", "--frames", "2",
             "--scale-size", "36", "--crop-size", "32", "--batch-size", "2", "--steps-per-epoch", "2",
             "--epochs", str(epochs), "--lr-steps", "", "--no-eval", "--no-histograms", "--strategy", "default",
-            "--output-dir", out, "--verbose", "0"]
+            "--output-dir", out, "--verbose", "0", "--keep-checkpoints", "1"]
 
 
 def _epochs_logged(out):
@@ -50,7 +50,7 @@ def test_killed_run_resumes_from_the_last_epoch(synthetic_data, tmp_path):
         proc.wait()
     before = _epochs_logged(out)
     assert before == list(range(len(before))) and len(before) < epochs
-    assert os.path.exists(os.path.join(out, "backup", "latest.weights.h5"))
+    assert any(f.endswith(".weights.h5") for f in os.listdir(os.path.join(out, "backup")))
 
     done = subprocess.run(_train_command(synthetic_data, out, epochs), env=env, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -60,7 +60,7 @@ def test_killed_run_resumes_from_the_last_epoch(synthetic_data, tmp_path):
     assert after == list(range(after[0], epochs))
     import keras
 
-    model = keras.models.load_model(os.path.join(out, "final.keras"))
+    model = keras.models.load_model(os.path.join(out, "checkpoints", f"epoch_{epochs:03d}.keras"))
     # the optimizer's step counter came back with the weights: all epochs' steps, counted once
     assert int(model.optimizer.iterations.numpy()) == 2 * (epochs - (after[0] - len(before)))
     assert not os.path.exists(os.path.join(out, "backup"))
@@ -92,6 +92,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_backup(tmp_path):
     # the backup is the one of the last good run, not the NaN weights, and was kept for a resume
     restored = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     restored.compile(optimizer="sgd", loss="mse")
-    restored.load_weights(str(backup_dir / "latest.weights.h5"))
+    (newest,) = sorted(backup_dir.glob("epoch_*.weights.h5"))[-1:]
+    restored.load_weights(str(newest))
     for a, b in zip(restored.get_weights(), good):
         np.testing.assert_allclose(a, b)
