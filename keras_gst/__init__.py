@@ -28,11 +28,20 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
-def _load_all():
-    """Import every public name into the package namespace (registers the Keras serializables)."""
+def _load_all(strict=True):
+    """Import every public name into the package namespace (registers the Keras serializables).
+
+    `strict=False` (the Keras import hook): Keras may be imported by a keras_gst module that is itself
+    half-way through its import (`import keras_gst.analysis` -> ... -> `import keras`); exports that
+    cannot load yet because of that are skipped here (that import completes them, and the next attribute
+    access loads them) instead of failing the import."""
     for module, names in _EXPORTS.items():
-        loaded = importlib.import_module(module)
-        globals().update({name: getattr(loaded, name) for name in names})
+        try:
+            loaded = importlib.import_module(module)
+            globals().update({name: getattr(loaded, name) for name in names})
+        except (ImportError, AttributeError):
+            if strict:
+                raise
 
 
 def __getattr__(name):
@@ -67,7 +76,7 @@ class _RegisterWithKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module):
         module.__spec__.loader = module.__loader__ = self._loader
         self._loader.exec_module(module)
-        _load_all()
+        _load_all(strict=False)
 
 
 if "keras" in sys.modules:  # Keras is loaded already: registering the classes now costs little

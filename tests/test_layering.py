@@ -109,3 +109,15 @@ def test_the_graph_reader_sees_imports():
     assert "keras_gst.weights" in GRAPH["keras_gst.applications"]
     assert "keras_gst.weights.torch_convert" in GRAPH["keras_gst.weights"]  # inside load_weights
     assert "keras_gst.commands.export" in GRAPH["keras_gst.commands.train"]  # inside export_run
+
+
+@pytest.mark.parametrize("first", ["keras_gst.analysis", "keras_gst.models.gst_backbone"])
+def test_a_submodule_imported_first_in_a_fresh_process(first):
+    """Keras imported half-way through a keras_gst submodule's import (the registration hook) is no cycle."""
+    import subprocess
+    import sys
+
+    code = (f"import {first}, keras, keras_gst; assert keras_gst.GSTResNet18.__name__ == 'GSTResNet18'; "
+            "assert keras.saving.get_registered_object('keras_gst>GSTBackbone') is keras_gst.GSTBackbone")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
