@@ -2,10 +2,9 @@
 
 The public names are imported on first use (PEP 562), so `import keras_gst` and the CLI's `--help` do not
 load TensorFlow. The first name used, or Keras being imported (before or after `import keras_gst`), imports
-them all, which registers the custom layers, `GSTResNet` and the training optimiser (GSTSGD) with Keras:
-models saved by `keras_gst.training.fit` (which include their optimizer) then load with
-`keras.saving.load_model`. (Importing only a submodule that imports Keras itself, e.g. `keras_gst.data`,
-registers nothing: use a `keras_gst` name or `import keras_gst.models` before loading.)
+them all, which registers every keras_gst class with Keras (layers, `GSTBackbone`, `GSTVideoClassifier`
+and its preprocessor, the 0.1 `GSTResNet`, the training optimiser GSTSGD): `keras.saving.load_model("m.keras")`
+and `keras_hub.models.Backbone.from_preset(dir)` then find them. Package layering: docs/architecture.md.
 """
 
 import importlib
@@ -18,8 +17,10 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "keras_gst.analysis": ("count_macs", "count_params"),
     "keras_gst.layers": ("C2DBlock", "C3DBlock", "FrameConvBN", "GSTBlock", "P3DBlock"),
+    "keras_gst.applications": ("GSTResNet18", "GSTResNet34", "GSTResNet50", "GSTResNet101"),
     "keras_gst.models": (
-        "GSTResNet", "GSTResNet18", "GSTResNet34", "GSTResNet50", "GSTResNet101", "feature_model", "per_frame_model",
+        "GSTBackbone", "GSTResNet", "GSTVideoClassifier", "GSTVideoClassifierPreprocessor", "GSTVideoConverter",
+        "feature_model", "load_model", "per_frame_model",
     ),
     "keras_gst.training.optim": ("GSTSGD",),
 }
@@ -27,11 +28,20 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 
-def _load_all():
-    """Import every public name into the package namespace (registers the Keras serializables)."""
+def _load_all(strict=True):
+    """Import every public name into the package namespace (registers the Keras serializables).
+
+    `strict=False` (the Keras import hook): Keras may be imported by a keras_gst module that is itself
+    half-way through its import (`import keras_gst.analysis` -> ... -> `import keras`); exports that
+    cannot load yet because of that are skipped here (that import completes them, and the next attribute
+    access loads them) instead of failing the import."""
     for module, names in _EXPORTS.items():
-        loaded = importlib.import_module(module)
-        globals().update({name: getattr(loaded, name) for name in names})
+        try:
+            loaded = importlib.import_module(module)
+            globals().update({name: getattr(loaded, name) for name in names})
+        except (ImportError, AttributeError):
+            if strict:
+                raise
 
 
 def __getattr__(name):
@@ -66,17 +76,7 @@ class _RegisterWithKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module):
         module.__spec__.loader = module.__loader__ = self._loader
         self._loader.exec_module(module)
-        _register_with_keras()
-
-
-def _register_with_keras():
-    """Import the modules that define Keras serializables. Keras may have been imported by a keras_gst
-    module that is itself still initialising (an import cycle): then skip, the import under way goes on."""
-    for name in ("keras_gst.layers", "keras_gst.models", "keras_gst.training.optim"):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            return
+        _load_all(strict=False)
 
 
 if "keras" in sys.modules:  # Keras is loaded already: registering the classes now costs little

@@ -139,7 +139,7 @@ def test_shared_flag_spellings():
 
 
 def test_plain_import_is_light_and_keras_loads_saved_models_after_it(tiny_keras):
-    """`import keras_gst` loads no TensorFlow; importing Keras afterwards registers GSTResNet & co., so
+    """`import keras_gst` loads no TensorFlow; importing Keras afterwards registers GSTVideoClassifier & co., so
     `keras.saving.load_model` works without touching a keras_gst name (what fit's saved models need)."""
     code = (
         "import sys\n"
@@ -151,4 +151,4 @@ def test_plain_import_is_light_and_keras_loads_saved_models_after_it(tiny_keras)
     )
     done = _python(code, tiny_keras)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["keras_gst.models.gst_resnet", "GSTResNet", "3"]
+    assert done.stdout.split() == ["keras_gst.models.gst_video_classifier", "GSTVideoClassifier", "3"]

@@ -20,7 +20,8 @@ import torch_gst  # noqa: E402  (test-only torch reference, needs torch)
 import keras  # noqa: E402
 
 from keras_gst.cli import main as cli_main  # noqa: E402
-from keras_gst.models.gst_resnet import GSTResNet, feature_model, per_frame_model  # noqa: E402
+from keras_gst.applications import build_classifier  # noqa: E402
+from keras_gst.models import GSTVideoClassifier, feature_model, per_frame_model  # noqa: E402
 from keras_gst.weights.torch_convert import inspect_checkpoint, load_torch_weights  # noqa: E402
 
 NUM_FRAMES, SIZE, NUM_CLASSES = 4, 64, 174
@@ -63,7 +64,7 @@ def _torch_logits(model, clips):
 
 
 def _keras_gst(alpha, beta, **kwargs):
-    return GSTResNet(depth=50, num_classes=kwargs.pop("num_classes", NUM_CLASSES), alpha=alpha, beta=beta, **kwargs)
+    return build_classifier(50, kwargs.pop("num_classes", NUM_CLASSES), alpha=alpha, beta=beta, **kwargs)
 
 
 def _max_diff(a, b):
@@ -192,7 +193,7 @@ def test_pickled_objects_are_refused(tmp_path):
     path = tmp_path / "with_code.pth"
     torch.save({"state_dict": {"conv1.weight": torch.zeros(1)}, "args": _NotATensor()}, path)
     with pytest.raises(ValueError, match=r"weights_only=True\) failed \(WeightsUnpickler error: Unsupported global: .*_NotATensor.*never unpickles code"):
-        load_torch_weights(GSTResNet(depth=18, num_classes=2), str(path))
+        load_torch_weights(build_classifier(18, 2), str(path))
 
 
 def test_inspect_checkpoint(default_pair, clips):
@@ -260,7 +261,7 @@ def test_alpha_beta_mismatch_says_so(default_pair):
 def test_baseline_model_refuses_authors_checkpoint(default_pair):
     _, checkpoint, _ = default_pair
     with pytest.raises(ValueError, match="block='gst'"):
-        load_torch_weights(GSTResNet(depth=50, block="c2d"), checkpoint)
+        load_torch_weights(build_classifier(50, 174, block="c2d"), checkpoint)
 
 
 def test_missing_torch_gives_install_hint(tmp_path, monkeypatch):
@@ -268,7 +269,7 @@ def test_missing_torch_gives_install_hint(tmp_path, monkeypatch):
     torch.save({"conv1.weight": torch.zeros(1)}, path)
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
     with pytest.raises(ImportError, match=r'pip install "keras-gst\[torch\]"'):
-        load_torch_weights(GSTResNet(depth=18, num_classes=2), str(path))
+        load_torch_weights(build_classifier(18, 2), str(path))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -326,7 +327,7 @@ def test_imagenet_resnet18_c2d_features_match_torchvision_per_frame(clips):
     torch_gst.calibrate_bn_(tv, frames)
     tv.eval()
     state = {k: v for k, v in tv.state_dict().items() if not k.endswith("num_batches_tracked")}  # pre-0.4.1 files
-    keras_model = GSTResNet(depth=18, block="c2d", num_classes=5)
+    keras_model = build_classifier(18, 5, block="c2d")
     load_torch_weights(keras_model, state)
     with torch.no_grad():
         expected = tv.avgpool(tv.layer4(tv.layer3(tv.layer2(tv.layer1(tv.maxpool(tv.relu(tv.bn1(tv.conv1(frames))))))))).flatten(1)
@@ -338,7 +339,7 @@ def test_imagenet_resnet34_gst_basic_blocks_through_weights_path(tmp_path):
     tv = torch_gst.randomize_(torch_gst.TorchvisionResNet(34), seed=11)
     path = tmp_path / "resnet34-b627a593.pth"
     torch.save(tv.state_dict(), path)
-    keras_model = GSTResNet(depth=34, num_classes=48, alpha=0.25, beta=0.5, weights=str(path))
+    keras_model = build_classifier(34, 48, alpha=0.25, beta=0.5, weights=str(path))
     state = tv.state_dict()
     for unit_index, conv in (("1", "conv1"), ("2", "conv2")):
         unit = keras_model.get_layer(f"stack1_block0_{unit_index}")  # first unit reads 64 channels, stride 2
@@ -351,7 +352,7 @@ def test_imagenet_resnet34_gst_basic_blocks_through_weights_path(tmp_path):
 def test_imagenet_depth_mismatch_lists_keys():
     state = torch_gst.TorchvisionResNet(18).state_dict()
     with pytest.raises(ValueError, match=r"(?s)ResNet-18, 1000 classes\) into .*\(ResNet-34.*missing key 'layer1\.2\.conv1\.weight'"):
-        load_torch_weights(GSTResNet(depth=34, num_classes=2), state)
+        load_torch_weights(build_classifier(34, 2), state)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -366,8 +367,35 @@ def test_cli_convert_then_load_model_gives_same_logits(default_pair, clips, tmp_
     printed = capsys.readouterr().out
     assert "alpha=0.25, beta=0.5, 174 classes" in printed and "loaded 283 tensors" in printed
     loaded = keras.saving.load_model(out)
-    assert isinstance(loaded, GSTResNet) and (loaded.alpha, loaded.beta) == (0.25, 0.5)
+    assert isinstance(loaded, GSTVideoClassifier) and (loaded.alpha, loaded.beta) == (0.25, 0.5)
     assert _max_diff(loaded(clips, training=False), expected) <= TOL
+
+
+def test_cli_convert_to_preset_loads_with_from_preset_equal_to_torch(default_pair, clips, tmp_path, capsys):
+    """convert-torch --out DIR writes a keras-hub preset; from_preset (on our class and on keras-hub's base
+    classes) gives the torch reference's logits; its preprocessor takes uint8 pixels; labels ride along."""
+    import keras_hub
+
+    from keras_gst.commands.predict import _preset_labels
+    from keras_gst.models import GSTBackbone
+
+    _, checkpoint, expected = default_pair
+    path, out = tmp_path / "gst_ssv2_8f.pth.tar", tmp_path / "gst_r50_ssv2_8f"
+    labels = tmp_path / "labels.txt"
+    labels.write_text("".join(f"class {i}\n" for i in range(NUM_CLASSES)))
+    torch.save(checkpoint, path)
+    assert cli_main(["convert-torch", str(path), "--labels", str(labels), "--size", str(SIZE), "--out", str(out)]) == 0
+    assert "labels: 174 class names" in capsys.readouterr().out
+    assert {"config.json", "model.weights.h5", "task.json", "task.weights.h5", "preprocessor.json",
+            "video_converter.json", "metadata.json", "labels.txt"} <= {p.name for p in out.iterdir()}
+    assert _preset_labels(str(out)) == str(out / "labels.txt")
+    loaded = GSTVideoClassifier.from_preset(str(out))
+    assert _max_diff(loaded(clips, training=False), expected) <= TOL
+    backbone = keras_hub.models.Backbone.from_preset(str(out))  # keras-hub's base class finds GSTBackbone
+    assert isinstance(backbone, GSTBackbone) and backbone.get_config() == loaded.backbone.get_config()
+    # the preset's preprocessor: [0, 255] pixels -> ImageNet normalisation (clips are normalised already)
+    pixels = (clips * np.array([0.229, 0.224, 0.225]) + np.array([0.485, 0.456, 0.406])) * 255.0
+    np.testing.assert_allclose(loaded.predict(pixels.astype("float32"), verbose=0), expected, atol=TOL)
 
 
 def test_cli_rejects_contradicting_flags_and_wrong_source(default_pair, tmp_path):
@@ -390,7 +418,7 @@ def test_cli_imagenet(tmp_path, capsys):
     torch.save(tv.state_dict(), path)
     assert cli_main(["convert-torch", "--imagenet", str(path), "--num-classes", "48", "--out", str(out)]) == 0
     assert "source: torchvision" in capsys.readouterr().out
-    model = GSTResNet(depth=18, num_classes=48)
+    model = build_classifier(18, 48)
     model.load_weights(out)
     np.testing.assert_array_equal(
         np.array(model.get_layer("stem").kernel), _tv_kernel(tv.state_dict(), "conv1.weight")
@@ -425,7 +453,7 @@ def test_resnet101_parity(clips, beta):
     torch_gst.calibrate_bn_(model, torch_gst.clip_to_torch(clips), seed=31)
     model.eval()
     expected = _torch_logits(model, clips)
-    keras_model = GSTResNet(depth=101, num_classes=NUM_CLASSES, alpha=0.25, beta=beta)
+    keras_model = build_classifier(101, NUM_CLASSES, alpha=0.25, beta=beta)
     assert inspect_checkpoint(torch_gst.authors_checkpoint(model))["depth"] == 101
     load_torch_weights(keras_model, torch_gst.authors_checkpoint(model, arch="resnet101"))
     diff = _max_diff(keras_model(clips, training=False), expected)

@@ -106,7 +106,7 @@ def frame_probabilities(model, clip):
     """Per-frame class probabilities (T, classes) of one clip (T, H, W, 3) (paper Fig. 5)."""
     import keras
 
-    from keras_gst.models.gst_resnet import per_frame_model
+    from keras_gst.models import per_frame_model
 
     logits = per_frame_model(model).predict(np.asarray(clip, np.float32)[None], verbose=0)[0]
     return np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)))

@@ -13,21 +13,19 @@ def count_params(model):
 
 
 def count_macs(model, input_shape):
-    """Multiply-accumulates of one clip of `input_shape` = (T, H, W, 3) through a `GSTResNet`:
+    """Multiply-accumulates of one clip of `input_shape` = (T, H, W, 3) through a `GSTVideoClassifier`:
     convolutions and the classifier, as the paper counts "FLOPs" (BatchNorm, ReLU, pooling excluded).
 
     The model is rebuilt from its config with that static input shape to read every layer's input shape.
     """
-    from keras_gst.models.gst_resnet import GSTResNet
+    from keras_gst.models import GSTVideoClassifier, rebuild
 
-    if not isinstance(model, GSTResNet):
-        raise TypeError(f"count_macs expects a keras_gst GSTResNet. Received: {type(model).__name__}")
-    t, h, w, c = input_shape
-    config = model.get_config()
-    config.update(num_frames=t, input_shape=(h, w, c))
-    static = GSTResNet.from_config(config)
+    if not isinstance(model, GSTVideoClassifier):
+        raise TypeError(f"count_macs expects a keras_gst GSTVideoClassifier. Received: {type(model).__name__}")
+    t, h, w, _ = input_shape
+    static = rebuild(model, t, (h, w))
     total = 0
-    for layer in static.layers:
+    for layer in static.backbone.layers + static.layers:
         if isinstance(layer, (FrameConvBN,) + tuple(UNITS.values())):
             total += layer.macs(tuple(layer.input.shape[1:]))
         elif isinstance(layer, keras.layers.Dense):

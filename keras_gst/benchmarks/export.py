@@ -81,7 +81,7 @@ def main(argv=None):
     from keras_gst.export import TFLiteModel, audit_tflite, convert_tflite_modes, float_compute_ops, load_clips
     from keras_gst.export.clips import normalize_clip
     from keras_gst.export.savedmodel import compare_logits
-    from keras_gst.models.gst_resnet import GSTResNet
+    from keras_gst.applications import build_classifier
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="bench_export_")
     os.makedirs(workdir, exist_ok=True)
@@ -99,8 +99,8 @@ def main(argv=None):
         model = load_keras_model(keras_path)
     else:
         keras.utils.set_random_seed(0)
-        model = GSTResNet(args.depth, num_classes=args.num_classes, num_frames=t, input_shape=(s, s, 3),
-                          name=f"gst_resnet{args.depth}")
+        model = build_classifier(args.depth, args.num_classes, num_frames=t, input_shape=(s, s, 3),
+                                 name=f"gst_resnet{args.depth}")
         model.save(keras_path)
     infer = tf.function(lambda x: model(x, training=False), jit_compile=False)
     reference = np.concatenate([infer(tf.constant(normalize_clip(c[None]))).numpy() for c in clips])

@@ -64,10 +64,11 @@ def worker_keras(cfg):
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
-    from keras_gst import GSTResNet, count_macs
+    from keras_gst import count_macs
+    from keras_gst.applications import build_classifier
 
     t, s, b = cfg["frames"], cfg["size"], cfg["batch"]
-    model = GSTResNet(depth=50, num_classes=174, num_frames=t, input_shape=(s, s, 3), **MODELS[cfg["model"]])
+    model = build_classifier(50, 174, num_frames=t, input_shape=(s, s, 3), **MODELS[cfg["model"]])
     macs = count_macs(model, (t, s, s, 3))
     x = tf.constant(np.random.default_rng(0).random((b, t, s, s, 3), dtype=np.float32))
     if cfg["mode"] == "train":

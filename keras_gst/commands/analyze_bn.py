@@ -7,7 +7,8 @@ from keras_gst.commands import argtypes as A
 def register(subparsers):
     p = subparsers.add_parser("analyze-bn", help="Fig. 4: BN |gamma| histograms, spatial vs temporal channels per GST unit.",
                               description=__doc__)
-    p.add_argument("model", help="saved model (.keras), or an architecture name (gst_resnet18..101) for a random init")
+    p.add_argument("model", help="saved model (.keras or preset directory), or an architecture name (gst_resnet18..101) "
+                                 "for a random init")
     p.add_argument("--output", default="bn_gamma.png", help="PNG to write (default bn_gamma.png)")
     p.add_argument("--bins", type=A.positive_int, default=20)
     p.add_argument("--columns", type=A.positive_int, default=4)
@@ -16,16 +17,16 @@ def register(subparsers):
 
 
 def run(args):
-    import keras
-
     from keras_gst.analysis.bn import gamma_summary, plot_gamma_histograms
 
     if args.model.startswith("gst_resnet"):
-        from keras_gst.models.gst_resnet import GSTResNet
+        from keras_gst.applications import build_classifier
 
-        model = GSTResNet(depth=int(args.model.rsplit("resnet", 1)[1]), num_classes=args.num_classes, weights=None)
+        model = build_classifier(int(args.model.rsplit("resnet", 1)[1]), args.num_classes)
     else:
-        model = keras.models.load_model(args.model)
+        from keras_gst.models import load_model
+
+        model = load_model(args.model)
     plot_gamma_histograms(model, args.output, bins=args.bins, columns=args.columns)
     print(f"{'unit':<20} {'spatial':>7} {'temporal':>8} {'mean|g| s':>9} {'mean|g| t':>9}")
     for name, ns, nt, ms, mt in gamma_summary(model):

@@ -1,8 +1,13 @@
-"""`keras-gst convert-torch`: a PyTorch checkpoint (the authors' GST, or torchvision ImageNet) -> .keras.
+"""`keras-gst convert-torch`: a PyTorch checkpoint (the authors' GST, or torchvision ImageNet) -> a keras-hub
+preset directory (or a .keras / .weights.h5 file).
 
-    keras-gst convert-torch gst_ssv2_8f.pth.tar --out gst_r50_ssv2.keras
-    keras-gst convert-torch CHECKPOINT --model gst_resnet50 --alpha 0.25 --beta 0.5 --num-classes 174 --out m.keras
+    keras-gst convert-torch gst_ssv2_8f.pth.tar --labels ssv2_labels.txt --out gst_r50_ssv2_8f
+    keras-gst convert-torch CHECKPOINT --model gst_resnet50 --alpha 0.25 --beta 0.5 --num-classes 174 --out DIR
     keras-gst convert-torch --imagenet resnet34.pth --num-classes 48 --out gst_r34_imagenet.keras
+
+A preset directory (config.json, model.weights.h5, task.json, task.weights.h5, preprocessor.json,
+video_converter.json, metadata.json, labels.txt with --labels) loads with
+`keras_gst.GSTVideoClassifier.from_preset(DIR)` and goes wherever keras-gst takes a .keras file.
 
 Architecture flags left out are read from the checkpoint (depth from the block counts, alpha and beta from
 the first GST unit's kernels, classes from the classifier); flags given must agree with it. With
@@ -11,6 +16,7 @@ docs/convert.md.
 """
 
 import argparse
+import os
 
 from keras_gst.commands import argtypes as A
 from keras_gst.commands.info import add_model_arguments, build_model_from_args
@@ -38,7 +44,12 @@ def register(subparsers):
     parser.add_argument(
         "--no-head", action="store_true", help="do not load the authors' classifier (keep a fresh head of --num-classes)"
     )
-    parser.add_argument("--out", default=None, help="output .keras (or .weights.h5); default <checkpoint name>.keras")
+    parser.add_argument("--out", default=None,
+                        help="output preset directory (default <checkpoint name>), or a .keras / .weights.h5 file")
+    parser.add_argument("--labels", default=None,
+                        help="class names, one a line in class-index order: written to the preset as labels.txt")
+    parser.add_argument("--size", type=int, default=None,
+                        help="frame size of the preset's preprocessor (default: the model's, else 224)")
     parser.set_defaults(func=run)
 
 
@@ -84,8 +95,6 @@ def run(args):
 
 
 def _convert(args):
-    import os
-
     from keras_gst.weights.torch_convert import describe_state, load_torch_weights, read_checkpoint
 
     state, meta = read_checkpoint(args.checkpoint)
@@ -98,18 +107,48 @@ def _convert(args):
             f"to build an ImageNet-initialised model"
         )
     _fill_from_checkpoint(args, info)
+    out = args.out or os.path.basename(args.checkpoint).split(".")[0]
+    if os.path.isfile(out) and not out.endswith((".keras", ".weights.h5")):
+        raise SystemExit(f"error: --out {out} is an existing file; give a preset directory, .keras or .weights.h5")
+    labels = _read_labels(args.labels, args.num_classes) if args.labels else None
     model = build_model_from_args(args, num_frames=args.num_frames, temporal_impl=args.temporal_impl)
     report = load_torch_weights(model, {"state_dict": state, **meta}, include_head=not args.no_head)
-    out = args.out or os.path.basename(args.checkpoint).split(".")[0] + ".keras"
     if out.endswith(".weights.h5"):
         model.save_weights(out)
     elif out.endswith(".keras"):
         model.save(out)
     else:
-        raise SystemExit(f"error: --out must end with .keras or .weights.h5. Received: {out}")
+        _save_preset(model, out, labels, args.size)
     arch = f"{model.name}, alpha={model.alpha:g}, beta={model.beta:g}" if model.block == "gst" else model.name
+    if labels:
+        print(f"  labels: {len(labels)} class names in {os.path.join(out, 'labels.txt')}")
     print(f"{args.checkpoint} -> {out}")
     print(f"  model: {arch}, {model.num_classes} classes")
     for line in str(report).splitlines():
         print(f"  {line}")
     return 0
+
+
+def _read_labels(path, num_classes):
+    from keras_gst.data import read_label_map
+
+    if not os.path.isfile(path):
+        raise SystemExit(f"error: --labels {path}: no such file")
+    names = read_label_map(path)
+    if len(names) != num_classes:
+        raise SystemExit(f"error: --labels {path} has {len(names)} class names, the model has {num_classes} classes")
+    return names
+
+
+def _save_preset(model, out, labels, size):
+    """`save_to_preset` with GST's preprocessor (uint8 / [0, 255] clips -> the model's frames, normalised)
+    and labels.txt."""
+    from keras_gst.data import write_labels
+    from keras_gst.models import GSTVideoClassifierPreprocessor, GSTVideoConverter
+
+    h, w, _ = model.frame_shape
+    hw = (size, size) if size else (h or 224, w or 224)
+    model.preprocessor = GSTVideoClassifierPreprocessor(GSTVideoConverter(image_size=hw))
+    model.save_to_preset(out)
+    if labels:
+        write_labels(os.path.join(out, "labels.txt"), labels)

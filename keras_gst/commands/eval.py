@@ -14,7 +14,7 @@ def register(subparsers):
 
     p = subparsers.add_parser("eval", help="Evaluate a saved model: top-1/5, mean class acc., confusion matrix, multi-view.",
                               description=__doc__)
-    p.add_argument("model", nargs="?", help="saved model (.keras)")
+    p.add_argument("model", nargs="?", help="saved model: a .keras file or a preset directory (keras-gst convert-torch --out)")
     p.add_argument("--annotations", "--list", dest="annotations", help="the split to evaluate (format of --dataset)")
     add_data_arguments(p, Recipe(on_error="skip"), splits=False)
     views = p.add_argument_group("views")
@@ -66,13 +66,12 @@ def run(args):
 
 
 def _evaluate(args):
-    import keras
-
     from keras_gst.data import build_dataset
     from keras_gst.evaluation import evaluate, format_report
+    from keras_gst.models import load_model
     from keras_gst.training.recipe import Recipe, frame_template, load_annotations
 
-    model = keras.models.load_model(args.model)
+    model = load_model(args.model, preprocessor=False)  # the pipeline normalises the clips
     recipe = Recipe(dataset=args.dataset, data_root=args.data_root, val_annotations=args.annotations,
                     class_file=args.class_file, source=args.source, target=args.target, template=args.template,
                     num_classes=args.num_classes, on_error=args.on_error)

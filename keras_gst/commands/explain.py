@@ -13,7 +13,7 @@ def register(subparsers):
     p = subparsers.add_parser("explain", help="Fig. 5: per-frame class probabilities over time for one video.",
                               description=__doc__)
     p.add_argument("video", help="video file or frame folder")
-    p.add_argument("--model", required=True, help="saved model (.keras)")
+    p.add_argument("--model", required=True, help="saved model (.keras or preset directory)")
     p.add_argument("--labels", default=None, help="class names, one per line, in class-index order")
     add_hidden_alias(p, "--class-file", dest="labels")
     p.add_argument("--frames", type=A.positive_int, default=None, help="frames sampled (default: the model's, else 8)")
@@ -48,8 +48,9 @@ def _explain(args):
     from keras_gst.analysis.bn import frame_probabilities, plot_frame_probabilities
     from keras_gst.data import VideoRecord, build_dataset, read_label_map
     from keras_gst.export.clips import scale_size_for
+    from keras_gst.models import load_model
 
-    model = keras.models.load_model(args.model)
+    model = load_model(args.model, preprocessor=False)  # the pipeline below normalises the clip
     frames = args.frames or getattr(model, "num_frames", None) or 8
     crop = args.size or getattr(model, "frame_shape", (None,))[0] or 224
     names = read_label_map(args.labels) if args.labels else None

@@ -28,7 +28,7 @@ def add_arguments(parser, fixed_format=None):
                                  "--out M.tflite the stream step as TFLite (any --quantize)")
     else:
         parser.set_defaults(format=fixed_format)
-    parser.add_argument("--model", required=True, help="the Keras model (.keras file)")
+    parser.add_argument("--model", required=True, help="the Keras model: a .keras file or a keras-hub preset directory")
     parser.add_argument("--out", required=True, help="output SavedModel directory or .tflite file")
     parser.add_argument("--frames", type=A.positive_int, default=None, help="T of the exported input (default: the model's, else 8)")
     parser.add_argument("--size", type=A.positive_int, default=None, help="frame height = width (default: the model's, else 224)")

@@ -26,20 +26,12 @@ def add_model_arguments(parser, num_classes_default=174):
 
 
 def build_model_from_args(args, weights=None, **kwargs):
-    from keras_gst.models.gst_resnet import GSTResNet
+    """A `GSTVideoClassifier` from the model flags (`weights` loaded, see `keras_gst.weights.load_weights`)."""
+    from keras_gst.applications import build_classifier
 
     depth = int(args.model.rsplit("resnet", 1)[1])
-    return GSTResNet(
-        depth=depth,
-        num_classes=args.num_classes,
-        block=args.block,
-        alpha=args.alpha,
-        beta=args.beta,
-        groups=args.groups,
-        weights=weights,
-        name=f"{args.block}_resnet{depth}",
-        **kwargs,
-    )
+    return build_classifier(depth, args.num_classes, weights=weights, alpha=args.alpha, beta=args.beta,
+                            block=args.block, groups=args.groups, **kwargs)
 
 
 def run(args):

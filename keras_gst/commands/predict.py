@@ -1,4 +1,4 @@
-"""`keras-gst predict VIDEO --model M.keras|M.tflite|SAVEDMODEL_DIR`: top-k classes of one video.
+"""`keras-gst predict VIDEO --model M.keras|PRESET_DIR|M.tflite|SAVEDMODEL_DIR`: top-k classes of one video.
 
 The video (or frame folder) is decoded with the evaluation transform (TSN test sampling, short side
 resized, centre crop, ImageNet normalisation) at the model's T and frame size. `--clips N --crops M`:
@@ -16,8 +16,10 @@ from keras_gst.commands import argtypes as A
 def register(subparsers):
     parser = subparsers.add_parser("predict", help="Classify a video with a .keras, .tflite or SavedModel model.")
     parser.add_argument("video", help="a video file or a frame folder")
-    parser.add_argument("--model", required=True, help="a .keras file, a .tflite file or a SavedModel directory")
-    parser.add_argument("--labels", default=None, help="class names, one per line, in class-index order")
+    parser.add_argument("--model", required=True,
+                        help="a .keras file, a keras-hub preset directory, a .tflite file or a SavedModel directory")
+    parser.add_argument("--labels", default=None,
+                        help="class names, one per line, in class-index order (default: a preset's labels.txt)")
     parser.add_argument("--topk", type=A.positive_int, default=5)
     parser.add_argument("--frames", type=A.positive_int, default=None, help="T, where the model leaves it open (default 8)")
     parser.add_argument("--size", type=A.positive_int, default=None, help="crop size, where the model leaves it open (default 224)")
@@ -38,7 +40,8 @@ def run(args):
 
     try:
         predictor = load_predictor(args.model, args.frames, args.size, num_threads=args.threads)
-        labels = read_labels(args.labels, predictor.num_classes) if args.labels else None
+        labels_path = args.labels or _preset_labels(args.model)
+        labels = read_labels(labels_path, predictor.num_classes) if labels_path else None
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -140,3 +143,10 @@ def _report(args, predictor, labels, logits, timing):
               f"model {timing['model_ms']:.1f} (first call: {first['decode']:.1f}, {first['preprocess']:.1f}, "
               f"{first['model']:.1f})")
     return 0
+
+
+def _preset_labels(model_path):
+    import os
+
+    path = os.path.join(model_path, "labels.txt")
+    return path if os.path.isdir(model_path) and os.path.isfile(path) else None

@@ -15,6 +15,9 @@ import warnings
 from keras_gst.commands import argtypes as A
 
 
+DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
 def _bool_or_auto(text):
     return {"auto": "auto", "on": True, "true": True, "off": False, "false": False}[text.lower()]
 
@@ -73,12 +76,16 @@ def add_recipe_arguments(parser, defaults):
     model.add_argument("--groups", type=A.positive_int, default=d.groups, help="channel groups of c3d (C3D-groups)")
     model.add_argument("--dropout", type=A.dropout_rate, default=d.dropout)
     model.add_argument("--weights", default=d.weights if d.weights is not None else "none",
-                       help="initial weights: imagenet (needs the keras-hub preset once), none (from scratch), or a path")
+                       help="initial weights: imagenet (needs the keras-hub preset once), none (from scratch), a path "
+                            "(.keras, .weights.h5, .pth, or a keras-hub / keras-gst preset directory) or a preset handle")
     model.add_argument("--freeze-bn", action=argparse.BooleanOptionalAction, default=d.freeze_bn,
                        help="partial BN (TSN/TSM): freeze every BatchNorm but the first (stem/bn), for small datasets")
     model.add_argument("--temporal-impl", choices=["conv3d", "conv2d"], default=d.temporal_impl)
     model.add_argument("--causal", action=argparse.BooleanOptionalAction, default=d.causal,
                        help="causal temporal convolutions (current and past frames only): streams with zero delay")
+    model.add_argument("--dtype", choices=DTYPES, default=d.dtype or "float32",
+                       help="Keras dtype policy: float32, or mixed precision for GPUs/TPUs (mixed_float16 adds loss "
+                            "scaling; variables and BatchNorm statistics stay float32)")
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=A.positive_int, default=d.epochs)
     opt.add_argument("--batch-size", type=A.positive_int, default=d.batch_size, help="clips per replica (global = x replicas)")
@@ -204,10 +211,42 @@ def _run_recipe(recipe, cpu_replicas=None, args=None):
             print(f"{result.skipped_items} unreadable training files were skipped (see the log)")
         export = getattr(args, "export", None) or ("int8" if data_dir else "none")
         if export != "none":
-            from keras_gst.training.finetune import export_run
-
             return export_run(outputs["model"], export, train, val, recipe, exclude=result.skipped_files)
     return 0
+
+
+def _sample_paths(annotations, limit, seed, exclude=()):
+    import numpy as np
+
+    exclude = set(exclude)
+    paths = [r.path for r in annotations.records if r.path not in exclude] if annotations is not None else []
+    order = np.random.default_rng(seed).permutation(len(paths))
+    return [paths[i] for i in order[:limit]]
+
+
+def export_run(model_path, export, train, val, recipe, max_videos=16, exclude=()):
+    """`keras-gst export --format tflite` of OUT/model.keras to OUT/model.tflite: `export` "int8"
+    (calibrated on up to `max_videos` training videos, 2 clips each) or "fp32"; the parity report runs on
+    up to `max_videos` validation videos (else the calibration videos). `exclude`: files the training
+    found unreadable (`FitResult.skipped_files`), never used. Returns the export's exit code."""
+    import os
+
+    from keras_gst.commands import export as export_command
+
+    seed = recipe.seed or 0
+    calibration = _sample_paths(train, max_videos, seed, exclude)
+    parity = _sample_paths(val, max_videos, seed, exclude) or calibration
+    parser = argparse.ArgumentParser(prog="keras-gst export")
+    export_command.add_arguments(parser, fixed_format="tflite")
+    out = os.path.join(os.path.dirname(model_path), "model.tflite")
+    args = parser.parse_args(["--model", model_path, "--out", out, "--quantize", "none" if export == "fp32" else export,
+                              "--calibration", *calibration, "--parity-data", *parity])
+    print(f"exporting {out} ({export})", flush=True)
+    code = export_command.run(args)
+    if code:
+        print(f"error: the TFLite export failed (exit {code}); {model_path} is fine: retry with "
+              f"`keras-gst export --format tflite --model {model_path} ...`", file=sys.stderr)
+    return code
 
 
 def recipe_main(defaults, argv=None, description=None):

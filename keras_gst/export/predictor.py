@@ -1,4 +1,5 @@
-"""One interface over the three model formats for inference on clips: .keras, .tflite, SavedModel dir.
+"""One interface over the model formats for inference on clips: .keras, keras-hub preset dir, .tflite,
+SavedModel dir.
 
 `load_predictor(path)` returns a `Predictor` with `num_frames`, `size`, `input_dtype` (what the model
 file takes) and `logits(clips)` for pixel clips (N, T, size, size, 3) in [0, 255] (see `clips.model_input`).
@@ -17,7 +18,7 @@ DEFAULT_SIZE = 224
 
 @dataclasses.dataclass
 class Predictor:
-    kind: str  # "keras", "tflite" or "savedmodel"
+    kind: str  # "keras", "preset", "tflite" or "savedmodel"
     path: str
     num_frames: int
     size: int
@@ -50,7 +51,7 @@ def _square(h, w, what):
 
 
 def load_predictor(path, num_frames=None, size=None, num_threads=2):
-    """Open a .keras file, a .tflite file or a SavedModel directory for inference.
+    """Open a .keras file, a keras-hub preset directory, a .tflite file or a SavedModel directory for inference.
 
     `num_frames`/`size` choose T and the crop size where the model file leaves them open (default 8
     and 224); they must agree with the model where it fixes them.
@@ -58,9 +59,11 @@ def load_predictor(path, num_frames=None, size=None, num_threads=2):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"model {path} does not exist")
-    if os.path.isdir(path):
+    preset = os.path.isdir(path) and os.path.exists(os.path.join(path, "config.json"))
+    if os.path.isdir(path) and not preset:
         if not os.path.exists(os.path.join(path, "saved_model.pb")):
-            raise ValueError(f"{path} is a directory without saved_model.pb (not a SavedModel)")
+            raise ValueError(f"{path} is a directory without saved_model.pb or config.json (neither a SavedModel nor "
+                             f"a keras-hub preset)")
         import tensorflow as tf
 
         from keras_gst.export.savedmodel import load_savedmodel
@@ -85,7 +88,7 @@ def load_predictor(path, num_frames=None, size=None, num_threads=2):
         s = _pick("size", _square(h, w, path), size, DEFAULT_SIZE)
         classes = model.runner.get_output_details()["logits"]["shape"][-1]
         return Predictor("tflite", path, t, s, model.input_dtype, int(classes), lambda x: model(x)["logits"])
-    if path.endswith(".keras"):
+    if path.endswith(".keras") or preset:
         from keras_gst.export.rewrite import load_keras_model
 
         model = load_keras_model(path)
@@ -96,8 +99,10 @@ def load_predictor(path, num_frames=None, size=None, num_threads=2):
 
         # one traced graph with the weights as constants (BatchNorm folded once), not eager layer calls
         forward = frozen_function(model, (None, t, s, s, 3))
-        return Predictor("keras", path, t, s, "float32", int(model.outputs[0].shape[-1]), lambda x: forward(x).numpy())
-    raise ValueError(f"unknown model format {path}: expected a .keras file, a .tflite file or a SavedModel directory")
+        kind = "preset" if preset else "keras"
+        return Predictor(kind, path, t, s, "float32", int(model.outputs[0].shape[-1]), lambda x: forward(x).numpy())
+    raise ValueError(f"unknown model format {path}: expected a .keras file, a preset directory, a .tflite file or a "
+                     f"SavedModel directory")
 
 
 def softmax(logits):

@@ -1,41 +1,33 @@
 """Export-time model rewrite: static shapes and int8-capable temporal convolutions.
 
 TFLite has no int8 kernel for CONV_3D (the converter leaves it float between QUANTIZE/DEQUANTIZE,
-even with TFLITE_BUILTINS_INT8 only). `GSTResNet(temporal_impl="conv2d")` computes every temporal
+even with TFLITE_BUILTINS_INT8 only). `GSTBackbone(temporal_impl="conv2d")` computes every temporal
 3x3x3 convolution as the exactly equivalent sum of three per-frame Conv2Ds on time-shifted frames,
 with the same weights, so rebuilding the model from its config with that option and copying the weights
 gives a model TFLite quantizes completely.
 """
 
-import keras
-
-from keras_gst.models.gst_resnet import GSTResNet
+from keras_gst.models import GSTVideoClassifier, rebuild
 
 
 def rewrite_for_export(model, num_frames=None, frame_size=None, temporal_impl="conv2d"):
-    """A copy of a `GSTResNet` with fixed input shape and `temporal_impl`, sharing no state but equal weights.
+    """A copy of a `GSTVideoClassifier` with fixed input shape and `temporal_impl`, sharing no state but equal
+    weights (and no preprocessor: exports take normalised frames, or uint8 with their own normalisation).
 
     Args:
-        model: a `GSTResNet` (any block type; "c2d" has no temporal convolution to rewrite).
+        model: a `GSTVideoClassifier` (any block type; "c2d" has no temporal convolution to rewrite).
         num_frames: T for the static input shape; None keeps the model's.
         frame_size: int or (H, W) for the static input shape; None keeps the model's.
         temporal_impl: "conv2d" (int8-capable, the default) or "conv3d".
 
-    Returns a new `GSTResNet` computing the same function (up to float summation order).
+    Returns a new `GSTVideoClassifier` computing the same function (up to float summation order).
     """
-    if not isinstance(model, GSTResNet):
+    if not isinstance(model, GSTVideoClassifier):
         raise TypeError(
-            f"rewrite_for_export needs a keras_gst GSTResNet (got {type(model).__name__}); "
-            "load .keras files with keras.saving.load_model after `import keras_gst`."
+            f"rewrite_for_export needs a keras_gst GSTVideoClassifier (got {type(model).__name__}); "
+            "load .keras files and presets with keras_gst.load_model."
         )
-    config = model.get_config()
-    if num_frames is not None:
-        config["num_frames"] = int(num_frames)
-    if frame_size is not None:
-        h, w = (frame_size, frame_size) if isinstance(frame_size, int) else tuple(frame_size)
-        config["input_shape"] = (int(h), int(w), 3)
-    config["temporal_impl"] = temporal_impl
-    rewritten = GSTResNet.from_config(config)
+    rewritten = rebuild(model, num_frames, frame_size, temporal_impl=temporal_impl)
     weights = model.get_weights()
     if len(weights) != len(rewritten.weights):
         raise ValueError(
@@ -57,7 +49,8 @@ def static_input_shape(model, num_frames=None, frame_size=None):
 
 
 def load_keras_model(path):
-    """Load a .keras file (registers keras_gst's serializable classes first)."""
-    import keras_gst  # noqa: F401  (registers the custom layers and GSTResNet)
+    """A `GSTVideoClassifier` from a .keras file (0.1 `GSTResNet` files upgraded) or a preset directory,
+    without its preprocessor (exports and parity reports feed normalised clips)."""
+    from keras_gst.models import load_model
 
-    return keras.saving.load_model(path, compile=False)
+    return load_model(path, compile=False, preprocessor=False)

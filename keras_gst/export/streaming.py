@@ -8,14 +8,14 @@ shortcuts are delayed to match. Frames carry a `valid` flag (delayed with them):
 the temporal convolutions as zeros, which is exactly the offline zero padding at the clip end, so after
 the last real frame, `delay` flush steps with ``valid=0`` return the remaining frames. Per-frame logits of
 the stream equal `per_frame_model(model)`'s, and the running mean over valid frames equals the clip
-logits (tested to 1e-5). A causal model (`GSTResNet(causal=True)`) needs no look-ahead: the same state
+logits (tested to 1e-5). A causal model (`keras_gst.GSTResNet18(..., causal=True)`) needs no look-ahead: the same state
 gives ``temporal[s] = sum_dt conv2d(h[s-2+dt], k[dt])``, ``spatial[s] = conv2d(h[s])``, delay 0.
 
 Every state tensor has rank <= 4 with the batch (one (B, H, W, C) tensor per buffered frame, as the
 GPU / NNAPI delegates require): `state_<unit>_h0`, `_h1` (past inputs), `_valid` (B,) (centred units),
 `state_<block>_shortcut<i>` (delayed shortcuts) and `clip_sum`, `clip_count` (the running clip mean).
 
-    stream = StreamingGST(model)                  # a GSTResNet with block="gst" or "c2d", static H, W
+    stream = StreamingGST(model)                  # a GSTVideoClassifier, block "gst" or "c2d", static H, W
     states = stream.init_states(batch_size=1)
     for frame in frames + [zeros] * stream.delay:  # (B, H, W, 3) normalised frames
         out, states = stream.step(frame, valid, states)
@@ -33,21 +33,23 @@ from keras import ops
 
 from keras_gst.layers.frames import frame_conv2d
 from keras_gst.layers.gst_block import C2DBlock, GSTBlock
-from keras_gst.models.gst_resnet import RESNET_SPECS, STAGE_FILTERS, GSTResNet
+from keras_gst.models import GSTVideoClassifier
+from keras_gst.models.specs import block_specs
 
 
 class StreamingGST:
-    """Frame-by-frame inference of a `GSTResNet` (block "gst" or "c2d"), exactly equal to the offline model."""
+    """Frame-by-frame inference of a `GSTVideoClassifier` (block "gst" or "c2d"), exactly equal to the
+    offline model. The blocks are walked with the topology of `keras_gst.models.specs`."""
 
     def __init__(self, model):
-        if not isinstance(model, GSTResNet) or model.block not in ("gst", "c2d"):
-            raise ValueError("StreamingGST needs a GSTResNet with block='gst' or 'c2d'")
+        if not isinstance(model, GSTVideoClassifier) or model.block not in ("gst", "c2d"):
+            raise ValueError("StreamingGST needs a GSTVideoClassifier with block='gst' or 'c2d'")
         h, w, _ = model.frame_shape
         if h is None or w is None:
             raise ValueError("StreamingGST needs a static frame size: rebuild the model with input_shape=(H, W, 3)")
         self.model = model
         self.frame_shape = (h, w, 3)
-        self.block_type, self.stage_blocks = RESNET_SPECS[model.depth]
+        self.blocks = block_specs(model.depth)
         self.num_classes = model.num_classes
         self.state_shapes = {}
         self._probe()
@@ -56,28 +58,24 @@ class StreamingGST:
     # -- graph walk shared by the shape probe and the stream step
 
     def _walk(self, x, valid, unit, delay_shortcut):
-        m = self.model
-        x = m.get_layer("stem")(x, training=False)
-        x = m.get_layer("stem_pool")(x)
-        names = {layer.name for layer in m.layers}
-        for i, (_, blocks) in enumerate(zip(STAGE_FILTERS, self.stage_blocks)):
-            for j in range(blocks):
-                name = f"stack{i}_block{j}"
-                shortcut = x
-                if f"{name}_0" in names:
-                    shortcut = m.get_layer(f"{name}_0")(x, training=False)
-                if self.block_type == "bottleneck":
-                    h = m.get_layer(f"{name}_1")(x, training=False)
-                    y, valid_out = unit(f"{name}_2", h, valid)
-                    y = m.get_layer(f"{name}_3")(y, training=False)
+        b = self.model.backbone
+        x = b.get_layer("stem")(x, training=False)
+        x = b.get_layer("stem_pool")(x)
+        for spec in self.blocks:
+            shortcut = x
+            if spec.shortcut:
+                shortcut = b.get_layer(spec.shortcut.name)(x, training=False)
+            y, valid_out = x, valid
+            for conv in spec.body:
+                if conv.kind == "unit":
+                    y, valid_out = unit(conv.name, y, valid_out)
                 else:
-                    y, valid_mid = unit(f"{name}_1", x, valid)
-                    y, valid_out = unit(f"{name}_2", y, valid_mid)
-                shortcut = delay_shortcut(name, shortcut, valid, valid_out)
-                x = m.get_layer(f"{name}_out")(m.get_layer(f"{name}_add")([shortcut, y]))
-                valid = valid_out
-        feats = m.get_layer("avg_pool")(x)
-        return m.get_layer("frame_logits")(feats)[:, 0], valid
+                    y = b.get_layer(conv.name)(y, training=False)
+            shortcut = delay_shortcut(spec.name, shortcut, valid, valid_out)
+            x = b.get_layer(f"{spec.name}_out")(b.get_layer(f"{spec.name}_add")([shortcut, y]))
+            valid = valid_out
+        feats = self.model.get_layer("avg_pool")(x)
+        return self.model.get_layer("frame_logits")(feats)[:, 0], valid
 
     def _probe(self):
         """Record the state shapes (per sample, each of rank <= 3, so rank <= 4 with the batch) with one
@@ -86,7 +84,7 @@ class StreamingGST:
         self.shortcut_delays = {}
 
         def unit(name, h, valid):
-            layer = self.model.get_layer(name)
+            layer = self.model.backbone.get_layer(name)
             if isinstance(layer, GSTBlock):
                 for i in range(layer.temporal_kernel.shape[0] - 1):  # the past input frames, one tensor each
                     self.state_shapes[f"{name}_h{i}"] = tuple(h.shape[2:])
@@ -127,7 +125,7 @@ class StreamingGST:
         valid = tf.cast(valid, tf.float32)
 
         def unit(name, h, valid_in):
-            layer = self.model.get_layer(name)
+            layer = self.model.backbone.get_layer(name)
             if isinstance(layer, C2DBlock):
                 return layer(h, training=False), valid_in
             past = layer.temporal_kernel.shape[0] - 1

@@ -84,7 +84,7 @@ def convert_tflite_modes(
     temporal_impl="conv2d",
     audit=True,
 ):
-    """Convert a `GSTResNet` to several .tflite files, `paths` = {quantize mode: path}, from one
+    """Convert a `GSTVideoClassifier` to several .tflite files, `paths` = {quantize mode: path}, from one
     rewritten model and one intermediate SavedModel. Arguments as `convert_tflite`; returns `paths`.
     """
     t, h, w = static_input_shape(model, num_frames, frame_size)
@@ -117,10 +117,10 @@ def convert_tflite(
     temporal_impl="conv2d",
     audit=True,
 ):
-    """Convert a `GSTResNet` to a .tflite file at `path`; returns the path.
+    """Convert a `GSTVideoClassifier` to a .tflite file at `path`; returns the path.
 
     Args:
-        model: a `GSTResNet`.
+        model: a `GSTVideoClassifier`.
         quantize: "none", "fp16", "dynamic" or "int8".
         calibration_clips: pixel clips (N, T, H, W, 3) (see `keras_gst.export.clips.load_clips`), needed
             for "int8"; real clips, not noise.

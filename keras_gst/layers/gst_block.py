@@ -12,6 +12,10 @@ epsilon 1e-5 and momentum 0.9 (PyTorch's defaults), and no conv biases:
 Inference folds each BatchNorm into its convolution (see `_ConvUnit.conv_bn`): the conv kernel is scaled
 per output channel and the BN becomes a bias, added with the ReLU right after the conv where TF/oneDNN
 fuse both into the convolution. Training (BatchNorm on batch statistics) runs conv -> BN -> ReLU.
+
+Every unit takes a Keras `dtype` (policy) and serialises it. Under a mixed policy ("mixed_float16",
+"mixed_bfloat16") kernels and BatchNorm statistics stay float32 variables; the BN folding (scale, shift
+and the scaled kernel) is computed in float32 and only its result is cast to the compute dtype.
 """
 
 import keras
@@ -47,7 +51,10 @@ class _ConvUnit(keras.layers.Layer):
         self.bn = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="bn", dtype=self.dtype_policy)
 
     def _kernel(self, name, shape):
-        return self.add_weight(name=name, shape=shape, initializer=keras.initializers.get(CONV_INITIALIZER))
+        # autocast=False: `conv_bn` reads the float32 variable and casts explicitly after the BN folding
+        return self.add_weight(
+            name=name, shape=shape, initializer=keras.initializers.get(CONV_INITIALIZER), autocast=False
+        )
 
     def _build_bn(self, input_shape):
         self.bn.build(tuple(input_shape[:-1]) + (self.filters,))
@@ -62,19 +69,21 @@ class _ConvUnit(keras.layers.Layer):
         While `bn` normalises with batch statistics (training and trainable) this is conv -> concat -> BN
         -> ReLU. Otherwise `bn` is an affine map per channel, folded into the convolutions: kernel *
         gamma / sqrt(var + eps) and bias beta - mean * gamma / sqrt(var + eps) (the same formula as
-        Keras' BatchNormalization), with gradients still reaching the kernels (a frozen BN).
+        Keras' BatchNormalization), with gradients still reaching the kernels (a frozen BN). The folding
+        runs in float32 whatever the compute dtype; kernels and bias are cast to it afterwards.
         """
+        dtype = self.compute_dtype
         if training and bn.trainable:
-            outputs = [conv(kernel, None, False) for conv, kernel in convs]
+            outputs = [conv(ops.cast(kernel, dtype), None, False) for conv, kernel in convs]
             y = bn(outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1), training=training)
             return ops.relu(y) if activation else y
-        dtype = self.compute_dtype
-        scale = ops.rsqrt(ops.cast(bn.moving_variance, dtype) + bn.epsilon) * ops.cast(bn.gamma, dtype)
-        shift = ops.cast(bn.beta, dtype) - ops.cast(bn.moving_mean, dtype) * scale
+        scale = ops.rsqrt(ops.cast(bn.moving_variance, "float32") + bn.epsilon) * ops.cast(bn.gamma, "float32")
+        shift = ops.cast(bn.beta, "float32") - ops.cast(bn.moving_mean, "float32") * scale
         outputs, start = [], 0
         for conv, kernel in convs:
             stop = start + kernel.shape[-1]
-            outputs.append(conv(kernel * scale[start:stop], shift[start:stop], activation))
+            folded = ops.cast(ops.cast(kernel, "float32") * scale[start:stop], dtype)
+            outputs.append(conv(folded, ops.cast(shift[start:stop], dtype), activation))
             start = stop
         return outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1)
 

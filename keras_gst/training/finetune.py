@@ -6,13 +6,13 @@
 - `finetune_records`: class folders (or list files) -> train / validation `Annotations`, with the seeded
   stratified split when there is no validation set.
 - `finish_run`: OUT/labels.txt and OUT/model.keras (the best model on validation top-1, = best.keras).
-- `export_run`: OUT/model.tflite through `keras-gst export` (int8 calibrated on training clips), with its
-  parity report on validation clips.
+
+The TFLite export after a fine-tuning run (`keras-gst train --data DIR --export int8`) is the export
+command's job: `keras_gst.commands.train` calls it (the library never imports `keras_gst.commands`).
 """
 
 import os
 import shutil
-import sys
 
 FIRST_BN = "stem/bn"
 
@@ -103,37 +103,3 @@ def finish_run(result, output_dir):
         except OSError:
             shutil.copyfile(result.paths["best"], tmp)
     return {"labels": labels, "model": model}
-
-
-def _sample_paths(annotations, limit, seed, exclude=()):
-    import numpy as np
-
-    exclude = set(exclude)
-    paths = [r.path for r in annotations.records if r.path not in exclude] if annotations is not None else []
-    order = np.random.default_rng(seed).permutation(len(paths))
-    return [paths[i] for i in order[:limit]]
-
-
-def export_run(model_path, export, train, val, recipe, max_videos=16, exclude=()):
-    """`keras-gst export --format tflite` of OUT/model.keras to OUT/model.tflite: `export` "int8"
-    (calibrated on up to `max_videos` training videos, 2 clips each) or "fp32"; the parity report runs on
-    up to `max_videos` validation videos (else the calibration videos). `exclude`: files the training
-    found unreadable (`FitResult.skipped_files`), never used. Returns the export's exit code."""
-    import argparse
-
-    from keras_gst.commands import export as export_command
-
-    seed = recipe.seed or 0
-    calibration = _sample_paths(train, max_videos, seed, exclude)
-    parity = _sample_paths(val, max_videos, seed, exclude) or calibration
-    parser = argparse.ArgumentParser(prog="keras-gst export")
-    export_command.add_arguments(parser, fixed_format="tflite")
-    out = os.path.join(os.path.dirname(model_path), "model.tflite")
-    args = parser.parse_args(["--model", model_path, "--out", out, "--quantize", "none" if export == "fp32" else export,
-                              "--calibration", *calibration, "--parity-data", *parity])
-    print(f"exporting {out} ({export})", flush=True)
-    code = export_command.run(args)
-    if code:
-        print(f"error: the TFLite export failed (exit {code}); {model_path} is fine: retry with "
-              f"`keras-gst export --format tflite --model {model_path} ...`", file=sys.stderr)
-    return code

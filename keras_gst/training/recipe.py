@@ -63,6 +63,7 @@ class Recipe:
     weights: str | None = "imagenet"
     temporal_impl: str = "conv3d"
     causal: bool = False  # temporal convolutions see only current and past frames (zero-delay streaming)
+    dtype: str | None = None  # Keras dtype policy: None/"float32", "mixed_bfloat16", "mixed_float16" (loss scaling)
     freeze_bn: bool = False  # partial BN (TSN/TSM): all BatchNorms frozen but the first (stem/bn)
     # optimisation (docs/paper.md: paper Sec. 4.1 and the authors' code)
     epochs: int = 70

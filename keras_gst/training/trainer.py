@@ -106,21 +106,24 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 
 def _build_model(recipe, num_classes):
-    from keras_gst.models.gst_resnet import GSTResNet
+    """The recipe's `GSTVideoClassifier` (no preprocessor: the pipeline normalises), `recipe.weights` loaded.
+    Under `dtype="mixed_float16"`, `compile` wraps the optimiser in Keras' `LossScaleOptimizer`."""
+    from keras_gst.applications import build_classifier
 
-    return GSTResNet(
-        depth=recipe.depth,
-        num_classes=num_classes,
-        block=recipe.block,
+    return build_classifier(
+        recipe.depth,
+        num_classes,
+        weights=recipe.weights,
         alpha=recipe.alpha,
         beta=recipe.beta,
-        groups=recipe.groups,
         num_frames=recipe.num_frames,
         input_shape=(recipe.crop_size, recipe.crop_size, 3),
         dropout=recipe.dropout,
+        block=recipe.block,
+        groups=recipe.groups,
+        dtype=recipe.dtype,
         temporal_impl=recipe.temporal_impl,
         causal=recipe.causal,
-        weights=recipe.weights,
         name=f"{recipe.block}_resnet{recipe.depth}",
     )
 

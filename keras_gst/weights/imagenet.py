@@ -1,4 +1,4 @@
-"""ImageNet initialisation from a 2D keras-hub `ResNetBackbone`, mapped as the authors do.
+"""ImageNet initialisation of a `GSTBackbone` from a 2D keras-hub `ResNetBackbone`, mapped as the authors do.
 
 keras-hub's plain ResNets (`resnet_{18,50,101}_imagenet`, timm `a1_in1k` weights) match our graph: stride
 on the 3x3 convolution (ResNet v1.5), BatchNorm epsilon 1e-5, no conv biases, the same layer names
@@ -13,42 +13,52 @@ up to the suffix (keras-hub's `X_conv` / `X_bn` are our unit `X`'s `kernel` / `b
   taps, divided by 3), per channel group; BN copied;
 - P3D unit: spatial kernel and its BN copied; temporal kernel Kaiming, output BN at its default init;
 - the classifier is never loaded (new classes).
+
+The layers are walked with the topology of `keras_gst.models.specs`.
 """
+
+import os
 
 import numpy as np
 
 from keras_gst.layers.gst_block import C3DBlock, FrameConvBN, GSTBlock, P3DBlock
+from keras_gst.models.specs import RESNET_SPECS, STAGE_FILTERS, block_specs
 
 PRESETS = {18: "resnet_18_imagenet", 50: "resnet_50_imagenet", 101: "resnet_101_imagenet"}
 
 
-def load_imagenet(model):
-    """Initialise `model` from the keras-hub ImageNet ResNet preset of its depth."""
+def load_imagenet(backbone, source="imagenet"):
+    """Initialise a `GSTBackbone` from a 2D keras-hub ImageNet ResNet of its depth: `source` is "imagenet"
+    (the preset `resnet_{depth}_imagenet`), another keras-hub preset name, a kaggle:// / hf:// handle, or a
+    local preset directory. Returns None (every weight the source defines is loaded)."""
     import keras_hub
 
-    if model.depth not in PRESETS:
+    preset = PRESETS.get(backbone.depth) if source == "imagenet" else os.fspath(source)
+    if preset is None:
         raise ValueError(
-            f"keras-hub has no plain ImageNet ResNet-{model.depth} preset (only resnet_vd_34, a different "
-            f"network with a deep stem). Use torchvision's ImageNet ResNet-{model.depth} weights, exactly the "
-            f"authors' initialisation: weights='resnet{model.depth}-....pth' (needs `pip install "
-            f"\"keras-gst[torch]\"`), or weights=None."
+            f"keras-hub has no plain ImageNet ResNet-{backbone.depth} preset (only resnet_vd_34, a different "
+            f"network with a deep stem). Use torchvision's ImageNet ResNet-{backbone.depth} weights: "
+            f"weights='resnet{backbone.depth}-....pth', or weights=None."
         )
-    preset = PRESETS[model.depth]
+    local = os.path.isdir(preset)
     try:
-        backbone = keras_hub.models.ResNetBackbone.from_preset(preset)
+        resnet = keras_hub.models.ResNetBackbone.from_preset(preset)
     except Exception as error:  # network / Kaggle failures come in many exception types
+        if local:
+            raise ValueError(
+                f"{preset} is not a keras-hub ResNetBackbone preset ({type(error).__name__}: {error}). Pass a "
+                f"directory written by `ResNetBackbone.save_to_preset` or by `save_to_preset` of keras_gst."
+            ) from error
         raise RuntimeError(
-            f"Could not download the keras-hub preset {preset!r} for weights='imagenet' ({type(error).__name__}: "
+            f"Could not download the keras-hub preset {preset!r} for weights={source!r} ({type(error).__name__}: "
             f"{error}). This machine may be offline. Fix: on a machine with network, run "
-            f"`keras_hub.models.ResNetBackbone.from_preset({preset!r}).save_to_preset('{preset}')` and pass "
-            f"weights='<that directory>', or pass weights=None to train from scratch."
+            f"`keras_hub.models.ResNetBackbone.from_preset({preset!r}).save_to_preset('{os.path.basename(preset)}')` "
+            f"and pass weights='<that directory>', or pass weights=None to train from scratch."
         ) from error
-    return load_2d_resnet(model, backbone, source=preset)
+    return load_2d_resnet(backbone, resnet, source=preset)
 
 
 def _check_compatible(model, backbone, source):
-    from keras_gst.models.gst_resnet import RESNET_SPECS, STAGE_FILTERS
-
     block_type, stage_blocks = RESNET_SPECS[model.depth]
     expected = {
         "block_type": f"{block_type}_block",
@@ -72,20 +82,19 @@ def _as_list(value):
 
 
 def load_2d_resnet(model, backbone, source="backbone"):
-    """Inflate a 2D keras-hub `ResNetBackbone` of the same depth into `model` (see module docstring)."""
+    """Inflate a 2D keras-hub `ResNetBackbone` of the same depth into `model` (a `GSTBackbone`, or a
+    `GSTVideoClassifier`'s backbone; see the module docstring). Every source tensor is read before any
+    weight of `model` changes."""
+    model = model.backbone if hasattr(model, "backbone") else model
     _check_compatible(model, backbone, source)
 
-    def conv(name):
-        return backbone.get_layer(name).get_weights()[0]
+    def weights(name):
+        return backbone.get_layer(f"{name}_conv").get_weights()[0], backbone.get_layer(f"{name}_bn").get_weights()
 
-    def bn(name):
-        return backbone.get_layer(name).get_weights()
-
-    for layer in model.layers:
-        if not isinstance(layer, FrameConvBN | GSTBlock | C3DBlock | P3DBlock):
-            continue
-        source_name = "conv1" if layer.name == "stem" else layer.name
-        load_unit_2d(layer, conv(f"{source_name}_conv"), bn(f"{source_name}_bn"))
+    names = [("stem", "conv1")] + [(c.name, c.name) for spec in block_specs(model.depth) for c in spec.convs]
+    loads = [(model.get_layer(ours), *weights(theirs)) for ours, theirs in names]
+    for unit, kernel, bn in loads:
+        load_unit_2d(unit, kernel, bn)
     return None
 
 

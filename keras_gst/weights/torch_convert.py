@@ -42,6 +42,9 @@ from fractions import Fraction
 
 import numpy as np
 
+from keras_gst.layers.gst_block import C2DBlock, C3DBlock, GSTBlock, P3DBlock
+from keras_gst.models.specs import RESNET_SPECS, block_specs
+
 TORCH_HINT = (
     'Reading PyTorch checkpoints needs PyTorch: pip install "keras-gst[torch]" (it pins torch==2.13.0).'
 )
@@ -265,77 +268,70 @@ class _Plan:
         self.optional.add(f"{prefix}.num_batches_tracked")
 
 
-def _layer(model, name):
-    try:
-        return model.get_layer(name)
-    except ValueError:
-        return None
-
-
 def _plan(model, source, include_head):
-    from keras_gst.layers.gst_block import C2DBlock, C3DBlock, GSTBlock, P3DBlock
-
+    """The expected tensors of `model` (a `GSTVideoClassifier` or `GSTBackbone`), walking the topology of
+    `keras_gst.models.specs`: torch `layer{i+1}.{j}.conv{k}` / `bn{k}` (`downsample.0` / `.1` for the
+    shortcut) is Keras `stack{i}_block{j}_{k}`."""
+    backbone = model.backbone if hasattr(model, "backbone") else model
+    if source == "authors" and backbone.block == "gst" and RESNET_SPECS[backbone.depth][0] != "bottleneck":
+        raise ValueError("The authors' GST code has bottleneck ResNets only (50, 101); this model is "
+                         f"a basic-block ResNet-{backbone.depth}.")
     plan = _Plan(source)
-    def conv_bn(prefix, conv, bn, layer):
-        plan.conv2d(f"{prefix}{conv}.weight", layer.kernel)
-        plan.bn(f"{prefix}{bn}", layer.bn)
 
-    conv_bn("", "conv1", "bn1", model.get_layer("stem"))
-    bottleneck = _layer(model, "stack0_block0_3") is not None
-    for i in range(4):
-        j = 0
-        while _layer(model, f"stack{i}_block{j}_2") is not None:
-            name, prefix = f"stack{i}_block{j}", f"layer{i + 1}.{j}"
-            if _layer(model, f"{name}_0") is not None:
-                conv_bn(prefix, ".downsample.0", ".downsample.1", model.get_layer(f"{name}_0"))
-            if bottleneck:
-                conv_bn(prefix, ".conv1", ".bn1", model.get_layer(f"{name}_1"))
-                units = [(model.get_layer(f"{name}_2"), "conv2", "bn2")]
-                conv_bn(prefix, ".conv3", ".bn3", model.get_layer(f"{name}_3"))
+    def conv_bn(conv_key, bn_key, layer):
+        plan.conv2d(f"{conv_key}.weight", layer.kernel)
+        plan.bn(bn_key, layer.bn)
+
+    conv_bn("conv1", "bn1", backbone.get_layer("stem"))
+    for spec in block_specs(backbone.depth):
+        prefix = spec.torch_prefix
+        for conv in spec.convs:
+            layer = backbone.get_layer(conv.name)
+            if conv.kind == "shortcut":
+                conv_bn(f"{prefix}.downsample.0", f"{prefix}.downsample.1", layer)
+            elif conv.kind == "pointwise":
+                conv_bn(f"{prefix}.conv{conv.index}", f"{prefix}.bn{conv.index}", layer)
             else:
-                units = [(model.get_layer(f"{name}_1"), "conv1", "bn1"), (model.get_layer(f"{name}_2"), "conv2", "bn2")]
-            for unit, conv, bn in units:
-                key = f"{prefix}.{conv}.weight"
-                if source == "authors":
-                    if not isinstance(unit, GSTBlock):
-                        raise ValueError(
-                            f"The authors' checkpoints hold GST models; {unit.name} is a {type(unit).__name__}. "
-                            f"Build the model with block='gst'."
-                        )
-                    if not bottleneck:
-                        raise ValueError("The authors' GST code has bottleneck ResNets only (50, 101); this model is "
-                                         f"a basic-block ResNet-{getattr(model, 'depth', '?')}.")
-                    kh, kw, cin, cout = unit.spatial_kernel.shape
-                    plan.add(key, (cout, cin, 1, kh, kw), unit.spatial_kernel, lambda a: a[:, :, 0].transpose(2, 3, 1, 0))
-                    plan.conv3d(f"{prefix}.Tconv.weight", unit.temporal_kernel)
-                    plan.bn(f"{prefix}.{bn}", unit.bn)
-                else:
-                    if not isinstance(unit, (GSTBlock, C2DBlock, C3DBlock, P3DBlock)):
-                        raise ValueError(f"{unit.name}: no ImageNet mapping for {type(unit).__name__}.")
-                    cin = _unit_input_channels(unit)
-                    plan.add(key, (unit.filters, cin, 3, 3), None, None)
-                    for torch_name, _ in _BN_FIELDS:
-                        plan.add(f"{prefix}.{bn}.{torch_name}", (unit.filters,), None, None)
-                    plan.dropped.add(f"{prefix}.{bn}.num_batches_tracked")
-                    plan.optional.add(f"{prefix}.{bn}.num_batches_tracked")
-                    plan.unit_loads.append((unit, key, f"{prefix}.{bn}"))
-                    plan.kept_init += _imagenet_kept_init(unit)
-            j += 1
-    dense = model.get_layer("frame_logits")
-    if source == "authors" and include_head:
-        feat, classes = dense.kernel.shape
-        plan.add("new_fc.weight", (classes, feat), dense.kernel, lambda a: a.T)
-        plan.add("new_fc.bias", (classes,), dense.bias, lambda a: a)
+                _plan_unit(plan, layer, prefix, conv.index, source)
+    head = model.get_layer("frame_logits") if hasattr(model, "backbone") else None
+    if head is not None and source == "authors" and include_head:
+        feat, classes = head.kernel.shape
+        plan.add("new_fc.weight", (classes, feat), head.kernel, lambda a: a.T)
+        plan.add("new_fc.bias", (classes,), head.bias, lambda a: a)
     else:
-        plan.kept_init += [dense.kernel.path, dense.bias.path]
+        if head is not None:
+            plan.kept_init += [head.kernel.path, head.bias.path]
         plan.dropped |= {"new_fc.weight", "new_fc.bias", "fc.weight", "fc.bias"}
         plan.optional |= {"new_fc.weight", "new_fc.bias", "fc.weight", "fc.bias"}
     return plan
 
 
-def _unit_input_channels(unit):
-    from keras_gst.layers.gst_block import C3DBlock, GSTBlock
+def _plan_unit(plan, unit, prefix, index, source):
+    """One 3x3 unit: the authors' GST (conv2 + Tconv + bn2), or a torchvision 3x3 conv + BN to inflate."""
+    key, bn = f"{prefix}.conv{index}.weight", f"{prefix}.bn{index}"
+    if source == "authors":
+        if not isinstance(unit, GSTBlock):
+            raise ValueError(
+                f"The authors' checkpoints hold GST models; {unit.name} is a {type(unit).__name__}. "
+                f"Build the model with block='gst'."
+            )
+        kh, kw, cin, cout = unit.spatial_kernel.shape
+        plan.add(key, (cout, cin, 1, kh, kw), unit.spatial_kernel, lambda a: a[:, :, 0].transpose(2, 3, 1, 0))
+        plan.conv3d(f"{prefix}.Tconv.weight", unit.temporal_kernel)
+        plan.bn(bn, unit.bn)
+        return
+    if not isinstance(unit, (GSTBlock, C2DBlock, C3DBlock, P3DBlock)):
+        raise ValueError(f"{unit.name}: no ImageNet mapping for {type(unit).__name__}.")
+    plan.add(key, (unit.filters, _unit_input_channels(unit), 3, 3), None, None)
+    for torch_name, _ in _BN_FIELDS:
+        plan.add(f"{bn}.{torch_name}", (unit.filters,), None, None)
+    plan.dropped.add(f"{bn}.num_batches_tracked")
+    plan.optional.add(f"{bn}.num_batches_tracked")
+    plan.unit_loads.append((unit, key, bn))
+    plan.kept_init += _imagenet_kept_init(unit)
 
+
+def _unit_input_channels(unit):
     if isinstance(unit, GSTBlock):
         cin_s, cin_t = unit.spatial_kernel.shape[2], unit.temporal_kernel.shape[3]
         return cin_s if unit.beta == 1.0 else cin_s + cin_t
@@ -346,8 +342,6 @@ def _unit_input_channels(unit):
 
 
 def _imagenet_kept_init(unit):
-    from keras_gst.layers.gst_block import GSTBlock, P3DBlock
-
     if isinstance(unit, GSTBlock):
         return [unit.temporal_kernel.path]
     if isinstance(unit, P3DBlock):
@@ -363,10 +357,11 @@ def _authors_fc_alias(canonical, plan):
 
 
 def load_torch_weights(model, path_or_state_dict, include_head=True):
-    """Fill a keras_gst `GSTResNet` from a PyTorch checkpoint; returns a `ConversionReport`.
+    """Fill a keras_gst `GSTVideoClassifier` (or a `GSTBackbone`, head keys dropped) from a PyTorch
+    checkpoint; returns a `ConversionReport`.
 
     Args:
-        model: a built keras_gst model (e.g. `GSTResNet(depth=50, alpha=0.25, beta=0.5, num_classes=174)`).
+        model: a built keras_gst model (e.g. `keras_gst.GSTResNet50(174, weights=None)`).
         path_or_state_dict: a .pth/.pt path, the authors' checkpoint dict, or a bare state_dict (torch
             tensors or NumPy arrays), either the authors' GST or a torchvision ImageNet ResNet.
         include_head: load the authors' classifier (`new_fc`) into `frame_logits`. False keeps the
@@ -435,7 +430,8 @@ def _describe_model(model):
     parts = [f"ResNet-{getattr(model, 'depth', '?')}", f"block={getattr(model, 'block', '?')}"]
     if getattr(model, "block", None) == "gst":
         parts.append(f"alpha={_fraction(model.alpha)}, beta={_fraction(model.beta)}")
-    parts.append(f"{model.get_layer('frame_logits').units} classes")
+    if hasattr(model, "num_classes"):
+        parts.append(f"{model.num_classes} classes")
     return ", ".join(parts)
 
 

@@ -30,9 +30,9 @@ NUM_FRAMES, SIZE, NUM_CLASSES = 4, 64, 5  # as tests/export/conftest.py
 
 def _classes_swapped_copy(model, a, b):
     """The same model with classifier outputs a and b exchanged (kernel columns and biases)."""
-    from keras_gst.models.gst_resnet import GSTResNet
+    from keras_gst.models import GSTVideoClassifier
 
-    other = GSTResNet.from_config(model.get_config())
+    other = GSTVideoClassifier.from_config(model.get_config())
     other.set_weights(model.get_weights())
     dense = other.get_layer("frame_logits")
     order = np.arange(dense.kernel.shape[-1])
@@ -44,9 +44,9 @@ def _classes_swapped_copy(model, a, b):
 
 def _perturbed_copy(model, scale=0.05):
     """The same architecture with the classifier kernel changed: a model the export must NOT match."""
-    from keras_gst.models.gst_resnet import GSTResNet
+    from keras_gst.models import GSTVideoClassifier
 
-    other = GSTResNet.from_config(model.get_config())
+    other = GSTVideoClassifier.from_config(model.get_config())
     other.set_weights(model.get_weights())
     dense = other.get_layer("frame_logits")
     kernel = dense.kernel.numpy()
@@ -65,10 +65,10 @@ def _perturbed_copy(model, scale=0.05):
 def test_conv2d_rewrite_is_equivalent_in_keras(block, beta, real_clips):
     import keras
 
-    from keras_gst.models.gst_resnet import GSTResNet
+    from keras_gst.applications import build_classifier
 
     keras.utils.set_random_seed(1)
-    model = GSTResNet(18, num_classes=NUM_CLASSES, block=block, beta=beta, dropout=0.0)  # dynamic T, H, W
+    model = build_classifier(18, NUM_CLASSES, block=block, beta=beta, dropout=0.0)  # dynamic T, H, W
     rewritten = rewrite_for_export(model, NUM_FRAMES, SIZE)
     assert rewritten.temporal_impl == "conv2d" and model.temporal_impl == "conv3d"
     assert rewritten.inputs[0].shape[1:] == (NUM_FRAMES, SIZE, SIZE, 3)
@@ -76,7 +76,7 @@ def test_conv2d_rewrite_is_equivalent_in_keras(block, beta, real_clips):
     ref, out = np.asarray(model(x, training=False)), np.asarray(rewritten(x, training=False))
     # Logits are O(1e-2) with the std-0.001 head: compare the features too, where values are O(1).
     np.testing.assert_allclose(out, ref, atol=1e-5, rtol=0)
-    from keras_gst.models.gst_resnet import feature_model
+    from keras_gst.models import feature_model
 
     feats_ref = np.asarray(feature_model(model)(x))
     feats_out = np.asarray(feature_model(rewritten)(x))
@@ -88,7 +88,7 @@ def test_rewrite_rejects_other_models():
     import keras
 
     plain = keras.Sequential([keras.Input((4, 32, 32, 3)), keras.layers.Dense(2)])
-    with pytest.raises(TypeError, match="GSTResNet"):
+    with pytest.raises(TypeError, match="GSTVideoClassifier"):
         rewrite_for_export(plain)
 
 

@@ -70,11 +70,17 @@ def test_predict_savedmodel_and_keras_agree(real_data, tiny_model, savedmodel_di
     keras_path = str(tmp_path / "tiny.keras")
     tiny_model.save(keras_path)
     video = str(real_data / "videos" / "sthv2" / "13201.webm")
+    preset = tmp_path / "tiny_preset"
+    tiny_model.save_to_preset(str(preset))
+    (preset / "labels.txt").write_text("".join(f"name {i}\n" for i in range(NUM_CLASSES)))
     a = _predict_json(capsys, video, "--model", sm, "--topk", str(NUM_CLASSES))
     b = _predict_json(capsys, video, "--model", keras_path, "--topk", str(NUM_CLASSES))
-    assert a["format"] == "savedmodel" and b["format"] == "keras"
-    assert [r["index"] for r in a["topk"]] == [r["index"] for r in b["topk"]]
+    c = _predict_json(capsys, video, "--model", str(preset), "--topk", str(NUM_CLASSES))
+    assert (a["format"], b["format"], c["format"]) == ("savedmodel", "keras", "preset")
+    assert [r["index"] for r in a["topk"]] == [r["index"] for r in b["topk"]] == [r["index"] for r in c["topk"]]
     np.testing.assert_allclose([r["logit"] for r in a["topk"]], [r["logit"] for r in b["topk"]], atol=1e-5)
+    np.testing.assert_allclose([r["logit"] for r in c["topk"]], [r["logit"] for r in b["topk"]], atol=1e-6)
+    assert [r["label"] for r in c["topk"]] == [f"name {r['index']}" for r in c["topk"]]  # the preset's labels.txt
 
 
 def test_predict_frame_folder(real_data, tflite_file, capsys):
@@ -112,12 +118,12 @@ def test_load_predictor_reads_shapes_from_files(tflite_file):
 
 
 def test_frozen_function_equals_the_model_any_batch_and_is_a_weight_snapshot():
-    from keras_gst import GSTResNet
+    from keras_gst import GSTResNet18
     from keras_gst.export import frozen_function
 
-    model = GSTResNet(depth=18, num_classes=NUM_CLASSES, weights=None)
+    model = GSTResNet18(NUM_CLASSES, weights=None)
     rng = np.random.default_rng(0)
-    for layer in model.layers:  # non-trivial BatchNorm statistics, so the folding is exercised
+    for layer in model.backbone.layers:  # non-trivial BatchNorm statistics, so the folding is exercised
         if hasattr(layer, "bn"):
             bn = layer.bn
             bn.moving_mean.assign(rng.normal(size=bn.moving_mean.shape).astype("float32"))

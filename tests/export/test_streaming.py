@@ -67,12 +67,12 @@ def test_streaming_savedmodel_signatures(tiny_model, real_clips, tmp_path):
 
 
 def test_stream_rejects_unsupported_models():
-    from keras_gst.models.gst_resnet import GSTResNet
+    from keras_gst import GSTResNet18
 
     with pytest.raises(ValueError, match="block='gst'"):
-        StreamingGST(GSTResNet(18, num_classes=3, block="c3d", input_shape=(32, 32, 3)))
+        StreamingGST(GSTResNet18(3, weights=None, block="c3d", input_shape=(32, 32, 3)))
     with pytest.raises(ValueError, match="static frame size"):
-        StreamingGST(GSTResNet(18, num_classes=3))
+        StreamingGST(GSTResNet18(3, weights=None))
 
 
 def test_export_cli_streaming(tiny_model, real_sources, tmp_path, capsys):

@@ -63,10 +63,10 @@ def dataset(tmp_path_factory, real_data):
 @pytest.fixture(scope="module")
 def source_174(tmp_path_factory):
     """A saved 174-class GST-R18 (a Something-Something-sized head) to fine-tune from."""
-    from keras_gst.models.gst_resnet import GSTResNet
+    from keras_gst.applications import build_classifier
 
     path = tmp_path_factory.mktemp("source") / "sthv1_174.keras"
-    GSTResNet(depth=18, num_classes=174, num_frames=FRAMES, input_shape=(SIZE, SIZE, 3), weights=None).save(path)
+    build_classifier(18, 174, num_frames=FRAMES, input_shape=(SIZE, SIZE, 3)).save(path)
     return path
 
 
@@ -146,10 +146,10 @@ def test_keras_and_tflite_agree_on_the_real_video(trained, real_data):
 def test_freeze_batchnorm_keeps_the_stem_bn_training_only():
     import keras
 
-    from keras_gst.models.gst_resnet import GSTResNet
+    from keras_gst.applications import build_classifier
     from keras_gst.training.finetune import freeze_batchnorm
 
-    model = GSTResNet(depth=18, num_classes=3, num_frames=2, input_shape=(32, 32, 3), weights=None)
+    model = build_classifier(18, 3, num_frames=2, input_shape=(32, 32, 3))
     frozen = freeze_batchnorm(model)
     bns = [layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(frozen) == len(bns) - 1 == 19
@@ -271,10 +271,10 @@ def test_data_and_train_list_together_is_an_error(tmp_path, dataset):
 
 
 def test_weights_with_another_backbone_is_an_error_naming_the_layers(tmp_path, dataset):
-    from keras_gst.models.gst_resnet import GSTResNet
+    from keras_gst.applications import build_classifier
 
     c3d = tmp_path / "c3d_174.keras"
-    GSTResNet(depth=18, num_classes=174, block="c3d", num_frames=FRAMES, input_shape=(SIZE, SIZE, 3), weights=None).save(c3d)
+    build_classifier(18, 174, block="c3d", num_frames=FRAMES, input_shape=(SIZE, SIZE, 3)).save(c3d)
     code, _, stderr = _cli("train", "--data", dataset, "--out", tmp_path / "out", "--model", "gst_resnet18",
                            "--frames", FRAMES, "--size", SIZE, "--weights", c3d, "--epochs", 1)
     assert code == 2 and f"Cannot load weights from {c3d}" in stderr

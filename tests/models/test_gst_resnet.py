@@ -1,5 +1,7 @@
-"""GSTResNet: exact parameter counts (paper Table 2 and the authors' code, docs/paper.md), MACs, shapes, head, serialization."""
+"""GST-ResNet factories -> GSTVideoClassifier: exact parameter counts (paper Table 2 and the authors' code,
+docs/paper.md), MACs, shapes, head, serialization."""
 
+import copy
 import json
 
 import keras
@@ -7,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_gst
-from keras_gst import GSTResNet, count_macs, count_params, feature_model, per_frame_model
+from keras_gst import GSTBackbone, GSTVideoClassifier, count_macs, count_params, feature_model, per_frame_model
 
 # docs/paper.md (counted on the authors' PyTorch code), ResNet-50 / 174 classes: trainable parameters (PyTorch's count) and MACs at 8x224x224.
 TABLE2 = [
@@ -96,7 +98,7 @@ def test_save_and_load_round_trip(tmp_path, kwargs):
     path = tmp_path / "m.keras"
     model.save(path)
     restored = keras.saving.load_model(path)
-    assert isinstance(restored, GSTResNet)
+    assert isinstance(restored, GSTVideoClassifier) and isinstance(restored.backbone, GSTBackbone)
     assert restored.get_config() == model.get_config()
     np.testing.assert_allclose(restored.predict_on_batch(x), model.predict_on_batch(x), atol=1e-6)
 
@@ -104,7 +106,8 @@ def test_save_and_load_round_trip(tmp_path, kwargs):
 def test_get_config_json_round_trip():
     model = keras_gst.GSTResNet50(174, weights=None, alpha=0.125, num_frames=8, input_shape=(224, 224, 3))
     config = json.loads(json.dumps(model.get_config()))
-    rebuilt = GSTResNet.from_config(config)
+    assert "weights" not in config and "weights" not in config["backbone"]["config"]  # a config never loads weights
+    rebuilt = GSTVideoClassifier.from_config(config)
     assert rebuilt.get_config() == model.get_config()
     assert rebuilt.input_shape == (None, 8, 224, 224, 3)
     assert count_params(rebuilt) == count_params(model)
@@ -123,7 +126,7 @@ def test_feature_model_output_shape():
         (dict(block="i3d"), "block"),
         (dict(groups=2), "groups"),
         (dict(input_shape=(16, 64, 3)), "at least 32"),
-        (dict(input_shape=(64, 64, 1)), "input_shape"),
+        (dict(input_shape=(64, 64, 1)), "image_shape"),
         (dict(num_classes=0), "num_classes"),
         (dict(dropout=1.0), "dropout"),
         (dict(num_frames=0), "num_frames"),
@@ -131,5 +134,38 @@ def test_feature_model_output_shape():
     ],
 )
 def test_bad_model_arguments_fail_clearly(kwargs, message):
+    kwargs = {"depth": 18, "num_classes": 5, **kwargs}
+    if "input_shape" in kwargs:
+        kwargs["image_shape"] = kwargs.pop("input_shape")
+    head = {k: kwargs.pop(k) for k in ("num_classes", "dropout") if k in kwargs}
     with pytest.raises(ValueError, match=message):
-        GSTResNet(**{"depth": 18, "num_classes": 5, **kwargs})
+        GSTVideoClassifier(GSTBackbone(**kwargs), **head)
+
+
+def test_factory_defaults_never_raise_on_arguments():
+    """GSTResNet34's default weights (no keras-hub ImageNet ResNet-34) is None; the others default to
+    'imagenet', checked before anything is built."""
+    import inspect
+
+    defaults = {f.__name__: inspect.signature(f).parameters["weights"].default
+                for f in (keras_gst.GSTResNet18, keras_gst.GSTResNet34, keras_gst.GSTResNet50, keras_gst.GSTResNet101)}
+    assert defaults == {"GSTResNet18": "imagenet", "GSTResNet34": None, "GSTResNet50": "imagenet",
+                        "GSTResNet101": "imagenet"}
+    model = keras_gst.GSTResNet34(num_classes=5)
+    assert isinstance(model, GSTVideoClassifier) and model.load_report is None and model.depth == 34
+
+
+def test_model_construction_reads_no_file(monkeypatch):
+    """Config-only constructors: building from a config opens no file (a saved config never loads weights)."""
+    import builtins
+
+    model = keras_gst.GSTResNet18(4, weights=None, num_frames=2, input_shape=(32, 32, 3))
+    config = model.get_config()
+
+    def no_open(*args, **kwargs):
+        raise AssertionError(f"open{args} while building a model")
+
+    monkeypatch.setattr(builtins, "open", no_open)
+    rebuilt = GSTVideoClassifier.from_config(copy.deepcopy(config))  # (Task.from_config edits its argument)
+    monkeypatch.undo()
+    assert rebuilt.get_config() == config

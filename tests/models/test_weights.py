@@ -11,6 +11,7 @@ import pytest
 
 import keras_gst
 from keras_gst import feature_model
+from keras_gst.applications import build_classifier
 
 SPECS = {18: ("basic_block", [2, 2, 2, 2]), 50: ("bottleneck_block", [3, 4, 6, 3])}
 
@@ -49,7 +50,7 @@ def preset(request, tmp_path_factory):
 
 def test_c2d_from_preset_equals_2d_backbone_on_every_frame(preset):
     depth, path, backbone = preset
-    model = keras_gst.GSTResNet(depth=depth, num_classes=5, block="c2d", weights=str(path))
+    model = build_classifier(depth, 5, block="c2d", weights=str(path))
     frames = np.random.default_rng(0).random((2, 3, 64, 64, 3)).astype("float32")
     ours = feature_model(model).predict_on_batch(frames)
     theirs = backbone.predict_on_batch(frames.reshape(6, 64, 64, 3)).reshape(ours.shape)
@@ -60,8 +61,8 @@ def test_c2d_from_preset_equals_2d_backbone_on_every_frame(preset):
 @pytest.mark.parametrize("alpha,beta", [(0.25, 0.5), (0.5, 0.5), (0.125, 0.5), (0.25, 1.0)])
 def test_gst_spatial_kernels_are_sliced_imagenet_kernels(preset, alpha, beta):
     depth, path, backbone = preset
-    model = keras_gst.GSTResNet(depth=depth, num_classes=5, alpha=alpha, beta=beta, weights=str(path))
-    fresh = keras_gst.GSTResNet(depth=depth, num_classes=5, alpha=alpha, beta=beta)
+    model = build_classifier(depth, 5, alpha=alpha, beta=beta, weights=str(path))
+    fresh = build_classifier(depth, 5, alpha=alpha, beta=beta)
     units = model.units()
     assert len(units) == 16  # ResNet-18: 8 basic blocks x 2 units; ResNet-50: 16 bottlenecks x 1
     for unit in units:
@@ -91,7 +92,7 @@ def test_depth_mismatch_is_rejected(preset):
     depth, path, _ = preset
     other = 50 if depth == 18 else 101
     with pytest.raises(ValueError, match="not a plain ResNet"):
-        keras_gst.GSTResNet(depth=other, num_classes=5, weights=str(path))
+        build_classifier(other, 5, weights=str(path))
 
 
 def test_saved_keras_hub_backbone_file_is_accepted(tmp_path):
@@ -113,7 +114,7 @@ def test_own_keras_and_weights_h5_files_load(tmp_path):
     for name in ["m.keras", "m.weights.h5"]:
         model = keras_gst.GSTResNet18(4, weights=str(tmp_path / name))
         np.testing.assert_allclose(model.predict_on_batch(x), expected, atol=1e-6)
-    with pytest.raises(ValueError, match="load the saved .keras model instead"):
+    with pytest.raises(ValueError, match="load the saved .keras model or preset instead"):
         keras_gst.GSTResNet18(7, weights=str(tmp_path / "m.weights.h5"))
 
 
@@ -151,7 +152,7 @@ def test_other_class_count_keeps_backbone_and_reinitialises_head(tmp_path):
     report = model.load_report
     assert [name for name, _ in report.skipped] == ["frame_logits"]
     assert "re-initialised" in report.skipped[0][1] and "174" in report.skipped[0][1]
-    assert len(report.loaded) == len([layer for layer in model.layers if layer.weights]) - 1
+    assert len(report.loaded) == len([layer for layer in model.backbone.layers if layer.weights])  # all but the head
     for name in ["stem", "stack3_block1_2"]:
         for ours, theirs in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights(), strict=True):
             np.testing.assert_array_equal(ours, theirs)

@@ -45,6 +45,29 @@ def test_eval_single_and_multi_view(saved_model, synthetic_data, tmp_path):
     assert multi.shape == (2, 2) and not np.allclose(multi, scores["scores"])
 
 
+def test_eval_takes_a_preset_dir_and_ignores_its_preprocessor(saved_model, synthetic_data, tmp_path):
+    """A preset with a preprocessor (as convert-torch writes) scores like the .keras file: the pipeline's
+    clips are normalised already, so the preprocessor must not run a second time."""
+    from keras_gst import GSTVideoClassifierPreprocessor, GSTVideoConverter, load_model
+
+    path, _ = saved_model
+    model = load_model(path)
+    model.preprocessor = GSTVideoClassifierPreprocessor(GSTVideoConverter(image_size=(32, 32)))
+    model.save_to_preset(str(tmp_path / "preset"))
+    scores = {}
+    for name, source in (("keras", path), ("preset", str(tmp_path / "preset"))):
+        code, _ = _run(["eval", source, "--annotations", synthetic_data["val"], "--class-file",
+                        synthetic_data["classes"], "--scale-size", "40", "--output-dir", str(tmp_path / name)])
+        assert code == 0
+        scores[name] = np.load(tmp_path / name / "scores.npz")["scores"]
+    np.testing.assert_allclose(scores["preset"], scores["keras"], atol=1e-6)
+    os.remove(tmp_path / "preset" / "model.weights.h5")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code, _ = _run(["eval", str(tmp_path / "preset"), "--annotations", synthetic_data["val"]])
+    assert code == 2 and "model.weights.h5 is missing" in err.getvalue()
+
+
 def test_eval_combines_epic_verb_and_noun_scores(tmp_path):
     np.savez(tmp_path / "verb.npz", scores=np.array([[3.0, 0.0], [0.0, 3.0]]), labels=np.array([0, 0]))
     np.savez(tmp_path / "noun.npz", scores=np.array([[0.0, 3.0], [0.0, 3.0]]), labels=np.array([1, 1]))

@@ -1,0 +1,55 @@
+"""`GSTResNet18/34/50/101(num_classes, weights=...)`: build a `GSTVideoClassifier`, then load `weights`.
+
+The one-line constructors, like `keras.applications`: `keras_gst.GSTResNet50(num_classes=174)` is a
+GST-ResNet-50 (alpha 1/4, beta 1/2) initialised from keras-hub's ImageNet ResNet-50, as the paper trains
+it. `weights` is validated before anything is built; the returned model carries `load_report` (what was
+loaded and skipped, see `keras_gst.weights.load_weights`).
+
+Layering: applications import models and weights.
+"""
+
+from keras_gst.models import GSTBackbone, GSTVideoClassifier
+from keras_gst.weights import IMAGENET_PRESETS, check_weights, load_weights
+
+
+def build_classifier(depth, num_classes, weights=None, alpha=0.25, beta=0.5, num_frames=None, input_shape=None,
+                     dropout=0.3, block="gst", groups=1, dtype=None, temporal_impl="conv3d", causal=False,
+                     name=None):
+    """A `GSTVideoClassifier` of ResNet-`depth` with `weights` loaded (see `keras_gst.weights.load_weights`)."""
+    check_weights(weights, depth)
+    name = name or f"{block}_resnet{depth}"
+    backbone = GSTBackbone(depth=depth, block=block, alpha=alpha, beta=beta, groups=groups, num_frames=num_frames,
+                           image_shape=input_shape, temporal_impl=temporal_impl, causal=causal, dtype=dtype,
+                           name=f"{name}_backbone")
+    model = GSTVideoClassifier(backbone, num_classes, dropout=dropout, name=name)
+    model.load_report = load_weights(model, weights) if weights is not None else None
+    return model
+
+
+def _factory(depth):
+    default = "imagenet" if depth in IMAGENET_PRESETS else None
+
+    def build(num_classes, weights=default, alpha=0.25, beta=0.5, num_frames=None, input_shape=None, dropout=0.3,
+              block="gst", groups=1, dtype=None, temporal_impl="conv3d", causal=False, name=None):
+        return build_classifier(depth, num_classes, weights, alpha, beta, num_frames, input_shape, dropout, block,
+                                groups, dtype, temporal_impl, causal, name)
+
+    build.__name__ = build.__qualname__ = f"GSTResNet{depth}"
+    if default:
+        source = (f"`weights`: 'imagenet' (default: keras-hub's `{IMAGENET_PRESETS[depth]}`, downloaded once), None "
+                  f"(random init)")
+    else:
+        source = ("`weights`: None (default: random init; keras-hub has no plain ImageNet ResNet-34, so the "
+                  "authors' kind of ImageNet init is torchvision's file: weights='resnet34-333f7ec4.pth')")
+    build.__doc__ = (
+        f"GST-ResNet-{depth} video classifier, a `keras_gst.GSTVideoClassifier`. {source}, or a keras-hub preset "
+        f"(directory or handle), a .keras / .weights.h5 file, a PyTorch .pth checkpoint. `dtype`: a Keras dtype "
+        f"policy such as 'mixed_bfloat16'. Other arguments: see `GSTBackbone` and `GSTVideoClassifier`."
+    )
+    return build
+
+
+GSTResNet18 = _factory(18)
+GSTResNet34 = _factory(34)
+GSTResNet50 = _factory(50)
+GSTResNet101 = _factory(101)

@@ -1,0 +1,65 @@
+"""Preprocessing for `GSTVideoClassifier`: pixel clips -> the model's frame size, ImageNet-normalised.
+
+`GSTVideoConverter` is keras-hub's `VideoConverter` (per-frame resize, scale, offset; saved in presets
+as video_converter.json) with GST's defaults: 224x224 frames, `(x / 255 - mean) / std` with ImageNet's
+mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225). Input: (B, T, H, W, 3) RGB pixels in
+[0, 255], uint8 or float. Resizing crops each frame to the target aspect ratio around its centre and
+resizes (bilinear): for square frames that is "short side to the crop size, centre crop". The paper's
+test protocol (short side 256, centre crop 224) is `keras_gst.data.build_dataset(training=False)`, whose
+clips are already normalised: run those through the bare network (`classifier(x)`) or set
+`classifier.preprocessor = None`.
+"""
+
+import keras
+from keras_hub.layers import VideoConverter
+from keras_hub.models import Preprocessor
+from keras_hub.src.utils.preset_utils import VIDEO_CONVERTER_CONFIG_FILE, check_file_exists
+from keras_hub.src.utils.tensor_utils import preprocessing_function
+
+from keras_gst.models.gst_backbone import GSTBackbone
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_SCALE = [1.0 / (255.0 * s) for s in IMAGENET_STD]
+IMAGENET_OFFSET = [-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD)]
+DEFAULT_SIZE = 224
+
+
+@keras.saving.register_keras_serializable(package="keras_gst")
+class GSTVideoConverter(VideoConverter):
+    """keras-hub `VideoConverter` with GST's defaults (224x224, ImageNet normalisation of [0, 255] pixels)."""
+
+    backbone_cls = GSTBackbone
+
+    def __init__(self, image_size=(DEFAULT_SIZE, DEFAULT_SIZE), scale=IMAGENET_SCALE, offset=IMAGENET_OFFSET,
+                 **kwargs):
+        super().__init__(image_size=tuple(image_size) if image_size is not None else None, scale=scale,
+                         offset=offset, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="keras_gst")
+class GSTVideoClassifierPreprocessor(Preprocessor):
+    """keras-hub `Preprocessor` of `GSTVideoClassifier`: applies its `video_converter` to x, passes y and
+    sample_weight through (so `classifier.fit(uint8_clips, labels)` and `.predict(uint8_clips)` work)."""
+
+    backbone_cls = GSTBackbone
+    video_converter_cls = GSTVideoConverter
+
+    def __init__(self, video_converter=None, **kwargs):
+        super().__init__(**kwargs)
+        self.video_converter = video_converter
+
+    @preprocessing_function
+    def call(self, x, y=None, sample_weight=None):
+        if self.video_converter is not None:
+            x = self.video_converter(x)
+        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+
+    @classmethod
+    def _add_missing_kwargs(cls, loader, kwargs):
+        """A backbone-only preset has no video_converter.json: use GST's default converter at the
+        backbone's frame size (224 where the backbone takes any size)."""
+        if "video_converter" not in kwargs and not check_file_exists(loader.preset, VIDEO_CONVERTER_CONFIG_FILE):
+            h, w = (loader.config.get("config", {}).get("image_shape") or [None, None, 3])[:2]
+            kwargs["video_converter"] = GSTVideoConverter(image_size=(h or DEFAULT_SIZE, w or DEFAULT_SIZE))
+        return super()._add_missing_kwargs(loader, kwargs)
