@@ -58,8 +58,11 @@ def test_causal_model_ignores_future_frames(causal_model, real_clips):
 def test_causal_config_round_trip(causal_model, tmp_path):
     import keras
 
-    config = causal_model.get_config()
+    from keras_gst import GSTBackbone
+
+    config = causal_model.get_config()["backbone"]["config"]
     assert config["causal"] is True
+    assert GSTBackbone.from_config(config).causal
     assert all(unit.causal for unit in causal_model.units())
     path = str(tmp_path / "causal.keras")
     causal_model.save(path)
