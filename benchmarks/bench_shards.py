@@ -26,7 +26,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
-from keras_gst.data import VideoRecord, build_dataset, extract_frames, read_shards  # noqa: E402
+from keras_gst.data import VideoRecord, extract_frames, read_shards  # noqa: E402
+from keras_gst.benchmarks.data import clip_rate  # noqa: E402
 from keras_gst.data.shards import write_shards  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[1] / "tests" / "assets" / "real" / "videos"
@@ -49,17 +50,7 @@ def timed(fn):
 
 
 def read_rate(source, frames, batch_size, batches, warmup, seed=0):
-    ds = build_dataset(source, num_frames=frames, training=True, batch_size=batch_size, repeat=True, seed=seed,
-                       template="{:05d}.jpg")
-    it = iter(ds)
-    for _ in range(warmup):
-        next(it)
-    start = time.perf_counter()
-    for _ in range(batches):
-        x, _ = next(it)
-    elapsed = time.perf_counter() - start
-    assert tuple(x.shape) == (batch_size, frames, 224, 224, 3)
-    return batches * batch_size / elapsed
+    return clip_rate(source, frames, 224, batch_size, batches, warmup, template="{:05d}.jpg", seed=seed)
 
 
 def main(argv=None):

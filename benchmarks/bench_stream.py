@@ -109,7 +109,7 @@ def main(argv=None):
             "keras": keras.__version__, "python": platform.python_version(), "runs": args.runs,
             "warmup": args.warmup, "reused_files": args.reuse, "causal": args.causal, "calibration_clips": args.calibration_clips,
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
-    print(f"\n| model | frame | mode | threads | ms/frame (median) | min | GMACs/frame | MB |")
+    print("\n| model | frame | mode | threads | ms/frame (median) | min | GMACs/frame | MB |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['model']} | {r['size']} | {'fp32' if r['mode'] == 'none' else r['mode']} | {r['threads']} | "

@@ -35,11 +35,18 @@ def missing_files(real):
 
 
 def pipeline_rate(paths, frames, size, batch_size, batches, warmup):
-    from keras_gst.data import VideoRecord, build_dataset
+    from keras_gst.data import VideoRecord
 
     records = [VideoRecord(str(p), None, 0) for p in paths] * max(1, (batch_size * (batches + warmup)) // len(paths) + 1)
-    ds = build_dataset(records, num_frames=frames, training=True, batch_size=batch_size, crop_size=size,
-                       template="auto", repeat=True, seed=0)
+    return clip_rate(records, frames, size, batch_size, batches, warmup)
+
+
+def clip_rate(source, frames, size, batch_size, batches, warmup, template="auto", seed=0):
+    """Training clips/s of `build_dataset(source)` (augmentation on), after `warmup` batches."""
+    from keras_gst.data import build_dataset
+
+    ds = build_dataset(source, num_frames=frames, training=True, batch_size=batch_size, crop_size=size,
+                       template=template, repeat=True, seed=seed)
     it = iter(ds)
     for _ in range(warmup):
         next(it)
