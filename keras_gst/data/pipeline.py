@@ -221,6 +221,13 @@ def build_dataset(
             decode.warn_once((path, "short"), "%s has %d frames, fewer than the %d a clip spans: frames "
                              "are repeated", path, available, span)
 
+    def skipped(source, error):
+        """`on_error`: re-raise the decode error, or log the skip and return an empty, invalid clip."""
+        if on_error == "raise":
+            raise error
+        skip_log.add(source, f"{type(error).__name__}: {error}")
+        return np.zeros((clip_len, 1, 1, 3), np.uint8), False
+
     def load_video(path, n, offset, seed):
         path = path.decode()
         rng = np.random.default_rng(int(seed) % 2**63)
@@ -230,10 +237,7 @@ def build_dataset(
             warn_if_short(path, available)
             return decode.shrink_frames(frames, scale_size), True
         except _DECODE_ERRORS as e:
-            if on_error == "raise":
-                raise
-            skip_log.add(path, f"{type(e).__name__}: {e}")
-            return np.zeros((clip_len, 1, 1, 3), np.uint8), False
+            return skipped(path, e)
 
     def load_frames(path, n, offset, seed):
         folder = path.decode()
@@ -252,10 +256,7 @@ def build_dataset(
             indices = sampler(rng)(available) + int(offset)
             return decode.read_frames(decode.frame_paths(folder, indices, tmpl, start_index)), True
         except _DECODE_ERRORS as e:
-            if on_error == "raise":
-                raise
-            skip_log.add(folder, f"{type(e).__name__}: {e}")
-            return np.zeros((clip_len, 1, 1, 3), np.uint8), False
+            return skipped(folder, e)
 
     def epoch_end():
         skip_log.end_epoch(len(records))
@@ -275,10 +276,7 @@ def build_dataset(
                                          list(where.values()), clip_len, error=shard_frame_error)
             return decode.shrink_frames(frames, scale_size), True
         except _DECODE_ERRORS as e:
-            if on_error == "raise":
-                raise
-            skip_log.add(name, f"{type(e).__name__}: {e}")
-            return np.zeros((clip_len, 1, 1, 3), np.uint8), False
+            return skipped(name, e)
 
     loader = load_video if is_video else load_frames
 

@@ -23,12 +23,11 @@ import tempfile
 
 import numpy as np
 
-from keras_gst.export.audit import check_int8
 from keras_gst.export.clips import normalize_clip
 from keras_gst.export.savedmodel import ParityError, compare_logits
 from keras_gst.export.stream_runner import load_stream
 from keras_gst.export.streaming import StreamingGST
-from keras_gst.export.tflite import PARITY_THRESHOLDS, QUANTIZE_MODES
+from keras_gst.export.tflite import PARITY_THRESHOLDS, QUANTIZE_MODES, write_flatbuffer
 
 
 def _stream_inputs(stream, clips, clip_state):
@@ -97,11 +96,7 @@ def convert_streaming_tflite(model, path, quantize="none", calibration_clips=Non
             converter.representative_dataset = lambda: _stream_inputs(stream, clips, clip_state)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         flatbuffer = converter.convert()
-    if quantize == "int8" and audit:
-        check_int8(flatbuffer)  # before writing: a file on disk passed the audit
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(flatbuffer)
+    write_flatbuffer(flatbuffer, path, audit=quantize == "int8" and audit)
     return stream
 
 

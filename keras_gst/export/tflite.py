@@ -98,12 +98,18 @@ def convert_tflite_modes(
         write_archive(export_model, saved, (1, t, h, w, 3), input_dtype)
         for quantize, path in paths.items():
             flatbuffer = _converter(saved, quantize, calibration_clips, input_dtype).convert()
-            if quantize == "int8" and audit:
-                check_int8(flatbuffer)  # before writing: a file on disk passed the audit
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            with open(path, "wb") as f:
-                f.write(flatbuffer)
+            write_flatbuffer(flatbuffer, path, audit=quantize == "int8" and audit)
     return paths
+
+
+def write_flatbuffer(flatbuffer, path, audit=False):
+    """Write a converted .tflite model to `path`; `audit`: the all-int8 op audit first (`check_int8`), so a
+    file on disk has passed it."""
+    if audit:
+        check_int8(flatbuffer)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
 
 
 def convert_tflite(

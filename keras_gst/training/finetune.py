@@ -7,8 +7,8 @@
   stratified split when there is no validation set.
 - `finish_run`: OUT/labels.txt and OUT/model.keras (the best model on validation top-1, = best.keras).
 
-The TFLite export after a fine-tuning run (`keras-gst train --data DIR --export int8`) is the export
-command's job: `keras_gst.commands.train` calls it (the library never imports `keras_gst.commands`).
+The TFLite export after a fine-tuning run (`keras-gst train --data DIR --export int8`) is a step of the
+`train` command, which calls into this module (the library never imports the CLI).
 """
 
 import os
