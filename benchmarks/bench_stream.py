@@ -20,8 +20,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_export import _cpu_model, _median_ms  # noqa: E402
+from keras_gst.benchmarks.export import _median_ms
+from keras_gst.benchmarks.peak import cpu_name
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -105,7 +105,7 @@ def main(argv=None):
         del model
         keras.backend.clear_session()
     load = os.getloadavg()
-    meta = {"cpu": _cpu_model(), "cores": os.cpu_count(), "load_avg_end": load, "tensorflow": tf.__version__,
+    meta = {"cpu": cpu_name(), "cores": os.cpu_count(), "load_avg_end": load, "tensorflow": tf.__version__,
             "keras": keras.__version__, "python": platform.python_version(), "runs": args.runs,
             "warmup": args.warmup, "reused_files": args.reuse, "causal": args.causal, "calibration_clips": args.calibration_clips,
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}

@@ -16,12 +16,12 @@ Random weights make top-1 agreement a weak signal (logits are close together); s
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
+
+from keras_gst.benchmarks.peak import cpu_name
 
 
 def parse_args(argv=None):
@@ -55,17 +55,6 @@ def _median_ms(fn, runs, warmup):
         fn()
         times.append(1e3 * (time.perf_counter() - start))
     return statistics.median(times), min(times)
-
-
-def _cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main(argv=None):
@@ -153,7 +142,7 @@ def main(argv=None):
     table = "\n".join(lines)
     info = {
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-        "cpu": _cpu_model(),
+        "cpu": cpu_name(),
         "load_average": os.getloadavg(),
         "threads": args.threads,
         "model": f"GST-ResNet{args.depth} alpha=1/4, {args.num_classes} classes, random weights (seed 0)",

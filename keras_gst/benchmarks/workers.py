@@ -1,0 +1,158 @@
+"""The inference benchmark's workers: one configuration per subprocess (`spawn`), so its peak RSS is its own.
+
+    python -m keras_gst.benchmarks.workers '{"framework": "keras", "model": "gst", "mode": "frozen", ...}'
+
+prints `RESULT {json}` (seconds per call, MACs for Keras rows, peak RSS in MB). The thread count is set in
+the environment (OMP/MKL/OpenBLAS) before Python starts, and in TF (intra-op) and torch.
+"""
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# tests/torch_gst.py of a source checkout (an installed package has no tests/)
+TORCH_REFERENCE = Path(__file__).resolve().parents[2] / "tests" / "torch_gst.py"
+MODELS = {
+    "gst": dict(block="gst", alpha=0.25, beta=0.5),
+    "c2d": dict(block="c2d"),
+    "gst_large": dict(block="gst", alpha=0.25, beta=1.0),
+    "c3d": dict(block="c3d"),
+    "p3d": dict(block="p3d"),
+}
+KERAS_MODES = ("tf.function", "predict", "frozen", "xla", "bf16", "train")
+TORCH_MODES = ("eager", "compile", "bf16", "train")
+
+
+def timed(fn, repeats, warmup=2, best=False):
+    """Seconds per call of `fn` after `warmup` calls: the median of `repeats` calls (the fastest if `best`)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times) if best else statistics.median(times)
+
+
+def worker_keras(cfg):
+    import numpy as np
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(cfg["threads"])
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+
+    from keras_gst import count_macs
+    from keras_gst.applications import build_classifier
+
+    t, s, b, mode = cfg["frames"], cfg["size"], cfg["batch"], cfg["mode"]
+    dtype = "mixed_bfloat16" if mode == "bf16" else None
+    model = build_classifier(50, 174, num_frames=t, input_shape=(s, s, 3), dtype=dtype, **MODELS[cfg["model"]])
+    macs = count_macs(model, (t, s, s, 3))
+    x_np = np.random.default_rng(0).random((b, t, s, s, 3), dtype=np.float32)
+    x = tf.constant(x_np)
+    if mode == "train":
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        y = np.zeros((b,), "int32")
+        call = lambda: model.train_on_batch(x, y)  # noqa: E731
+    elif mode == "predict":  # what users run
+        call = lambda: model.predict(x_np, batch_size=b, verbose=0)  # noqa: E731
+    elif mode == "frozen":  # weights as graph constants
+        from keras_gst.export import frozen_function
+
+        fn = frozen_function(model, x.shape)
+        call = lambda: fn(x).numpy()  # noqa: E731
+    elif mode in ("tf.function", "xla", "bf16"):
+        fn = tf.function(lambda v: model(v, training=False), jit_compile=mode == "xla")
+        call = lambda: fn(x).numpy()  # noqa: E731
+    else:
+        raise ValueError(f"unknown Keras mode {mode!r}; one of {KERAS_MODES}")
+    return {"seconds": timed(call, cfg["repeats"]), "macs": macs}
+
+
+def worker_torch(cfg):
+    import torch
+
+    torch.set_num_threads(cfg["threads"])
+    sys.path.insert(0, str(Path(cfg["torch_reference"]).parent))
+    from torch_gst import TemporalModel
+
+    t, s, b, mode = cfg["frames"], cfg["size"], cfg["batch"], cfg["mode"]
+    spec = MODELS[cfg["model"]]
+    model = TemporalModel(174, t, depth=50, alpha=spec["alpha"], beta=spec["beta"])
+    x = torch.rand(b, t * 3, s, s)  # the authors feed (N, T*3, H, W)
+    if mode == "train":
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        y = torch.zeros(b, dtype=torch.long)
+        model.train()
+
+        def step():
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+
+        return {"seconds": timed(step, cfg["repeats"])}
+    if mode not in TORCH_MODES:
+        raise ValueError(f"unknown torch mode {mode!r}; one of {TORCH_MODES}")
+    model.eval()
+    if mode in ("compile", "bf16"):
+        import torch._inductor.config as inductor_config
+
+        inductor_config.freezing = True  # weights as constants: what makes inductor fast on CPU
+        model = torch.compile(model)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16")
+    with torch.no_grad(), autocast:
+        seconds = timed(lambda: model(x), cfg["repeats"], warmup=2 if mode == "eager" else 3)
+    return {"seconds": seconds}
+
+
+def run_worker(cfg):
+    from keras_gst.benchmarks.peak import measured_peak
+
+    fn = {"keras": worker_keras, "torch": worker_torch, "matmul": measured_peak}[cfg["framework"]]
+    result = fn(cfg)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def spawn(cfg, timeout):
+    """Run one configuration in a fresh interpreter with cfg["threads"] threads; its result or {"error": ...}."""
+    threads = str(cfg["threads"])
+    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    cmd = [sys.executable, "-m", "keras_gst.benchmarks.workers", json.dumps(cfg)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+    return {"error": " | ".join(tail) or f"exit code {proc.returncode}"}
+
+
+def median_result(results):
+    """One configuration's rounds -> one result: the median time (all rounds kept), the largest RSS."""
+    ok = [r for r in results if "seconds" in r]
+    if not ok:
+        return results[0]
+    result = dict(ok[0])
+    result["seconds"] = statistics.median(r["seconds"] for r in ok)
+    result["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
+    if len(results) > 1:
+        result["seconds_per_round"] = [r.get("seconds") for r in results]
+    return result
+
+
+if __name__ == "__main__":
+    run_worker(json.loads(sys.argv[1]))
