@@ -6,6 +6,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import keras_gst  # noqa: E402,F401  before TensorFlow, as in users' scripts and the CLI (its oneDNN default)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # The real sample files kept in the repository (tests/assets/real, see its SOURCE.md); KERAS_GST_REAL_DATA
 # points the tests at another copy.
