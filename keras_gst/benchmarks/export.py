@@ -22,6 +22,7 @@ import tempfile
 import time
 
 from keras_gst.benchmarks.peak import cpu_name
+from keras_gst.benchmarks.workers import call_seconds
 
 
 def parse_args(argv=None):
@@ -47,13 +48,8 @@ def parse_args(argv=None):
 
 
 def _median_ms(fn, runs, warmup):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(1e3 * (time.perf_counter() - start))
+    """(median, min) ms per call of `fn`."""
+    times = [1e3 * t for t in call_seconds(fn, runs, warmup)]
     return statistics.median(times), min(times)
 
 

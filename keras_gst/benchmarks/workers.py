@@ -28,8 +28,8 @@ KERAS_MODES = ("tf.function", "predict", "frozen", "xla", "bf16", "train")
 TORCH_MODES = ("eager", "compile", "bf16", "train")
 
 
-def timed(fn, repeats, warmup=2, best=False):
-    """Seconds per call of `fn` after `warmup` calls: the median of `repeats` calls (the fastest if `best`)."""
+def call_seconds(fn, repeats, warmup=2):
+    """Seconds of each of `repeats` calls of `fn`, after `warmup` untimed calls."""
     for _ in range(warmup):
         fn()
     times = []
@@ -37,6 +37,12 @@ def timed(fn, repeats, warmup=2, best=False):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
+    return times
+
+
+def timed(fn, repeats, warmup=2, best=False):
+    """Seconds per call of `fn` after `warmup` calls: the median of `repeats` calls (the fastest if `best`)."""
+    times = call_seconds(fn, repeats, warmup)
     return min(times) if best else statistics.median(times)
 
 
