@@ -14,8 +14,8 @@ import os
 import sys
 
 # TensorFlow enables its oneDNN CPU kernels by default only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX; on
-# the others (AVX2 CPUs such as AMD Zen 3) they are off and GST-R50 inference is 10-20 % slower (README,
-# Performance). keras_gst turns them on when it is imported before TensorFlow, unless the variable is set
+# the others (AVX2 CPUs such as AMD Zen 3) they are off and GST-R50 inference is slower (measured in
+# docs/performance.md). keras_gst turns them on when it is imported before TensorFlow, unless the variable is set
 # (TF_ENABLE_ONEDNN_OPTS=0 keeps them off).
 if "tensorflow" not in sys.modules:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")

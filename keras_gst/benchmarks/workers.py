@@ -46,13 +46,13 @@ def timed(fn, repeats, warmup=2, best=False):
     return min(times) if best else statistics.median(times)
 
 
-def trained_batchnorm(arrays, rng):
-    """BatchNorm (gamma, beta, mean, variance) like a trained network's, in place of the fresh init (1, 0, 0,
-    1): with zero shifts the folded biases are zeros that TF's constant folding deletes from a frozen graph,
-    which a real model never gets. Same draw for the Keras and the PyTorch model."""
-    gamma, beta, mean, variance = arrays
-    return (rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0.0, 0.1, beta.shape), rng.normal(0.0, 0.1, mean.shape),
-            rng.uniform(0.5, 1.5, variance.shape))
+def trained_batchnorm(channels, rng):
+    """BatchNorm (gamma, beta, mean, variance) over `channels` like a trained network's, in place of the fresh
+    init (1, 0, 0, 1): with zero shifts the folded biases are zeros that TF's constant folding deletes from a
+    frozen graph, which a real model never gets. The same distribution (and seed) for the Keras and the PyTorch
+    model."""
+    return (rng.uniform(0.5, 1.5, channels), rng.normal(0.0, 0.1, channels), rng.normal(0.0, 0.1, channels),
+            rng.uniform(0.5, 1.5, channels))
 
 
 def worker_keras(cfg):
@@ -74,7 +74,7 @@ def worker_keras(cfg):
     for layer in model._flatten_layers():
         if isinstance(layer, keras.layers.BatchNormalization):
             variables = (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance)
-            for v, value in zip(variables, trained_batchnorm([np.zeros(v.shape) for v in variables], rng)):
+            for v, value in zip(variables, trained_batchnorm(layer.gamma.shape[0], rng)):
                 v.assign(value.astype("float32"))
     x_np = np.random.default_rng(0).random((b, t, s, s, 3), dtype=np.float32)
     x = tf.constant(x_np)
@@ -101,6 +101,7 @@ def worker_keras(cfg):
 
 
 def worker_torch(cfg):
+    import numpy as np
     import torch
 
     torch.set_num_threads(cfg["threads"])
@@ -110,14 +111,12 @@ def worker_torch(cfg):
     t, s, b, mode = cfg["frames"], cfg["size"], cfg["batch"], cfg["mode"]
     spec = MODELS[cfg["model"]]
     model = TemporalModel(174, t, depth=50, alpha=spec["alpha"], beta=spec["beta"])
-    import numpy as np
-
     rng = np.random.default_rng(1)
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 tensors = (module.weight, module.bias, module.running_mean, module.running_var)
-                for v, value in zip(tensors, trained_batchnorm([np.zeros(tuple(v.shape)) for v in tensors], rng)):
+                for v, value in zip(tensors, trained_batchnorm(module.num_features, rng)):
                     v.copy_(torch.from_numpy(value))
     x = torch.rand(b, t * 3, s, s)  # the authors feed (N, T*3, H, W)
     if mode == "train":
