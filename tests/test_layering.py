@@ -18,13 +18,14 @@ ALLOWED = {
     "applications": {"models", "weights"},
     "analysis": {"layers", "models", "analysis"},
     "atomic": set(),
+    "errors": set(),
     "data": {"data"},
     "evaluation": {"evaluation"},
     "export": {"layers", "models", "data", "export"},
-    "training": {"layers", "models", "weights", "applications", "data", "analysis", "evaluation", "training"},
+    "training": {"layers", "models", "weights", "applications", "data", "analysis", "evaluation", "export", "training"},
 }
 CLI = {"commands", "cli"}
-BASE = {"atomic"}  # stdlib-only helpers (atomic file writes) any package may use
+BASE = {"atomic", "errors"}  # stdlib-only helpers (atomic file writes, typed errors) any package may use
 
 
 def module_name(path):
