@@ -21,6 +21,7 @@ import os
 import shutil
 import uuid
 
+from keras_gst.errors import ParameterError
 from keras_gst.data.annotations import Annotations, read_label_map, read_list_file
 from keras_gst.data.extract import find_videos
 
@@ -215,8 +216,8 @@ def pipeline_options(runner=None, beam_args=()):
         raise ShardError(f"bad runner {runner!r}: {e}") from None
     given = {a.lstrip("-").split("=", 1)[0] for a in beam_args if a.startswith("--")}
     defaults = {}
-    if "default_sdk_harness_log_level" not in given:
-        defaults["default_sdk_harness_log_level"] = "WARNING"
+    if "default_sdk_harness_log_level" not in given:  # workers log as the apache_beam logger here
+        defaults["default_sdk_harness_log_level"] = logging.getLevelName(logging.getLogger("apache_beam").getEffectiveLevel())
     if runner.lower().removesuffix("runner") == "direct":
         if "direct_running_mode" not in given:
             defaults["direct_running_mode"] = "multi_processing"
@@ -234,14 +235,21 @@ def _out_entries(out):
 
 
 def write_shards(source, out, *, num_shards, name=None, labels=None, class_file=None, short_side=256,
-                 quality=95, timeout=600.0, runner=None, beam_args=(), overwrite=False):
+                 quality=95, timeout=600.0, runner=None, beam_args=(), overwrite=False, progress=True):
     """Run the Beam pipeline: videos of `source` (see `list_source`) -> `out` shards, failed.tsv,
-    manifest.json. Returns the manifest (a dict). Raises `ShardError` before any work for a non-empty
-    `out` without `overwrite`, a bad runner or option, or a bad source."""
-    if num_shards < 1:
-        raise ShardError(f"--shards must be >= 1. Received: {num_shards}")
-    if not 1 <= quality <= 100:
-        raise ShardError(f"--quality must be in [1, 100]. Received: {quality}")
+    manifest.json. Returns the manifest (a dict). Raises `ShardError` before any work for a bad
+    number, a non-empty `out` without `overwrite`, a bad runner or option, or a bad source.
+
+    `progress`: a bar of the videos done on stderr when it is a terminal, for a local OUT on the
+    DirectRunner (other runners show progress in their own UI). Beam's workers log at the level of
+    the ``apache_beam`` logger here (e.g. ``logging.getLogger("apache_beam").setLevel(logging.ERROR)``
+    quiets them too)."""
+    for param, value, ok, wanted in (("num_shards", num_shards, num_shards >= 1, ">= 1"),
+                                     ("quality", quality, 0 <= quality <= 100, "in [0, 100]"),
+                                     ("short_side", short_side, short_side >= 0, ">= 0 (0: keep)"),
+                                     ("timeout", timeout, timeout > 0, "> 0 seconds")):
+        if not ok:
+            raise ParameterError(param, f"must be {wanted}. Received: {value}")
     options, runner = pipeline_options(runner, beam_args)
     out = os.fspath(out)
     if os.path.isfile(out):
@@ -268,7 +276,8 @@ def write_shards(source, out, *, num_shards, name=None, labels=None, class_file=
 
     try:
         shard_beam.run_pipeline(listed, stage, options, name=name, num_shards=num_shards, short_side=short_side,
-                                quality=quality, timeout=timeout, settings=settings)
+                                quality=quality, timeout=timeout, settings=settings,
+                                progress=progress and not remote and runner.lower().removesuffix("runner") == "direct")
     except BaseException:
         if not remote:
             shutil.rmtree(stage, ignore_errors=True)
