@@ -72,8 +72,9 @@ def run(args):
 
         decode.show_decoder_logs()
         logging.getLogger("apache_beam").setLevel(logging.INFO)
-    else:  # Beam's INFO / WARNING lines (runner start, worker pool, missing pickler hints) would bury the report
+    else:  # Beam's INFO / WARNING lines (runner start, worker pool, missing optional libraries) would bury the report
         logging.getLogger("apache_beam").setLevel(logging.ERROR)
+        logging.getLogger().addFilter(_not_from_beam)
     try:
         source, class_file = args.source, args.class_file
         if args.dataset != "list":
@@ -103,6 +104,11 @@ def run(args):
           f"shards in {args.out}; {manifest['num_failed']} failed"
           + (f" (listed in {args.out}/failed.tsv)" if manifest["num_failed"] else ""))
     return 1 if manifest["num_failed"] else 0
+
+
+def _not_from_beam(record):
+    """False for a record Beam logs on the root logger (`logging.warning(...)` at import: "apitools not found")."""
+    return f"{os.sep}apache_beam{os.sep}" not in record.pathname
 
 
 def _read_annotations(args):

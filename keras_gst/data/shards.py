@@ -186,30 +186,34 @@ def sequence_example(jpegs, media_id, label, label_string=""):
 
 def pipeline_options(runner=None, beam_args=()):
     """Beam `PipelineOptions` for `runner` (default DirectRunner, multi-processing on every core) and
-    `beam_args`, checked before any work: an unknown runner, an unknown option or a bad value is a
+    `beam_args`, checked before any work with Beam's public `PipelineOptions.get_all_options`: an unknown
+    runner, an unknown option (the options kept only with ``retain_unknown_options``) or a bad value is a
     `ShardError` that names it."""
     import_beam()
     import difflib
 
-    from apache_beam.options import pipeline_options as po
+    from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.runner import create_runner
 
-    class _Parser(po._BeamArgumentParser):  # noqa: SLF001 (Beam's own parser: every known option)
-        def error(self, message):
+    def refuse_bad_values(parser):  # Beam's parser would print its usage and exit
+        def error(message):
             raise ShardError(f"bad Beam pipeline option: {message}")
 
-    parser = _Parser(allow_abbrev=False)
-    for cls in {str(c): c for c in po.PipelineOptions.__subclasses__()}.values():
-        cls._add_argparse_args(parser)  # noqa: SLF001
-    known, unknown = parser.parse_known_args(list(beam_args))
+        parser.error = error
+
+    names = PipelineOptions([]).get_all_options()  # every option Beam knows, by name
+    known = PipelineOptions(list(beam_args)).get_all_options(add_extra_args_fn=refuse_bad_values,
+                                                              retain_unknown_options=True)
+    unknown = sorted(set(known) - set(names))
     if unknown:
-        options = [o for action in parser._actions for o in action.option_strings]  # noqa: SLF001
-        near = difflib.get_close_matches(unknown[0].split("=", 1)[0], options, n=1)
+        spelled = {a.lstrip("-").split("=", 1)[0].replace("-", "_"): a for a in beam_args if a.startswith("-")}
+        first = spelled.get(unknown[0], f"--{unknown[0]}")
+        near = difflib.get_close_matches(first.split("=", 1)[0], [f"--{name}" for name in names], n=1)
         hint = f" (did you mean {near[0]}?)" if near else " (see `python -m apache_beam.examples.wordcount --help`)"
-        raise ShardError(f"unknown Beam pipeline option {unknown[0]}{hint}")
-    if runner and known.runner and runner.lower().removesuffix("runner") != known.runner.lower().removesuffix("runner"):
-        raise ShardError(f"--runner {runner} and the Beam option --runner={known.runner} disagree; pass one")
-    runner = runner or known.runner or "DirectRunner"
+        raise ShardError(f"unknown Beam pipeline option {first}{hint}")
+    if runner and known["runner"] and runner.lower().removesuffix("runner") != known["runner"].lower().removesuffix("runner"):
+        raise ShardError(f"--runner {runner} and the Beam option --runner={known['runner']} disagree; pass one")
+    runner = runner or known["runner"] or "DirectRunner"
     try:
         create_runner(runner)
     except (ValueError, ImportError) as e:
@@ -223,7 +227,7 @@ def pipeline_options(runner=None, beam_args=()):
             defaults["direct_running_mode"] = "multi_processing"
         if "direct_num_workers" not in given:
             defaults["direct_num_workers"] = 0  # every core
-    return po.PipelineOptions(list(beam_args), runner=runner, **defaults), runner
+    return PipelineOptions(list(beam_args), runner=runner, **defaults), runner
 
 
 def _out_entries(out):

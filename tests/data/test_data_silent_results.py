@@ -161,3 +161,19 @@ def test_fewer_clips_than_one_training_batch_is_an_error_naming_batch_size(tmp_p
     assert [int(x.shape[0]) for x, _ in kept] == [5]
     repeated = build_dataset(records, batch_size=8, repeat=True, **options)
     assert int(next(iter(repeated))[0].shape[0]) == 8
+
+
+def test_decoders_print_nothing_of_their_own_the_error_names_the_file(tmp_path, capfd, monkeypatch):
+    """Before: `[mov,mp4,... @ 0x...] moov atom not found` and `[ WARN:0@8.5] global cap.cpp:212 open
+    VIDEOIO(FFMPEG): ...` on stderr (FFmpeg and OpenCV, naming no file) before our own error."""
+    from keras_gst.data import video_readers
+
+    for name in ("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(video_readers, "_configured", set())  # as in a fresh process
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"not a video" * 100)
+    with pytest.raises(D.VideoDecodeError, match="cannot decode video .*broken.mp4"):
+        D.read_video_frames(str(bad), [0], timeout=10)
+    err = capfd.readouterr().err
+    assert "moov" not in err and "WARN" not in err and "@ 0x" not in err, err
