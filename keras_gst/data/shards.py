@@ -184,6 +184,10 @@ def sequence_example(jpegs, media_id, label, label_string=""):
     return example.SerializeToString()
 
 
+def _runner_kind(name):
+    return name.lower().removesuffix("runner")
+
+
 def pipeline_options(runner=None, beam_args=()):
     """Beam `PipelineOptions` for `runner` (default DirectRunner, multi-processing on every core) and
     `beam_args`, checked before any work with Beam's public `PipelineOptions.get_all_options`: an unknown
@@ -211,7 +215,7 @@ def pipeline_options(runner=None, beam_args=()):
         near = difflib.get_close_matches(first.split("=", 1)[0], [f"--{name}" for name in names], n=1)
         hint = f" (did you mean {near[0]}?)" if near else " (see `python -m apache_beam.examples.wordcount --help`)"
         raise ShardError(f"unknown Beam pipeline option {first}{hint}")
-    if runner and known["runner"] and runner.lower().removesuffix("runner") != known["runner"].lower().removesuffix("runner"):
+    if runner and known["runner"] and _runner_kind(runner) != _runner_kind(known["runner"]):
         raise ShardError(f"--runner {runner} and the Beam option --runner={known['runner']} disagree; pass one")
     runner = runner or known["runner"] or "DirectRunner"
     try:
@@ -221,8 +225,9 @@ def pipeline_options(runner=None, beam_args=()):
     given = {a.lstrip("-").split("=", 1)[0] for a in beam_args if a.startswith("--")}
     defaults = {}
     if "default_sdk_harness_log_level" not in given:  # workers log as the apache_beam logger here
-        defaults["default_sdk_harness_log_level"] = logging.getLevelName(logging.getLogger("apache_beam").getEffectiveLevel())
-    if runner.lower().removesuffix("runner") == "direct":
+        level = logging.getLogger("apache_beam").getEffectiveLevel()
+        defaults["default_sdk_harness_log_level"] = logging.getLevelName(level)
+    if _runner_kind(runner) == "direct":
         if "direct_running_mode" not in given:
             defaults["direct_running_mode"] = "multi_processing"
         if "direct_num_workers" not in given:
@@ -281,7 +286,7 @@ def write_shards(source, out, *, num_shards, name=None, labels=None, class_file=
     try:
         shard_beam.run_pipeline(listed, stage, options, name=name, num_shards=num_shards, short_side=short_side,
                                 quality=quality, timeout=timeout, settings=settings,
-                                progress=progress and not remote and runner.lower().removesuffix("runner") == "direct")
+                                progress=progress and not remote and _runner_kind(runner) == "direct")
     except BaseException:
         if not remote:
             shutil.rmtree(stage, ignore_errors=True)

@@ -46,7 +46,7 @@ def quiet_decoder_logs(decoder):
 def show_decoder_logs():
     """Let OpenCV and FFmpeg (in OpenCV and PyAV) log everything they would (`--verbose`): sets the
     environment `quiet_decoder_logs` reads, so worker processes started later show them too."""
-    os.environ[FFMPEG_LOG_LEVEL] = "24"  # warnings and errors (OpenCV prints them to stdout, prefixed [OPENCV:FFMPEG:NN])
+    os.environ[FFMPEG_LOG_LEVEL] = "24"  # warnings and errors (OpenCV prints them on stdout: [OPENCV:FFMPEG:24])
     os.environ[OPENCV_LOG_LEVEL] = "INFO"
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO)
     _configured.clear()

@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")
 
+
 @dataclasses.dataclass(frozen=True)
 class VideoRecord:
     """One sample: `path` (video file or frame folder), `num_frames` (None = unknown), `label`.
@@ -173,8 +174,9 @@ def count_frames_in_folder(folder, template="{:05d}.jpg", start_index=1):
     later = sorted(int(m.group(1)) for m in map(pattern.match, names)
                    if m and int(m.group(1)) > start_index + n and template.format(int(m.group(1))) == m.group(0))
     if later:
+        first, last = template.format(later[0]), template.format(later[-1])
         raise FrameGapError(folder, f"frame {template.format(start_index + n)} is missing, but {len(later)} later "
-                                    f"frames are present ({template.format(later[0])} to {template.format(later[-1])}); "
+                                    f"frames are present ({first} to {last}); "
                                     "re-extract the folder (`keras-gst extract-frames`) or remove the clip from "
                                     "the list")
     return n
