@@ -23,10 +23,12 @@ _configured = set()
 
 def quiet_decoder_logs(decoder):
     """Keep `decoder`'s ("opencv" or "pyav") own log lines off stderr, once per process, before its first
-    open. Those lines name no file and repeat what this package reports as an error, a skip or a
-    warning. The environment decides when it says otherwise: `OPENCV_FFMPEG_LOGLEVEL` (FFmpeg's level,
-    read by OpenCV at every open; PyAV gets the same level) and `OPENCV_LOG_LEVEL` (OpenCV's own);
-    `keras-gst CMD --verbose` sets both to show everything."""
+    use here (every reader, and `synthetic.write_video`). Those lines name no file and repeat what this
+    package reports as an error, a skip or a warning. The environment decides when it says otherwise:
+    `OPENCV_FFMPEG_LOGLEVEL` (FFmpeg's level; OpenCV reads it once, when its FFmpeg backend starts, so a
+    process that used OpenCV's FFmpeg before keeps OpenCV's default; PyAV gets the same level) and
+    `OPENCV_LOG_LEVEL` (OpenCV's own); `keras-gst extract-frames/shard --verbose` sets both to show
+    everything."""
     if decoder in _configured:
         return
     _configured.add(decoder)
@@ -44,8 +46,8 @@ def quiet_decoder_logs(decoder):
 
 
 def show_decoder_logs():
-    """Let OpenCV and FFmpeg (in OpenCV and PyAV) log everything they would (`--verbose`): sets the
-    environment `quiet_decoder_logs` reads, so worker processes started later show them too."""
+    """Let OpenCV and FFmpeg (in OpenCV and PyAV) log what they would (`--verbose`), in this process (call
+    it before the first decode) and in worker processes started later (through the environment)."""
     os.environ[FFMPEG_LOG_LEVEL] = "24"  # warnings and errors (OpenCV prints them on stdout: [OPENCV:FFMPEG:24])
     os.environ[OPENCV_LOG_LEVEL] = "INFO"
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_INFO)

@@ -163,17 +163,35 @@ def test_fewer_clips_than_one_training_batch_is_an_error_naming_batch_size(tmp_p
     assert int(next(iter(repeated))[0].shape[0]) == 8
 
 
-def test_decoders_print_nothing_of_their_own_the_error_names_the_file(tmp_path, capfd, monkeypatch):
+def test_decoders_print_nothing_of_their_own_the_error_names_the_file(tmp_path):
     """Before: `[mov,mp4,... @ 0x...] moov atom not found` and `[ WARN:0@8.5] global cap.cpp:212 open
-    VIDEOIO(FFMPEG): ...` on stderr (FFmpeg and OpenCV, naming no file) before our own error."""
-    from keras_gst.data import video_readers
+    VIDEOIO(FFMPEG): ...` on stderr (FFmpeg and OpenCV, naming no file) before our own error. A fresh
+    process: OpenCV reads FFmpeg's log level once (here at the first write, as in the synthetic demo)."""
+    import subprocess
+    import sys
 
-    for name in ("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(video_readers, "_configured", set())  # as in a fresh process
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"not a video" * 100)
-    with pytest.raises(D.VideoDecodeError, match="cannot decode video .*broken.mp4"):
-        D.read_video_frames(str(bad), [0], timeout=10)
-    err = capfd.readouterr().err
-    assert "moov" not in err and "WARN" not in err and "@ 0x" not in err, err
+    code = f"""
+import numpy as np
+from keras_gst.data import decode, synthetic
+synthetic.write_video({str(tmp_path / "ok.mp4")!r}, np.zeros((2, 32, 32, 3), np.uint8))
+try:
+    decode.read_video_frames({str(bad)!r}, [0], timeout=10)
+except decode.VideoDecodeError as e:
+    print("error:", e)
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG_LOGLEVEL")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert "error: cannot decode video" in result.stdout and "broken.mp4" in result.stdout, result
+    assert "moov" not in result.stderr and "[ WARN" not in result.stderr and "@ 0x" not in result.stderr, result.stderr
+
+
+def test_extract_frames_shows_no_bar_off_a_terminal(tmp_path, capsys):
+    """Before: a tqdm bar was written to a non-terminal stderr (logs, CI) on every update; now a bar on
+    a terminal only (tqdm's `disable=None`), and the command prints its one summary line."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    S.write_video(str(videos / "v.mp4"), np.zeros((4, 32, 32, 3), np.uint8))
+    (result,) = extract.extract_frames(str(videos), str(tmp_path / "frames"), workers=1, progress=True)
+    assert not result.error and "extract-frames" not in capsys.readouterr().err
