@@ -30,6 +30,10 @@ def run(args):
 
     from keras_gst.data.extract import extract_frames
 
+    if getattr(args, "show_logs", False):
+        from keras_gst.data import decode
+
+        decode.show_decoder_logs()
     try:
         results = _extract(args, extract_frames)
     except (OSError, ValueError) as e:  # a bad argument, named by the message, before any work

@@ -4,6 +4,8 @@ import argparse
 import os
 import sys
 
+from keras_gst.commands import argtypes as A
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -23,7 +25,7 @@ def register(subparsers):
                         help="video folder (recursive; class subfolders give labels), a 'path label' video list, or "
                              "an annotation file of --dataset")
     parser.add_argument("out", metavar="OUT", help="output folder (local, or gs:// etc. for a distributed runner)")
-    parser.add_argument("--shards", type=int, required=True, help="number of TFRecord files")
+    parser.add_argument("--shards", type=A.positive_int, required=True, help="number of TFRecord files")
     parser.add_argument("--labels", help="'path label' list for a video folder (paths relative to it)")
     parser.add_argument("--dataset", default="list", choices=["list", "sthv2", "diving48", "egtea"],
                         help="SOURCE's annotation format when it is a file: list (default), sthv2, diving48, "
@@ -32,11 +34,13 @@ def register(subparsers):
     parser.add_argument("--class-file", help="class names (clip/label/string): a label map, one name a line, or "
                                              "the class file of --dataset")
     parser.add_argument("--name", help="shard file name prefix (default: SOURCE's name)")
-    parser.add_argument("--short-side", type=int, default=256, help="resize the short side to this (default 256; 0: keep)")
-    parser.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per video (default 600)")
+    parser.add_argument("--short-side", type=A.non_negative_int, default=256,
+                        help="resize the short side to this (default 256; 0: keep)")
+    parser.add_argument("--quality", type=A.jpeg_quality, default=95, help="JPEG quality (default 95)")
+    parser.add_argument("--timeout", type=A.positive_float, default=600.0, help="seconds allowed per video (default 600)")
     parser.add_argument("--runner", help="Beam runner (default DirectRunner, multi-processing on every core)")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty OUT")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run, beam_args=[])
     parser.__class__ = _ShardParser  # everything after '--' is Beam's (see _ShardParser)
 
@@ -62,7 +66,15 @@ def run(args):
     from keras_gst.data.annotations import AnnotationError
     from keras_gst.data.shards import ShardError, write_shards
 
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)  # Beam's INFO lines would bury the report
+    show_logs = getattr(args, "show_logs", False)
+    if show_logs:
+        from keras_gst.data import decode
+
+        decode.show_decoder_logs()
+        logging.getLogger("apache_beam").setLevel(logging.INFO)
+    else:  # Beam's INFO / WARNING lines (runner start, worker pool, missing optional libraries) would bury the report
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)
+        logging.getLogger().addFilter(_not_from_beam)
     try:
         source, class_file = args.source, args.class_file
         if args.dataset != "list":
@@ -71,7 +83,7 @@ def run(args):
         manifest = write_shards(source, args.out, num_shards=args.shards, name=name, labels=args.labels,
                                 class_file=class_file, short_side=args.short_side, quality=args.quality,
                                 timeout=args.timeout, runner=args.runner, beam_args=args.beam_args,
-                                overwrite=args.overwrite)
+                                overwrite=args.overwrite, progress=not args.no_progress)
     except (ShardError, AnnotationError, ImportError, FileNotFoundError, ValueError) as e:
         print(f"keras-gst shard: error: {e}", file=sys.stderr)
         return 2
@@ -92,6 +104,11 @@ def run(args):
           f"shards in {args.out}; {manifest['num_failed']} failed"
           + (f" (listed in {args.out}/failed.tsv)" if manifest["num_failed"] else ""))
     return 1 if manifest["num_failed"] else 0
+
+
+def _not_from_beam(record):
+    """False for a record Beam logs on the root logger (`logging.warning(...)` at import: "apitools not found")."""
+    return f"{os.sep}apache_beam{os.sep}" not in record.pathname
 
 
 def _read_annotations(args):

@@ -18,10 +18,11 @@ import os
 import shutil
 
 import cv2
+from tqdm import tqdm
 
 from keras_gst.atomic import write_text
 from keras_gst.data import decode
-from keras_gst.data.annotations import VIDEO_EXTENSIONS, count_frames_in_folder, read_list_file
+from keras_gst.data.annotations import VIDEO_EXTENSIONS, FrameGapError, count_frames_in_folder, read_list_file
 
 DONE_FILE = ".done"
 LOCK_DIR = ".locks"
@@ -87,8 +88,8 @@ def _claim(folder):
 
 
 def _finished(video, folder, template, start_index):
-    """The `ExtractResult` of a complete earlier extraction of `folder`, else None (unfinished, damaged
-    `.done`, or fewer frames on disk than `.done` records: a short folder to redo)."""
+    """The `ExtractResult` of a complete extraction of `folder`, else None (missing, unfinished, damaged
+    `.done`, fewer frames on disk than `.done` records or a gap in them: a folder to redo)."""
     done = os.path.join(folder, DONE_FILE)
     if not os.path.isfile(done):
         return None
@@ -97,7 +98,10 @@ def _finished(video, folder, template, start_index):
             num_frames, claimed = (int(x) for x in f.read().split()[:2])
     except (OSError, ValueError):
         return None
-    if count_frames_in_folder(folder, template, start_index) < num_frames:
+    try:
+        if count_frames_in_folder(folder, template, start_index) < num_frames:
+            return None
+    except (FrameGapError, OSError):  # a gap, or the folder went away
         return None
     return ExtractResult(video, folder, num_frames, claimed, resumed=True)
 
@@ -158,8 +162,10 @@ def extract_frames(video_dir, out_dir, *, template="{:05d}.jpg", start_index=1, 
                    workers=None, labels=None, list_file=None, timeout=600.0, progress=True):
     """Extract every video under `video_dir`; write `list_file` (default ``OUT_DIR/frames_list.txt``)
     with ``<stem> <num_frames> <label>`` lines (label from `labels`, an MMAction2 video list
-    ``path label``; else -1). Returns the list of `ExtractResult`. Raises `FileNotFoundError` /
-    `ValueError` naming a bad argument before any work."""
+    ``path label``; else -1). Returns the list of `ExtractResult`; the list file names only folders
+    that hold their finished extraction when it is written (a folder deleted during the run is an
+    `ExtractResult.error`). `progress` shows a bar on stderr when it is a terminal (none otherwise).
+    Raises `FileNotFoundError` / `ValueError` naming a bad argument before any work."""
     check_extract_arguments(video_dir, template, start_index, short_side, quality, timeout)
     videos = find_videos(video_dir)
     stems = {}
@@ -178,11 +184,7 @@ def extract_frames(video_dir, out_dir, *, template="{:05d}.jpg", start_index=1, 
                   timeout=timeout)
     jobs = [(v, os.path.join(out_dir, stem)) for stem, v in sorted(stems.items())]
     results = []
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(jobs), unit="video", desc="extract-frames")
+    bar = tqdm(total=len(jobs), unit="video", desc="extract-frames", disable=None if progress else True)
     workers = workers or os.cpu_count() or 1
     if workers > 1:  # spawn: forking a process that has started TensorFlow threads is unsafe
         pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
@@ -192,11 +194,14 @@ def extract_frames(video_dir, out_dir, *, template="{:05d}.jpg", start_index=1, 
         futures = [pool.submit(extract_video, v, folder, **kwargs) for v, folder in jobs]
         for future in futures:
             results.append(future.result())
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.update(1)
+    bar.close()
+    for r in results:
+        if not r.error and not _still_finished(r, template, start_index):
+            r.error = (f"frame folder {r.folder} is gone or incomplete after extraction (deleted during the run?); "
+                       "run the command again to extract it")
     list_file = list_file or os.path.join(out_dir, "frames_list.txt")
+    os.makedirs(os.path.dirname(os.path.abspath(list_file)), exist_ok=True)
     lines = []
     for r in results:
         if not r.error:
@@ -206,6 +211,13 @@ def extract_frames(video_dir, out_dir, *, template="{:05d}.jpg", start_index=1, 
             lines.append(f"{stem} {r.num_frames} {label}\n")
     write_text(list_file, "".join(lines))  # a concurrent run writes the same lines: either file is whole
     return results
+
+
+def _still_finished(result, template, start_index):
+    """Whether `result`'s folder still holds its finished extraction (checked under its claim, so a
+    concurrent run that is redoing it is waited for): the list file names only folders that exist."""
+    with _claim(result.folder):
+        return _finished(result.video, result.folder, template, start_index) is not None
 
 
 class _Inline:

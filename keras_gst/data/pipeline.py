@@ -18,6 +18,7 @@ import tensorflow as tf
 from keras_gst.data import decode, shard_reader, transforms
 from keras_gst.data.annotations import Annotations, VideoRecord, derive_flip_map, read_list_file
 from keras_gst.data.sampling import SAMPLING_MODES, sample_indices
+from keras_gst.errors import ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,9 @@ def build_dataset(
         num_clips, num_crops: test views (crops 1, 3, 5 or 10); V = num_clips * num_crops > 1 adds a
             view axis.
         shuffle (default: training), shuffle_buffer (default: all records), cache (eval only: True or a
-            file name), repeat, drop_remainder (default: training).
+            file name), repeat, drop_remainder (default: training: every batch has `batch_size` clips,
+            the last partial batch of a pass is dropped; fewer clips than one batch without `repeat`
+            is a `ParameterError` naming `batch_size`, as the dataset would yield nothing).
         on_error: "raise" stops on an unreadable item with an error naming the file; "skip" drops it,
             logs it, and reports the epoch's count (collected in `skip_log`, a `SkipLog`).
         decode_timeout: seconds allowed per video. seed: makes sampling, crops and flips repeatable.
@@ -326,6 +329,18 @@ def build_dataset(
     per_replica_batch = batch_size
     if input_context is not None:
         per_replica_batch = input_context.get_per_replica_batch_size(batch_size)
+    pipelines = input_context.num_input_pipelines if input_context is not None else 1
+    pipeline_id = input_context.input_pipeline_id if input_context is not None else 0
+    # this pipeline's clips (unknown for a worker's share of shard files)
+    share = None if shards is not None and pipelines > 1 else len(range(pipeline_id, len(records), pipelines))
+    if drop_remainder and not repeat and share is not None:
+        if share < per_replica_batch:
+            raise ParameterError("batch_size", f"{share} clips are fewer than one batch of {per_replica_batch}, and "
+                                 "drop_remainder=True (the training default) drops a partial batch: the dataset would "
+                                 "yield nothing. Pass a smaller batch_size, drop_remainder=False or repeat=True")
+        if share % per_replica_batch:
+            logger.info("build_dataset: each pass drops the last %d of %d clips (drop_remainder=True, batch %d)",
+                        share % per_replica_batch, share, per_replica_batch)
     if shards is not None:  # each input pipeline reads its own shard files, interleaved
         ds = shard_reader.record_dataset(shards, shuffle=shuffle, shuffle_buffer=shuffle_buffer, seed=seed,
                                          input_context=input_context, num_parallel_calls=num_parallel_calls)
@@ -352,11 +367,8 @@ def build_dataset(
     ds = ds.concatenate(tf.data.Dataset.range(1).map(sentinel))
     ds = ds.filter(lambda frames, label, seed, ok: ok)
     ds = ds.map(transform, **options)
-    if on_error == "raise" and (shards is None or input_context is None or input_context.num_input_pipelines == 1):
-        # nothing is dropped: tell Keras the epoch length (a worker's share of shard files is not known)
-        pipelines = input_context.num_input_pipelines if input_context is not None else 1
-        shard_id = input_context.input_pipeline_id if input_context is not None else 0
-        ds = ds.apply(tf.data.experimental.assert_cardinality(len(range(shard_id, len(records), pipelines))))
+    if on_error == "raise" and share is not None:  # nothing is skipped: tell Keras the epoch length
+        ds = ds.apply(tf.data.experimental.assert_cardinality(share))
     if cache:
         ds = ds.cache(cache if isinstance(cache, str) else "")
     if repeat:

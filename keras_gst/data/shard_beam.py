@@ -5,19 +5,23 @@
                                               --failed---> OUT/failed.tsv (with the entries that failed earlier)
 """
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+import threading
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from tqdm import tqdm
 
 from keras_gst.data import shards
 from keras_gst.data.extract import encode_video_frames, video_claimed_frames
 
 FAILED_TAG = "failed"
 ENTRY_TAG = "entries"
+PROGRESS = ".progress"  # one byte appended per video done, by the workers (local DirectRunner runs only)
 
 
 def _one_line(text):
@@ -29,10 +33,17 @@ class EncodeVideo(beam.DoFn):
     ``failed`` output as (path, reason) and the pipeline goes on. A path on another Beam filesystem
     (gs://, s3://, hdfs://) is copied to a local temporary file for the decoders first."""
 
-    def __init__(self, short_side, quality, timeout):
+    def __init__(self, short_side, quality, timeout, progress_file=None):
         self.short_side, self.quality, self.timeout = short_side, quality, timeout
+        self.progress_file = progress_file
 
     def process(self, item):
+        yield from self._encode(item)
+        if self.progress_file:
+            with contextlib.suppress(OSError), open(self.progress_file, "ab") as f:
+                f.write(b".")
+
+    def _encode(self, item):
         path, label, label_string = item
         local, tmp = path, None
         try:
@@ -62,17 +73,47 @@ def _manifest_json(_, entries, shard_files, failed_counts, failed_file, listed, 
     return json.dumps(manifest, indent=1)
 
 
-def run_pipeline(listed, out, options, *, name, num_shards, short_side, quality, timeout, settings):
-    """Build and run the pipeline writing into the folder `out` (local path or a Beam filesystem URL)."""
+@contextlib.contextmanager
+def _progress_bar(out, total, show):
+    """A bar of the videos done when `show` and stderr is a terminal: yields the file the workers append
+    a byte to per video (`EncodeVideo`), whose size a thread shows; else yields None."""
+    bar = tqdm(total=total, unit="video", desc="shard", disable=None if show else True)  # None: a terminal only
+    if bar.disable:
+        yield None
+        return
+    progress_file = os.path.join(out, PROGRESS)
+    done = threading.Event()
+
+    def poll():
+        while not done.wait(0.5):
+            with contextlib.suppress(OSError):
+                bar.update(min(os.path.getsize(progress_file), total) - bar.n)
+
+    thread = threading.Thread(target=poll, name="shard progress", daemon=True)
+    thread.start()
+    try:
+        yield progress_file
+    finally:
+        done.set()
+        thread.join()
+        bar.close()
+        with contextlib.suppress(OSError):
+            os.remove(progress_file)
+
+
+def run_pipeline(listed, out, options, *, name, num_shards, short_side, quality, timeout, settings, progress=False):
+    """Build and run the pipeline writing into the folder `out` (local path or a Beam filesystem URL).
+    `progress`: a bar on stderr if it is a terminal (`out` must be local, the runner's workers on this
+    machine)."""
     out = out.rstrip("/")
     if not shards._is_remote(out):  # noqa: SLF001
         os.makedirs(out, exist_ok=True)
-    with beam.Pipeline(options=options) as p:
+    with _progress_bar(out, len(listed.items), progress) as progress_file, beam.Pipeline(options=options) as p:
         results = (
             p
             | "Videos" >> beam.Create(listed.items)
             | "Spread" >> beam.Reshuffle()
-            | "EncodeVideo" >> beam.ParDo(EncodeVideo(short_side, quality, timeout)).with_outputs(
+            | "EncodeVideo" >> beam.ParDo(EncodeVideo(short_side, quality, timeout, progress_file)).with_outputs(
                 FAILED_TAG, ENTRY_TAG, main="examples")
         )
         shard_files = results.examples | "WriteShards" >> beam.io.WriteToTFRecord(

@@ -21,6 +21,7 @@ import os
 import shutil
 import uuid
 
+from keras_gst.errors import ParameterError
 from keras_gst.data.annotations import Annotations, read_label_map, read_list_file
 from keras_gst.data.extract import find_videos
 
@@ -183,46 +184,55 @@ def sequence_example(jpegs, media_id, label, label_string=""):
     return example.SerializeToString()
 
 
+def _runner_kind(name):
+    return name.lower().removesuffix("runner")
+
+
 def pipeline_options(runner=None, beam_args=()):
     """Beam `PipelineOptions` for `runner` (default DirectRunner, multi-processing on every core) and
-    `beam_args`, checked before any work: an unknown runner, an unknown option or a bad value is a
+    `beam_args`, checked before any work with Beam's public `PipelineOptions.get_all_options`: an unknown
+    runner, an unknown option (the options kept only with ``retain_unknown_options``) or a bad value is a
     `ShardError` that names it."""
     import_beam()
     import difflib
 
-    from apache_beam.options import pipeline_options as po
+    from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.runner import create_runner
 
-    class _Parser(po._BeamArgumentParser):  # noqa: SLF001 (Beam's own parser: every known option)
-        def error(self, message):
+    def refuse_bad_values(parser):  # Beam's parser would print its usage and exit
+        def error(message):
             raise ShardError(f"bad Beam pipeline option: {message}")
 
-    parser = _Parser(allow_abbrev=False)
-    for cls in {str(c): c for c in po.PipelineOptions.__subclasses__()}.values():
-        cls._add_argparse_args(parser)  # noqa: SLF001
-    known, unknown = parser.parse_known_args(list(beam_args))
+        parser.error = error
+
+    names = PipelineOptions([]).get_all_options()  # every option Beam knows, by name
+    known = PipelineOptions(list(beam_args)).get_all_options(add_extra_args_fn=refuse_bad_values,
+                                                              retain_unknown_options=True)
+    unknown = sorted(set(known) - set(names))
     if unknown:
-        options = [o for action in parser._actions for o in action.option_strings]  # noqa: SLF001
-        near = difflib.get_close_matches(unknown[0].split("=", 1)[0], options, n=1)
+        spelled = {a.lstrip("-").split("=", 1)[0].replace("-", "_"): a for a in beam_args if a.startswith("-")}
+        first = spelled.get(unknown[0], f"--{unknown[0]}")
+        near = difflib.get_close_matches(first.split("=", 1)[0], [f"--{name}" for name in names], n=1)
         hint = f" (did you mean {near[0]}?)" if near else " (see `python -m apache_beam.examples.wordcount --help`)"
-        raise ShardError(f"unknown Beam pipeline option {unknown[0]}{hint}")
-    if runner and known.runner and runner.lower().removesuffix("runner") != known.runner.lower().removesuffix("runner"):
-        raise ShardError(f"--runner {runner} and the Beam option --runner={known.runner} disagree; pass one")
-    runner = runner or known.runner or "DirectRunner"
+        raise ShardError(f"unknown Beam pipeline option {first}{hint}")
+    if runner and known["runner"] and _runner_kind(runner) != _runner_kind(known["runner"]):
+        raise ShardError(f"--runner {runner} and the Beam option --runner={known['runner']} disagree; pass one")
+    runner = runner or known["runner"] or "DirectRunner"
     try:
         create_runner(runner)
     except (ValueError, ImportError) as e:
         raise ShardError(f"bad runner {runner!r}: {e}") from None
     given = {a.lstrip("-").split("=", 1)[0] for a in beam_args if a.startswith("--")}
     defaults = {}
-    if "default_sdk_harness_log_level" not in given:
-        defaults["default_sdk_harness_log_level"] = "WARNING"
-    if runner.lower().removesuffix("runner") == "direct":
+    if "default_sdk_harness_log_level" not in given:  # workers log as the apache_beam logger here
+        level = logging.getLogger("apache_beam").getEffectiveLevel()
+        defaults["default_sdk_harness_log_level"] = logging.getLevelName(level)
+    if _runner_kind(runner) == "direct":
         if "direct_running_mode" not in given:
             defaults["direct_running_mode"] = "multi_processing"
         if "direct_num_workers" not in given:
             defaults["direct_num_workers"] = 0  # every core
-    return po.PipelineOptions(list(beam_args), runner=runner, **defaults), runner
+    return PipelineOptions(list(beam_args), runner=runner, **defaults), runner
 
 
 def _out_entries(out):
@@ -234,14 +244,21 @@ def _out_entries(out):
 
 
 def write_shards(source, out, *, num_shards, name=None, labels=None, class_file=None, short_side=256,
-                 quality=95, timeout=600.0, runner=None, beam_args=(), overwrite=False):
+                 quality=95, timeout=600.0, runner=None, beam_args=(), overwrite=False, progress=True):
     """Run the Beam pipeline: videos of `source` (see `list_source`) -> `out` shards, failed.tsv,
-    manifest.json. Returns the manifest (a dict). Raises `ShardError` before any work for a non-empty
-    `out` without `overwrite`, a bad runner or option, or a bad source."""
-    if num_shards < 1:
-        raise ShardError(f"--shards must be >= 1. Received: {num_shards}")
-    if not 1 <= quality <= 100:
-        raise ShardError(f"--quality must be in [1, 100]. Received: {quality}")
+    manifest.json. Returns the manifest (a dict). Raises `ShardError` before any work for a bad
+    number, a non-empty `out` without `overwrite`, a bad runner or option, or a bad source.
+
+    `progress`: a bar of the videos done on stderr when it is a terminal, for a local OUT on the
+    DirectRunner (other runners show progress in their own UI). Beam's workers log at the level of
+    the ``apache_beam`` logger here (e.g. ``logging.getLogger("apache_beam").setLevel(logging.ERROR)``
+    quiets them too)."""
+    for param, value, ok, wanted in (("num_shards", num_shards, num_shards >= 1, ">= 1"),
+                                     ("quality", quality, 0 <= quality <= 100, "in [0, 100]"),
+                                     ("short_side", short_side, short_side >= 0, ">= 0 (0: keep)"),
+                                     ("timeout", timeout, timeout > 0, "> 0 seconds")):
+        if not ok:
+            raise ParameterError(param, f"must be {wanted}. Received: {value}")
     options, runner = pipeline_options(runner, beam_args)
     out = os.fspath(out)
     if os.path.isfile(out):
@@ -268,7 +285,8 @@ def write_shards(source, out, *, num_shards, name=None, labels=None, class_file=
 
     try:
         shard_beam.run_pipeline(listed, stage, options, name=name, num_shards=num_shards, short_side=short_side,
-                                quality=quality, timeout=timeout, settings=settings)
+                                quality=quality, timeout=timeout, settings=settings,
+                                progress=progress and not remote and _runner_kind(runner) == "direct")
     except BaseException:
         if not remote:
             shutil.rmtree(stage, ignore_errors=True)

@@ -12,6 +12,8 @@ import os
 import cv2
 import numpy as np
 
+from keras_gst.data.video_readers import quiet_decoder_logs
+
 CLASS_NAMES = (
     "moving something from left to right",
     "moving something from right to left",
@@ -72,6 +74,7 @@ def make_clip(label, rng, frames=16, size=64):
 def write_video(path, frames_bgr, fps=12):
     """Write BGR frames as an mp4 (MPEG-4 Part 2 via OpenCV) and check it reads back."""
     h, w = frames_bgr.shape[1:3]
+    quiet_decoder_logs("opencv")  # before OpenCV's FFmpeg starts: it reads its log level once
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write {path} (mp4v)")

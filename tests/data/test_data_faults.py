@@ -12,6 +12,7 @@ import pytest
 
 from keras_gst.data import decode as D
 from keras_gst.data import synthetic as S
+from keras_gst.data import video_readers
 from keras_gst.data.annotations import AnnotationError, read_list_file
 from keras_gst.data.extract import extract_frames
 
@@ -50,13 +51,13 @@ def test_opening_a_video_has_the_decode_deadline(tmp_path, monkeypatch):
     video = tmp_path / "clip.mp4"
     S.write_video(str(video), np.zeros((4, 32, 32, 3), np.uint8))
     release = threading.Event()
-    opened = D._OpenCVReader.__init__
+    opened = video_readers.OpenCVReader.__init__
 
     def hanging_open(self, path, timeout):
         release.wait(30)
         opened(self, path, timeout)
 
-    monkeypatch.setattr(D._OpenCVReader, "__init__", hanging_open)
+    monkeypatch.setattr(video_readers.OpenCVReader, "__init__", hanging_open)
     try:
         with pytest.raises(D.DecodeTimeoutError, match="opening .*clip.mp4 took longer"):
             D.read_video_frames(str(video), [0], timeout=0.3, backend="opencv")
