@@ -114,11 +114,17 @@ def _savedmodel_predictor(path, num_frames, size, trust_savedmodel):
     _, t, h, w, _ = spec.shape.as_list()
     t = _pick("num_frames", t, num_frames, DEFAULT_NUM_FRAMES)
     s = _pick("size", _square(h, w, path) if h is not None else None, size, DEFAULT_SIZE)
-    # the serving function with its variables as constants: the graph optimiser folds BatchNorm once
-    frozen = convert_variables_to_constants_v2(fn)
-    keys = sorted(frozen.structured_outputs)
+    # the serving function with its variables as constants: the graph optimiser folds BatchNorm once. A
+    # SavedModel from elsewhere that TF cannot freeze (e.g. stateful ops) runs as loaded.
+    try:
+        frozen = convert_variables_to_constants_v2(fn)
+    except (ValueError, TypeError, tf.errors.OpError):
+        frozen = None
+    keys = sorted(fn.structured_outputs)
 
     def run(x):
+        if frozen is None:
+            return fn(**{name: tf.constant(x)})["logits"].numpy()
         outputs = frozen(**{name: tf.constant(x)})
         return (outputs["logits"] if isinstance(outputs, dict) else outputs[keys.index("logits")]).numpy()
 

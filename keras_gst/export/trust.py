@@ -17,7 +17,7 @@ from keras_gst.errors import ModelFileError
 # Ops of inference graphs: what keras_gst's clip and streaming exports use, and the usual math, NN,
 # shape and control-flow ops of other vision models. No op here touches files, processes or Python.
 ALLOWED_OPS = frozenset("""
-Abs Add AddN AddV2 All Any ArgMax ArgMin Assert AssignAddVariableOp AssignSubVariableOp AssignVariableOp AvgPool
+Abs Add AddN AddV2 All Any ArgMax ArgMin Assert DisableCopyOnRead AssignAddVariableOp AssignSubVariableOp AssignVariableOp AvgPool
 AvgPool3D BatchMatMul BatchMatMulV2 BatchMatMulV3 BatchToSpaceND BiasAdd Bitcast BroadcastArgs BroadcastTo Cast Ceil
 CheckNumerics ClipByValue Complex ComplexAbs Concat ConcatV2 Const Conv2D Conv2DBackpropInput Conv3D
 Conv3DBackpropInputV2 Cos Cosh Cumsum DepthToSpace DepthwiseConv2dNative DestroyResourceOp DivNoNan Div Einsum Elu
