@@ -85,8 +85,8 @@ def check_model_path(model, param="model"):
             raise ModelFileError(path, "a folder without saved_model.pb or config.json: neither a SavedModel nor a "
                                        "keras-hub preset", param)
     elif not path.endswith((".keras", ".tflite")):
-        raise ModelFileError(path, "unknown model format: expected a .keras file, a keras-hub preset folder, a "
-                                   ".tflite file or a SavedModel folder", param)
+        raise ModelFileError(path, "not a .keras file, a keras-hub preset folder, a .tflite file or a SavedModel "
+                                   "folder (keras_gst does not read legacy .h5 models)", param)
 
 
 def check_views(num_frames=None, size=None, num_clips=1, num_crops=1, scale_size=None):

@@ -81,9 +81,6 @@ def run(args):
 def _evaluate(args):
     from keras_gst.checks import check_eval_args, check_input
     from keras_gst.errors import ParameterError
-    from keras_gst.evaluation import format_report
-    from keras_gst.export.inference import evaluate_model
-    from keras_gst.training.recipe import Recipe, frame_template, load_annotations
 
     views = dict(num_frames=args.frames, size=args.crop_size, scale_size=args.scale_size, num_clips=args.clips,
                  num_crops=args.crops, average=args.average, batch_size=args.batch_size, max_batches=args.max_batches,
@@ -92,6 +89,10 @@ def _evaluate(args):
     check_input("annotations", args.annotations, "annotation file")
     if args.class_file:
         check_input("class_names", args.class_file, "class file")
+    from keras_gst.evaluation import format_report
+    from keras_gst.export.inference import evaluate_model
+    from keras_gst.training.recipe import Recipe, frame_template, load_annotations
+
     recipe = Recipe(dataset=args.dataset, data_root=args.data_root, val_annotations=args.annotations,
                     class_file=args.class_file, source=args.source, target=args.target, template=args.template,
                     num_classes=args.num_classes, on_error=args.on_error)

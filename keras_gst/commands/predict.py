@@ -45,7 +45,6 @@ def register(subparsers):
 def run(args):
     from keras_gst.checks import check_predict_args
     from keras_gst.errors import KerasGSTError
-    from keras_gst.export.inference import predict
 
     options = dict(labels=args.labels, top_k=args.topk, num_frames=args.frames, size=args.size, num_clips=args.clips,
                    num_crops=args.crops, timing=args.timing, runs=args.runs, num_threads=args.threads)
@@ -54,6 +53,8 @@ def run(args):
         predictor = _open(args)
     except KerasGSTError as e:
         return fail("predict", e, FLAGS)
+    from keras_gst.export.inference import predict
+
     progress = Progress(len(args.videos), "video", "predict")
     failed = 0
     for video in args.videos:

@@ -43,16 +43,20 @@ FLAGS = {"model": "--model", "video": "VIDEO", "labels": "--labels", "top_k": "-
 
 
 def run(args):
-    import numpy as np
-
-    from keras_gst.data import VideoDecodeError
-    from keras_gst.errors import KerasGSTError
-    from keras_gst.export.predictor import read_labels, softmax
     from keras_gst.checks import check_stream_args
-    from keras_gst.export.stream_runner import load_stream, stream_source
+    from keras_gst.errors import KerasGSTError
 
     try:
         check_stream_args(args.model, args.videos, args.labels, args.topk, args.threads, args.max_frames, args.plot)
+    except KerasGSTError as e:
+        return fail("stream", e, FLAGS)
+    import numpy as np
+
+    from keras_gst.data import VideoDecodeError
+    from keras_gst.export.predictor import read_labels, softmax
+    from keras_gst.export.stream_runner import load_stream, stream_source
+
+    try:
         stream = load_stream(args.model, num_threads=args.threads, trust_savedmodel=args.trust_savedmodel)
         labels = read_labels(args.labels, stream.num_classes) if args.labels else None
     except KerasGSTError as e:
