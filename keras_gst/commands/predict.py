@@ -7,7 +7,6 @@ the multi-view test of `keras-gst eval` (its pipeline and view averaging). The w
 """
 
 import json
-import sys
 
 from keras_gst.commands import argtypes as A
 from keras_gst.commands.report import Progress, fail
