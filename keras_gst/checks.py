@@ -111,7 +111,7 @@ def check_predict_args(model, videos, labels=None, top_k=5, num_frames=None, siz
     check_range("runs", runs, 1, MAX_RUNS, allow_none=False)
     check_range("num_threads", num_threads, 1, MAX_THREADS, allow_none=False)
     if timing and num_clips * num_crops > 1:
-        raise ParameterError("timing", "times one view; drop num_clips / num_crops (or timing)")
+        raise ParameterError("timing", "measures a single view: use one clip and one crop with it")
     check_model_path(model)
     if isinstance(labels, (str, os.PathLike)):
         check_input("labels", labels, "class name file")
