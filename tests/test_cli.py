@@ -124,7 +124,8 @@ def test_predict_prints_no_runtime_logs_unless_verbose(tiny_keras, real_data):
     assert after.stdout == quiet.stdout
     assert any(NATIVE_LOG_LINE.match(line.encode()) for line in after.stderr.splitlines())
     missing = _python(run, "predict", "missing.mp4", "--model", tiny_keras)
-    assert missing.returncode == 2 and missing.stderr == "error: cannot read missing.mp4: missing.mp4 does not exist\n"
+    assert missing.returncode == 2 and missing.stderr == (
+        "keras-gst predict: error: argument VIDEO: missing.mp4: does not exist (expected a video file or frame folder)\n")
 
 
 def test_shared_flag_spellings():

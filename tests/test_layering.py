@@ -19,13 +19,14 @@ ALLOWED = {
     "analysis": {"layers", "models", "analysis"},
     "atomic": set(),
     "errors": set(),
+    "checks": {"errors"},
     "data": {"data"},
     "evaluation": {"evaluation"},
-    "export": {"layers", "models", "data", "export"},
+    "export": {"layers", "models", "data", "evaluation", "export"},
     "training": {"layers", "models", "weights", "applications", "data", "analysis", "evaluation", "export", "training"},
 }
 CLI = {"commands", "cli"}
-BASE = {"atomic", "errors"}  # stdlib-only helpers (atomic file writes, typed errors) any package may use
+BASE = {"atomic", "errors", "checks"}  # stdlib-only helpers (atomic writes, typed errors, argument checks) any package may use
 
 
 def module_name(path):

@@ -6,6 +6,7 @@ import json
 import sys
 
 from keras_gst.commands import argtypes as A
+from keras_gst.commands.report import Progress, fail
 
 
 def register(subparsers):
@@ -14,13 +15,15 @@ def register(subparsers):
 
     p = subparsers.add_parser("eval", help="Evaluate a saved model: top-1/5, mean class acc., confusion matrix, multi-view.",
                               description=__doc__)
-    p.add_argument("model", nargs="?", help="saved model: a .keras file or a preset directory (keras-gst convert-torch --out)")
+    p.add_argument("model", nargs="?", help="saved model: a .keras file, a preset directory (keras-gst convert-torch --out), "
+                                            "a .tflite file or a SavedModel directory")
     p.add_argument("--annotations", "--list", dest="annotations", help="the split to evaluate (format of --dataset)")
     add_data_arguments(p, Recipe(on_error="skip"), splits=False)
     views = p.add_argument_group("views")
-    views.add_argument("--frames", type=A.positive_int, default=None, help="frames per clip (default: the model's, else 8)")
-    views.add_argument("--scale-size", type=A.positive_int, default=256)
-    views.add_argument("--crop-size", type=A.positive_int, default=None, help="default: the model's input size, else 224")
+    views.add_argument("--frames", type=A.positive_int, default=None, help="frames per clip, 1..256 (default: the model's, else 8)")
+    views.add_argument("--scale-size", type=A.positive_int, default=None,
+                       help="short side before the crop (default: crop size * 256 / 224)")
+    views.add_argument("--crop-size", type=A.positive_int, default=None, help="32..1024 (default: the model's input size, else 224)")
     views.add_argument("--sampling", choices=["segment", "dense"], default="segment")
     views.add_argument("--clips", type=A.positive_int, default=1, help="clips per video (multi-view)")
     views.add_argument("--crops", type=int, default=1, choices=[1, 3, 5, 10], help="crops per clip (multi-view)")
@@ -31,6 +34,8 @@ def register(subparsers):
     p.add_argument("--epic-verb-scores", help="scores.npz of a verb model's eval (with --epic-noun-scores: action accuracy)")
     p.add_argument("--epic-noun-scores", help="scores.npz of a noun model's eval, same clips in the same order")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON line")
+    p.add_argument("--trust-savedmodel", action="store_true",
+                   help="run a SavedModel without checking its ops (only one from a trusted source)")
     p.set_defaults(func=run)
 
 
@@ -47,12 +52,20 @@ def _epic(args):
     return 0
 
 
+FLAGS = {"model": "MODEL", "annotations": "--annotations", "class_names": "--class-file", "num_frames": "--frames",
+         "size": "--crop-size", "scale_size": "--scale-size", "num_clips": "--clips", "num_crops": "--crops",
+         "batch_size": "--batch-size", "max_batches": "--max-batches", "output_dir": "--output-dir",
+         "trust_savedmodel": "--trust-savedmodel"}
+
+
 def _error(message):
     print(f"keras-gst eval: error: {message}", file=sys.stderr)
     return 2
 
 
 def run(args):
+    from keras_gst.errors import KerasGSTError
+
     if args.epic_verb_scores or args.epic_noun_scores:
         if not (args.epic_verb_scores and args.epic_noun_scores):
             return _error("--epic-verb-scores and --epic-noun-scores go together")
@@ -61,38 +74,55 @@ def run(args):
         return _error("MODEL and --annotations are required")
     try:
         return _evaluate(args)
-    except (FileNotFoundError, ValueError) as e:  # bad model, data or labels: the message names it
-        return _error(e)
+    except KerasGSTError as e:
+        return fail("eval", e, FLAGS)
 
 
 def _evaluate(args):
-    from keras_gst.data import build_dataset
-    from keras_gst.evaluation import evaluate, format_report
-    from keras_gst.models import load_model
+    from keras_gst.checks import check_eval_args, check_input
+    from keras_gst.errors import ParameterError
+
+    views = dict(num_frames=args.frames, size=args.crop_size, scale_size=args.scale_size, num_clips=args.clips,
+                 num_crops=args.crops, average=args.average, batch_size=args.batch_size, max_batches=args.max_batches,
+                 output_dir=args.output_dir)
+    check_eval_args(args.model, **views)  # every flag before the list is read or the model loaded
+    check_input("annotations", args.annotations, "annotation file")
+    if args.class_file:
+        check_input("class_names", args.class_file, "class file")
+    from keras_gst.evaluation import format_report
+    from keras_gst.export.inference import evaluate_model
     from keras_gst.training.recipe import Recipe, frame_template, load_annotations
 
-    model = load_model(args.model, preprocessor=False)  # the pipeline normalises the clips
     recipe = Recipe(dataset=args.dataset, data_root=args.data_root, val_annotations=args.annotations,
                     class_file=args.class_file, source=args.source, target=args.target, template=args.template,
                     num_classes=args.num_classes, on_error=args.on_error)
-    ann = load_annotations(recipe, "val")
+    try:
+        ann = load_annotations(recipe, "val")
+    except (OSError, ValueError) as e:
+        raise ParameterError("annotations", f"cannot read {args.annotations}: {e}") from None
     if not len(ann):
-        return _error(f"no readable clips in {args.annotations} ({len(ann.skipped)} entries skipped)")
-    frames = args.frames or getattr(model, "num_frames", None) or 8
-    crop = args.crop_size or (getattr(model, "frame_shape", (None,))[0]) or 224
+        raise ParameterError("annotations", f"no readable clips in {args.annotations} ({len(ann.skipped)} entries skipped)")
     class_names = ann.class_names or None
-    ds = build_dataset(ann, num_frames=frames, training=False, batch_size=args.batch_size, class_names=class_names,
-                       num_classes=args.num_classes or getattr(model, "num_classes", None), template=frame_template(recipe),
-                       sampling=args.sampling, scale_size=args.scale_size, crop_size=crop, num_clips=args.clips,
-                       num_crops=args.crops, on_error=args.on_error)
-    result = evaluate(model, ds, class_names, args.output_dir, average=args.average, max_batches=args.max_batches)
-    headline = {k: result[k] for k in ("top1", "top5", "mean_class_accuracy", "num_samples")}
-    headline.update(views=args.clips * args.crops, skipped_annotations=len(ann.skipped))
+    labelled = sum(1 for r in ann.records if r.label != -1)  # what is scored (unlabeled entries are left out)
+    total = labelled if args.max_batches is None else min(labelled, args.max_batches * args.batch_size)
+    progress = Progress(total, "video", "eval")
+    try:
+        result = evaluate_model(args.model, ann, class_names, sampling=args.sampling, template=frame_template(recipe),
+                                on_error=args.on_error, trust_savedmodel=args.trust_savedmodel, progress=progress,
+                                **views)
+    finally:
+        progress.close()
+    if result.unlabeled:
+        print(f"keras-gst eval: warning: {result.unlabeled} unlabeled entries (label -1) of {args.annotations} left out",
+              file=sys.stderr)
+    headline = result.headline()
+    headline.update(skipped_annotations=len(ann.skipped))
     if args.json:
         print(json.dumps(headline))
     else:
-        print(f"{model.name} on {args.annotations}: {args.clips} clip(s) x {args.crops} crop(s) per video")
-        print(format_report(result, class_names))
+        print(f"{result.model} on {args.annotations}: {args.clips} clip(s) x {args.crops} crop(s) per video")
+        print(format_report({"top1": result.top1, "top5": result.top5, "mean_class_accuracy": result.mean_class_accuracy,
+                             "num_samples": result.num_samples, "per_class": result.per_class}, class_names))
         if args.output_dir:
             print(f"confusion matrix, per-class report, scores: {args.output_dir}")
     return 0

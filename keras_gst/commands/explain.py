@@ -7,6 +7,7 @@ resized to size * 256 / 224 before the centre crop (unless --frames / --size / -
 
 from keras_gst.commands import add_hidden_alias
 from keras_gst.commands import argtypes as A
+from keras_gst.commands.report import fail
 
 
 def register(subparsers):
@@ -16,9 +17,9 @@ def register(subparsers):
     p.add_argument("--model", required=True, help="saved model (.keras or preset directory)")
     p.add_argument("--labels", default=None, help="class names, one per line, in class-index order")
     add_hidden_alias(p, "--class-file", dest="labels")
-    p.add_argument("--frames", type=A.positive_int, default=None, help="frames sampled (default: the model's, else 8)")
+    p.add_argument("--frames", type=A.positive_int, default=None, help="frames sampled, 1..256 (default: the model's, else 8)")
     p.add_argument("--size", "--crop-size", dest="size", type=A.positive_int, default=None,
-                   help="crop size (default: the model's input size, else 224)")
+                   help="crop size, 32..1024 (default: the model's input size, else 224)")
     p.add_argument("--scale-size", type=A.positive_int, default=None,
                    help="short side before the centre crop (default: size * 256 / 224, as predict)")
     p.add_argument("--topk", type=A.positive_int, default=5, help="classes printed and drawn")
@@ -27,41 +28,60 @@ def register(subparsers):
     p.set_defaults(func=run)
 
 
+FLAGS = {"model": "--model", "video": "VIDEO", "labels": "--labels", "num_frames": "--frames", "size": "--size",
+         "scale_size": "--scale-size", "top_k": "--topk", "output": "--output"}
+
+
 def run(args):
-    import sys
+    from keras_gst.errors import KerasGSTError
 
     try:
+        _check(args)  # every flag before the model is loaded
         return _explain(args)
-    except (FileNotFoundError, ValueError) as e:  # bad model, video or labels: the message names it
-        print(f"keras-gst explain: error: {e}", file=sys.stderr)
-        return 2
+    except KerasGSTError as e:
+        return fail("explain", e, FLAGS)
+
+
+def _check(args):
+    from keras_gst.checks import check_input, check_model_path, check_output, check_range, check_views
+
+    check_views(args.frames, args.size, scale_size=args.scale_size)
+    check_range("top_k", args.topk, 1, None)
+    check_model_path(args.model)
+    check_input("video", args.video, "video file or frame folder")
+    if args.labels:
+        check_input("labels", args.labels, "class name file")
+    check_output("output", args.output)
 
 
 def _explain(args):
     import os
 
-    if not os.path.exists(args.video):
-        raise FileNotFoundError(f"no such video or frame folder: {args.video}")
     import keras
     import numpy as np
 
     from keras_gst.analysis.bn import frame_probabilities, plot_frame_probabilities
-    from keras_gst.data import VideoRecord, build_dataset, read_label_map
+    from keras_gst.data import VideoRecord, build_dataset
+    from keras_gst.errors import DataFileError, ParameterError
     from keras_gst.export.clips import scale_size_for
+    from keras_gst.export.predictor import read_labels
     from keras_gst.models import load_model
 
     model = load_model(args.model, preprocessor=False)  # the pipeline below normalises the clip
     frames = args.frames or getattr(model, "num_frames", None) or 8
     crop = args.size or getattr(model, "frame_shape", (None,))[0] or 224
-    names = read_label_map(args.labels) if args.labels else None
+    names = read_labels(args.labels) if args.labels else None
     if names is not None and len(names) != model.num_classes:
-        raise ValueError(f"--labels {args.labels} has {len(names)} class names, the model has "
-                         f"{model.num_classes} classes: pass the labels the model was trained with")
+        raise ParameterError("labels", f"{args.labels} has {len(names)} class names, the model has "
+                                       f"{model.num_classes} classes: pass the labels the model was trained with")
     record = VideoRecord(args.video, None, 0)
     template = "auto" if os.path.isdir(args.video) else "{:05d}.jpg"
     ds = build_dataset([record], num_frames=frames, training=False, batch_size=1, num_classes=model.num_classes,
                        template=template, scale_size=args.scale_size or scale_size_for(crop), crop_size=crop)
-    clip = next(iter(ds))[0][0].numpy()
+    try:
+        clip = next(iter(ds))[0][0].numpy()
+    except Exception as e:  # tf.data's decode errors (InvalidArgumentError, ...) name the file in their text
+        raise DataFileError(args.video, f"cannot read it: {str(e).splitlines()[0]}", "video") from None
     probs = frame_probabilities(model, clip)
     top_k = min(args.topk, model.num_classes)
     top = plot_frame_probabilities(probs, args.output, names, top_k=top_k,

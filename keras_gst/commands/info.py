@@ -8,8 +8,8 @@ from keras_gst.commands import argtypes as A
 def register(subparsers):
     parser = subparsers.add_parser("info", help="Build a GST/baseline model and print params and MACs.")
     add_model_arguments(parser)
-    parser.add_argument("--frames", type=A.positive_int, default=8, help="frames per clip for the MAC count (default 8)")
-    parser.add_argument("--size", type=A.positive_int, default=224, help="frame height and width for the MAC count (default 224)")
+    parser.add_argument("--frames", type=A.positive_int, default=8, help="frames per clip for the MAC count, 1..256 (default 8)")
+    parser.add_argument("--size", type=A.positive_int, default=224, help="frame height and width for the MAC count, 32..1024 (default 224)")
     parser.add_argument("--summary", action="store_true", help="also print the Keras layer summary")
     parser.add_argument("--json", action="store_true", help="print one JSON line (keys params, params_total, macs)")
     parser.set_defaults(func=run)
@@ -34,10 +34,28 @@ def build_model_from_args(args, weights=None, **kwargs):
                             block=args.block, groups=args.groups, **kwargs)
 
 
+FLAGS = {"num_frames": "--frames", "size": "--size"}
+
+
 def run(args):
+    import sys
+
+    from keras_gst.checks import FRAMES_RANGE, SIZE_RANGE, check_range
+    from keras_gst.commands.report import fail
+    from keras_gst.errors import KerasGSTError
+
+    try:
+        check_range("num_frames", args.frames, *FRAMES_RANGE)
+        check_range("size", args.size, *SIZE_RANGE)
+    except KerasGSTError as e:
+        return fail("info", e, FLAGS)
     from keras_gst.analysis import count_macs, count_params
 
-    model = build_model_from_args(args)
+    try:
+        model = build_model_from_args(args)
+    except ValueError as e:  # an architecture the flags cannot build (alpha / groups that do not divide, ...)
+        print(f"keras-gst info: error: {e}", file=sys.stderr)
+        return 2
     counts = count_params(model)
     macs = count_macs(model, (args.frames, args.size, args.size, 3))
     result = {

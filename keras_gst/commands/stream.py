@@ -14,9 +14,9 @@ the mean logits of the frames so far). `--json`: one line per emitted frame,
 import json
 import os
 import sys
-import time
 
 from keras_gst.commands import argtypes as A
+from keras_gst.commands.report import fail
 
 
 def register(subparsers):
@@ -33,102 +33,34 @@ def register(subparsers):
                         help="save the per-frame probabilities as a plot (VIDEO index appended for several inputs)")
     parser.add_argument("--threads", type=A.positive_int, default=2, help="TFLite interpreter threads")
     parser.add_argument("--max-frames", type=A.positive_int, default=None, help="stop each input after this many frames (cameras)")
+    parser.add_argument("--trust-savedmodel", action="store_true",
+                        help="run a SavedModel without checking its ops (only one from a trusted source)")
     parser.set_defaults(func=run)
 
 
-def _error(message):
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
-
-def iter_frames(source, max_frames=None):
-    """(RGB uint8 frames, info) of a video file, a frame folder or a camera index; `info["claimed"]`
-    is the container's frame count (0 if unknown)."""
-    from keras_gst.data import decode
-
-    info = {"claimed": 0}
-
-    def frames():
-        if source.isdigit() and not os.path.exists(source):
-            import cv2
-
-            capture = cv2.VideoCapture(int(source))
-            if not capture.isOpened():
-                raise decode.VideoDecodeError(f"cannot open camera {source}")
-            try:
-                while True:
-                    ok, frame = capture.read()
-                    if not ok:
-                        return
-                    yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-            finally:
-                capture.release()
-        elif os.path.isdir(source):
-            template = decode.detect_template(source)
-            count = decode.folder_frame_count(source, template)
-            info["claimed"] = count
-            for i in range(count):
-                yield decode.read_frames(decode.frame_paths(source, [i], template))[0]
-        else:
-            info["claimed"] = decode.claimed_frame_count(source)
-            yield from decode.iter_video_frames(source, timeout=86400.0)  # the model runs between frames
-
-    def limited():
-        for i, frame in enumerate(frames()):
-            if max_frames is not None and i >= max_frames:
-                return
-            yield frame
-
-    return limited(), info
-
-
-def stream_video(stream, source, max_frames=None):
-    """Run one input through `stream` from zero states: yields (frame index, frame logits, ms) for every
-    emitted frame, then flushes. Returns (via StopIteration.value) the number of frames read."""
-    import numpy as np
-
-    from keras_gst.export.clips import crop_clips, normalize_clip
-
-    h, w = stream.frame_size
-    if h != w:
-        raise ValueError(f"{stream.path} takes {h}x{w} frames; only square crops are supported")
-    states = stream.init_states()  # reset: nothing leaks from the previous input
-    frames, info = iter_frames(source, max_frames)
-    count, emitted = 0, 0
-    for frame in frames:
-        x = normalize_clip(crop_clips(np.asarray(frame)[None], 1, h))[0, 0]
-        start = time.perf_counter()
-        out, states = stream.step(x, 1.0, states)
-        ms = 1e3 * (time.perf_counter() - start)
-        count += 1
-        if out["valid"]:
-            yield emitted, out["frame_logits"], ms
-            emitted += 1
-    if count == 0:
-        raise ValueError(f"{source}: no frame could be read")
-    zero = np.zeros((h, w, 3), np.float32)
-    for _ in range(stream.delay):
-        start = time.perf_counter()
-        out, states = stream.step(zero, 0.0, states)
-        ms = 1e3 * (time.perf_counter() - start)
-        if out["valid"]:
-            yield emitted, out["frame_logits"], ms
-            emitted += 1
-    return count, info["claimed"]
+FLAGS = {"model": "--model", "video": "VIDEO", "labels": "--labels", "top_k": "--topk", "num_threads": "--threads",
+         "max_frames": "--max-frames", "plot": "--plot", "trust_savedmodel": "--trust-savedmodel"}
 
 
 def run(args):
+    from keras_gst.checks import check_stream_args
+    from keras_gst.errors import KerasGSTError
+
+    try:
+        check_stream_args(args.model, args.videos, args.labels, args.topk, args.threads, args.max_frames, args.plot)
+    except KerasGSTError as e:
+        return fail("stream", e, FLAGS)
     import numpy as np
 
     from keras_gst.data import VideoDecodeError
     from keras_gst.export.predictor import read_labels, softmax
-    from keras_gst.export.stream_runner import load_stream
+    from keras_gst.export.stream_runner import load_stream, stream_source
 
     try:
-        stream = load_stream(args.model, num_threads=args.threads)
+        stream = load_stream(args.model, num_threads=args.threads, trust_savedmodel=args.trust_savedmodel)
         labels = read_labels(args.labels, stream.num_classes) if args.labels else None
-    except (FileNotFoundError, ValueError) as e:
-        return _error(e)
+    except KerasGSTError as e:
+        return fail("stream", e, FLAGS)
     k = min(args.topk, stream.num_classes)
     names = labels or [str(i) for i in range(stream.num_classes)]
     failed, warnings = 0, 0
@@ -137,7 +69,7 @@ def run(args):
             print(f"{source}: {stream.kind} stream {args.model} ({stream.frame_size[0]}x{stream.frame_size[1]}, "
                   f"delay {stream.delay} frames)")
         total, probs, times = None, [], []
-        frames = stream_video(stream, source, args.max_frames)
+        frames = stream_source(stream, source, args.max_frames)
         try:
             while True:
                 i, logits, ms = next(frames)
@@ -156,8 +88,8 @@ def run(args):
                           flush=True)
         except StopIteration as stop:
             count, claimed = stop.value
-        except (VideoDecodeError, FileNotFoundError, OSError, ValueError) as e:
-            print(f"error: {source}: {e}", file=sys.stderr)
+        except (VideoDecodeError, OSError, ValueError) as e:  # DataFileError included: the message names the input
+            print(f"error: {source}: {getattr(e, 'detail', None) or e}", file=sys.stderr)
             failed += 1
             continue
         if claimed and count < claimed and not (args.max_frames and count >= args.max_frames):

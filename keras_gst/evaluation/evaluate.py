@@ -5,16 +5,18 @@ import os
 
 import numpy as np
 
+from keras_gst.errors import ModelFileError
 from keras_gst.evaluation import metrics as M
 
 
-def predict_scores(model, dataset, average="logits", max_batches=None, forward=None):
+def predict_scores(model, dataset, average="logits", max_batches=None, forward=None, progress=None):
     """(scores (N, C), labels (N,)) over `dataset` of (clips, labels) batches.
 
     clips: (B, T, H, W, 3) for one view, or (B, V, T, H, W, 3) for V views (clips x crops), which are
     run as one (B*V) batch and averaged per video: `average="logits"` (the authors' test script) or
     `"softmax"` (probabilities). `forward`, a function clips -> logits, replaces `model(clips)` (e.g. a
-    .tflite file's, see `keras-gst predict --clips --crops`).
+    .tflite file's, see `keras_gst.export.evaluate_model`). `progress`, if given, is called with the number
+    of videos of each batch once it is scored.
     """
     import keras
 
@@ -39,23 +41,29 @@ def predict_scores(model, dataset, average="logits", max_batches=None, forward=N
         scores = logits.reshape((-1, views, logits.shape[-1])).mean(axis=1)
         all_scores.append(scores)
         all_labels.append(np.asarray(labels).reshape(-1))
+        if progress is not None:
+            progress(len(scores))
     if not all_scores:
         raise ValueError("the evaluation dataset is empty")
     scores = np.concatenate(all_scores)
     bad = int(np.sum(~np.isfinite(scores).all(axis=1)))
     if bad:  # a NaN score would turn into a meaningless accuracy
-        raise ValueError(f"{model.name} gives NaN or infinite scores for {bad} of {len(scores)} clips: its weights are "
-                         "not finite (e.g. saved from a training run that diverged); use an earlier checkpoint")
+        raise ModelFileError(getattr(model, "path", getattr(model, "name", "the model")),
+                             f"gives NaN or infinite scores for {bad} of {len(scores)} clips: its weights are not finite "
+                             "(e.g. saved from a training run that diverged); use an earlier checkpoint")
     return scores, np.concatenate(all_labels).astype(np.int64)
 
 
-def evaluate(model, dataset, class_names=None, output_dir=None, average="logits", max_batches=None, title=None):
+def evaluate(model, dataset, class_names=None, output_dir=None, average="logits", max_batches=None, title=None,
+             forward=None, progress=None):
     """Top-1, top-5, mean class accuracy of `model` on `dataset`; with `output_dir`, also writes
     `confusion.png`, `confusion.csv`, `per_class.csv`, `metrics.json` and `scores.npz` there.
+    `forward` and `progress`: see `predict_scores`.
 
     Returns a dict: top1, top5, mean_class_accuracy, num_samples, confusion (array), per_class (rows).
     """
-    scores, labels = predict_scores(model, dataset, average=average, max_batches=max_batches)
+    scores, labels = predict_scores(model, dataset, average=average, max_batches=max_batches, forward=forward,
+                                    progress=progress)
     num_classes = scores.shape[1]
     result = M.classification_metrics(scores, labels, num_classes)
     result["per_class"] = M.per_class_report(result["confusion"], class_names)
@@ -64,7 +72,7 @@ def evaluate(model, dataset, class_names=None, output_dir=None, average="logits"
         M.write_confusion_csv(result["confusion"], os.path.join(output_dir, "confusion.csv"), class_names)
         M.write_report_csv(result["per_class"], os.path.join(output_dir, "per_class.csv"))
         M.plot_confusion(result["confusion"], os.path.join(output_dir, "confusion.png"), class_names,
-                         title=title or f"{model.name}: top-1 {result['top1']:.3f}")
+                         title=title or f"{getattr(model, 'name', 'model')}: top-1 {result['top1']:.3f}")
         np.savez(os.path.join(output_dir, "scores.npz"), scores=scores, labels=labels)
         with open(os.path.join(output_dir, "metrics.json"), "w") as f:
             json.dump({k: result[k] for k in ("top1", "top5", "mean_class_accuracy", "num_samples")}, f, indent=2)

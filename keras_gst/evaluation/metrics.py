@@ -51,6 +51,9 @@ def classification_metrics(scores, labels, num_classes=None):
     """{"top1", "top5", "mean_class_accuracy", "num_samples", "confusion"} of (N, C) scores."""
     scores, labels = np.asarray(scores), np.asarray(labels, np.int64)
     num_classes = num_classes or scores.shape[1]
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):  # -1 (unlabeled) would count as the last class
+        raise ValueError(f"labels must be in [0, {num_classes}), got {labels.min()}..{labels.max()}: leave unlabeled "
+                         "clips (-1) out of an evaluation")
     predictions = np.argmax(scores, axis=1)
     matrix = confusion_matrix(labels, predictions, num_classes)
     return {

@@ -1,5 +1,5 @@
 """One interface over the model formats for inference on clips: .keras, keras-hub preset dir, .tflite,
-SavedModel dir.
+SavedModel dir (the workflows over it: `keras_gst.export.inference`).
 
 `load_predictor(path)` returns a `Predictor` with `num_frames`, `size`, `input_dtype` (what the model
 file takes) and `logits(clips)` for pixel clips (N, T, size, size, 3) in [0, 255] (see `clips.model_input`).
@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from keras_gst.errors import ModelFileError, ParameterError
 from keras_gst.export.clips import model_input
 
 DEFAULT_NUM_FRAMES = 8
@@ -32,77 +33,103 @@ class Predictor:
             raise ValueError(f"expected clips (N, {self.num_frames}, {self.size}, {self.size}, 3), got {clips.shape}")
         return np.asarray(self._run(model_input(clips, self.input_dtype)), np.float32)
 
-
-FLAGS = {"num_frames": "--frames", "size": "--size"}  # the CLI flag of each choice, for messages
+    @property
+    def name(self):
+        return os.path.basename(self.path.rstrip("/\\")) or self.path
 
 
 def _pick(name, fixed, requested, default):
     if fixed is not None:
         if requested is not None and requested != fixed:
-            raise ValueError(f"the model file fixes {name}={fixed}; {FLAGS.get(name, name)} {requested} conflicts")
+            raise ParameterError(name, f"the model file fixes {name}={fixed}; {requested} conflicts")
         return int(fixed)
     return int(requested if requested is not None else default)
 
 
-def _square(h, w, what):
+def _square(h, w, path):
     if h != w:
-        raise ValueError(f"{what} takes {h}x{w} frames; only square crops are supported by predict")
+        raise ModelFileError(path, f"takes {h}x{w} frames; only square crops are supported")
     return h
 
 
-def load_predictor(path, num_frames=None, size=None, num_threads=2):
+def load_predictor(path, num_frames=None, size=None, num_threads=2, trust_savedmodel=False):
     """Open a .keras file, a keras-hub preset directory, a .tflite file or a SavedModel directory for inference.
 
     `num_frames`/`size` choose T and the crop size where the model file leaves them open (default 8
-    and 224); they must agree with the model where it fixes them.
+    and 224); they must agree with the model where it fixes them (else `ParameterError`). A .keras model,
+    a preset and a SavedModel run as one frozen graph (weights as constants, BatchNorm folded: see
+    `frozen_function`); a SavedModel's ops are checked first (`check_savedmodel`, skipped with
+    `trust_savedmodel=True`). A file that cannot be used raises `ModelFileError` naming it.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"model {path} does not exist")
+        raise ModelFileError(path, "does not exist (expected a model file or folder)")
     preset = os.path.isdir(path) and os.path.exists(os.path.join(path, "config.json"))
     if os.path.isdir(path) and not preset:
         if not os.path.exists(os.path.join(path, "saved_model.pb")):
-            raise ValueError(f"{path} is a directory without saved_model.pb or config.json (neither a SavedModel nor "
-                             f"a keras-hub preset)")
-        import tensorflow as tf
-
-        from keras_gst.export.savedmodel import load_savedmodel
-
-        loaded, fn, name, spec = load_savedmodel(path)
-        _, t, h, w, _ = spec.shape.as_list()
-        t = _pick("num_frames", t, num_frames, DEFAULT_NUM_FRAMES)
-        s = _pick("size", _square(h, w, path) if h is not None else None, size, DEFAULT_SIZE)
-        classes = fn.structured_outputs["logits"].shape[-1]
-
-        def run(x):
-            return fn(**{name: tf.constant(x)})["logits"].numpy()
-
-        run.loaded = loaded  # keep the SavedModel alive with its function
-        return Predictor("savedmodel", path, t, s, spec.dtype.name, int(classes), run)
+            raise ModelFileError(path, "a directory without saved_model.pb or config.json (neither a SavedModel nor "
+                                       "a keras-hub preset)")
+        return _savedmodel_predictor(path, num_frames, size, trust_savedmodel)
     if path.endswith(".tflite"):
         from keras_gst.export.tflite import TFLiteModel
 
-        model = TFLiteModel(path, num_threads=num_threads)
+        try:
+            model = TFLiteModel(path, num_threads=num_threads)
+            classes = model.runner.get_output_details()["logits"]["shape"][-1]
+        except (ValueError, RuntimeError, KeyError) as e:
+            raise ModelFileError(path, f"not a usable clip .tflite model ({e})") from None
         _, t, h, w, _ = model.input_shape
         t = _pick("num_frames", t, num_frames, DEFAULT_NUM_FRAMES)
         s = _pick("size", _square(h, w, path), size, DEFAULT_SIZE)
-        classes = model.runner.get_output_details()["logits"]["shape"][-1]
         return Predictor("tflite", path, t, s, model.input_dtype, int(classes), lambda x: model(x)["logits"])
     if path.endswith(".keras") or preset:
+        from keras_gst.export.frozen import frozen_function
         from keras_gst.export.rewrite import load_keras_model
 
         model = load_keras_model(path)
         _, t, h, w, _ = model.inputs[0].shape
         t = _pick("num_frames", t, num_frames, DEFAULT_NUM_FRAMES)
         s = _pick("size", _square(h, w, path) if h is not None else None, size, DEFAULT_SIZE)
-        from keras_gst.export.frozen import frozen_function
-
         # one traced graph with the weights as constants (BatchNorm folded once), not eager layer calls
         forward = frozen_function(model, (None, t, s, s, 3))
         kind = "preset" if preset else "keras"
         return Predictor(kind, path, t, s, "float32", int(model.outputs[0].shape[-1]), lambda x: forward(x).numpy())
-    raise ValueError(f"unknown model format {path}: expected a .keras file, a preset directory, a .tflite file or a "
-                     f"SavedModel directory")
+    raise ModelFileError(path, "unknown model format: expected a .keras file, a preset directory, a .tflite file or a "
+                               "SavedModel directory")
+
+
+def _savedmodel_predictor(path, num_frames, size, trust_savedmodel):
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    from keras_gst.export.savedmodel import load_savedmodel
+    from keras_gst.export.trust import check_savedmodel
+
+    check_savedmodel(path, trust=trust_savedmodel)
+    try:
+        loaded, fn, name, spec = load_savedmodel(path)
+        classes = fn.structured_outputs["logits"].shape[-1]
+    except (ValueError, KeyError, OSError, tf.errors.OpError) as e:
+        raise ModelFileError(path, f"not a usable clip SavedModel ({e})") from None
+    _, t, h, w, _ = spec.shape.as_list()
+    t = _pick("num_frames", t, num_frames, DEFAULT_NUM_FRAMES)
+    s = _pick("size", _square(h, w, path) if h is not None else None, size, DEFAULT_SIZE)
+    # the serving function with its variables as constants: the graph optimiser folds BatchNorm once. A
+    # SavedModel from elsewhere that TF cannot freeze (e.g. stateful ops) runs as loaded.
+    try:
+        frozen = convert_variables_to_constants_v2(fn)
+    except (ValueError, TypeError, tf.errors.OpError):
+        frozen = None
+    keys = sorted(fn.structured_outputs)
+
+    def run(x):
+        if frozen is None:
+            return fn(**{name: tf.constant(x)})["logits"].numpy()
+        outputs = frozen(**{name: tf.constant(x)})
+        return (outputs["logits"] if isinstance(outputs, dict) else outputs[keys.index("logits")]).numpy()
+
+    run.loaded = loaded  # keep the SavedModel alive with its function
+    return Predictor("savedmodel", path, t, s, spec.dtype.name, int(classes), run)
 
 
 def softmax(logits):
@@ -113,12 +140,16 @@ def softmax(logits):
 
 
 def read_labels(path, num_classes=None):
-    """Class names, one per line (blank lines skipped); checks the count against the model's classes."""
+    """Class names, one per line (blank lines skipped); checks the count against the model's classes
+    (`ParameterError("labels")`)."""
     from keras_gst.data import read_label_map
 
-    names = read_label_map(path)
+    try:
+        names = read_label_map(path)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise ParameterError("labels", f"cannot read {path}: {e}") from None
     if num_classes is not None and len(names) != num_classes:
-        raise ValueError(f"{path} has {len(names)} names, the model has {num_classes} classes")
+        raise ParameterError("labels", f"{path} has {len(names)} names, the model has {num_classes} classes")
     return names
 
 

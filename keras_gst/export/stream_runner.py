@@ -15,11 +15,15 @@ the clip logits (their mean, computed here, so the int8 file without the clip st
 """
 
 import os
+import time
 
 import numpy as np
 
+from keras_gst.checks import is_camera
+from keras_gst.errors import DataFileError, ModelFileError
 
-class StreamKindError(ValueError):
+
+class StreamKindError(ModelFileError):
     """The file is not a streaming model (e.g. a clip model given to `keras-gst stream`)."""
 
 
@@ -81,7 +85,7 @@ class TFLiteStream(FrameStream):
         inputs = self.runner.get_input_details()
         if "frame" not in inputs or "valid" not in inputs:
             raise StreamKindError(
-                f"{path} is not a streaming model (inputs: {sorted(inputs)}): export one with "
+                path, f"not a streaming model (inputs: {sorted(inputs)}): export one with "
                 "`keras-gst export --format streaming --out M.tflite`, or use `keras-gst predict` for clip models")
         self._inputs = inputs
         classes = self.runner.get_output_details()["frame_logits"]["shape"][-1]
@@ -99,15 +103,18 @@ class TFLiteStream(FrameStream):
 class SavedModelStream(FrameStream):
     kind = "savedmodel"
 
-    def __init__(self, path):
+    def __init__(self, path, trust_savedmodel=False):
         import tensorflow as tf
 
+        from keras_gst.export.trust import check_savedmodel
+
+        check_savedmodel(path, trust=trust_savedmodel)  # before any of its functions is restored
         self._tf = tf
         self.loaded = tf.saved_model.load(os.fspath(path))
         signatures = set(self.loaded.signatures)
         if not {"init_states", "call"} <= signatures:
             raise StreamKindError(
-                f"{path} is not a streaming SavedModel (signatures: {sorted(signatures)}, needs init_states and call): "
+                path, f"not a streaming SavedModel (signatures: {sorted(signatures)}, needs init_states and call): "
                 "export one with `keras-gst export --format streaming`, or use `keras-gst predict` for clip models")
         self._call = self.loaded.signatures["call"]
         specs = self._call.structured_input_signature[1]
@@ -146,25 +153,111 @@ class KerasStream(FrameStream):
         return {k: v.numpy() for k, v in out.items()}, {f"state_{k}": v for k, v in new.items()}
 
 
-def load_stream(path, num_threads=2):
-    """A `FrameStream` over a streaming .tflite file, a streaming SavedModel directory or a .keras model.
+def load_stream(path, num_threads=2, trust_savedmodel=False):
+    """A `FrameStream` over a streaming .tflite file, a streaming SavedModel directory (its ops checked
+    first, see `keras_gst.export.trust`) or a .keras model.
 
-    Raises FileNotFoundError for a missing path and `StreamKindError` (a ValueError) for a model of the
-    wrong kind (a clip model, an unknown format).
+    Raises `ModelFileError` for a missing or unreadable path and `StreamKindError` (a ValueError) for a
+    model of the wrong kind (a clip model, an unknown format).
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"model {path} does not exist")
+        raise ModelFileError(path, "does not exist (expected a model file or folder)")
     if os.path.isdir(path):
         if not os.path.exists(os.path.join(path, "saved_model.pb")):
-            raise StreamKindError(f"{path} is a directory without saved_model.pb (not a SavedModel)")
-        return SavedModelStream(path)
+            raise StreamKindError(path, "a directory without saved_model.pb (not a SavedModel)")
+        return SavedModelStream(path, trust_savedmodel)
     if path.endswith(".tflite"):
-        return TFLiteStream(path, num_threads=num_threads)
-    if path.endswith(".keras"):
         try:
-            return KerasStream(path)
+            return TFLiteStream(path, num_threads=num_threads)
+        except StreamKindError:
+            raise
+        except (ValueError, RuntimeError) as e:
+            raise ModelFileError(path, f"not a readable .tflite model ({e})") from None
+    if path.endswith(".keras"):
+        from keras_gst.models import load_model
+
+        model = load_model(path, compile=False, preprocessor=False)  # ModelFileError for a bad file
+        try:
+            return KerasStream(path, model)
         except ValueError as e:
-            raise StreamKindError(f"{path} cannot stream: {e}") from e
-    raise StreamKindError(f"unknown model format {path}: expected a streaming .tflite file, a streaming SavedModel "
-                          "directory or a .keras file")
+            raise StreamKindError(path, f"cannot stream: {e}") from e
+    raise StreamKindError(path, "unknown model format: expected a streaming .tflite file, a streaming SavedModel "
+                                "directory or a .keras file")
+
+
+def iter_frames(source, max_frames=None):
+    """(RGB uint8 frames, info) of a video file, a frame folder or a camera index; `info["claimed"]`
+    is the container's frame count (0 if unknown)."""
+    from keras_gst.data import decode
+
+    info = {"claimed": 0}
+
+    def frames():
+        if is_camera(source):
+            import cv2
+
+            capture = cv2.VideoCapture(int(source))
+            if not capture.isOpened():
+                raise decode.VideoDecodeError(f"cannot open camera {source}")
+            try:
+                while True:
+                    ok, frame = capture.read()
+                    if not ok:
+                        return
+                    yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            finally:
+                capture.release()
+        elif os.path.isdir(source):
+            template = decode.detect_template(source)
+            count = decode.folder_frame_count(source, template)
+            info["claimed"] = count
+            for i in range(count):
+                yield decode.read_frames(decode.frame_paths(source, [i], template))[0]
+        else:
+            info["claimed"] = decode.claimed_frame_count(source)
+            yield from decode.iter_video_frames(source, timeout=86400.0)  # the model runs between frames
+
+    def limited():
+        for i, frame in enumerate(frames()):
+            if max_frames is not None and i >= max_frames:
+                return
+            yield frame
+
+    return limited(), info
+
+
+def stream_source(stream, source, max_frames=None):
+    """Run one input (video file, frame folder or camera index) through `stream` from zero states: yields
+    (frame index, frame logits, ms) for every emitted frame, then flushes. Returns (via
+    StopIteration.value) (frames read, frames the container claims or 0)."""
+    from keras_gst.export.clips import crop_clips, normalize_clip
+
+    h, w = stream.frame_size
+    if h != w:
+        raise ModelFileError(stream.path, f"takes {h}x{w} frames; only square crops are supported")
+    if not is_camera(source) and not os.path.exists(source):
+        raise DataFileError(source, "does not exist (expected a video file, frame folder or camera index)", "video")
+    states = stream.init_states()  # reset: nothing leaks from the previous input
+    frames, info = iter_frames(source, max_frames)
+    count, emitted = 0, 0
+    for frame in frames:
+        x = normalize_clip(crop_clips(np.asarray(frame)[None], 1, h))[0, 0]
+        start = time.perf_counter()
+        out, states = stream.step(x, 1.0, states)
+        ms = 1e3 * (time.perf_counter() - start)
+        count += 1
+        if out["valid"]:
+            yield emitted, out["frame_logits"], ms
+            emitted += 1
+    if count == 0:
+        raise DataFileError(source, "no frame could be read", "video")
+    zero = np.zeros((h, w, 3), np.float32)
+    for _ in range(stream.delay):
+        start = time.perf_counter()
+        out, states = stream.step(zero, 0.0, states)
+        ms = 1e3 * (time.perf_counter() - start)
+        if out["valid"]:
+            yield emitted, out["frame_logits"], ms
+            emitted += 1
+    return count, info["claimed"]

@@ -7,10 +7,13 @@ turns one into today's `GSTVideoClassifier` with the same weights and outputs.
 """
 
 import os
+import zipfile
 
 import keras
 
-from keras_gst.models.gst_backbone import GSTBackbone, build_resnet, check_architecture
+from keras_gst.errors import ModelFileError
+
+from keras_gst.models.gst_backbone import GSTBackbone, build_resnet, check_architecture, check_local_preset
 from keras_gst.models.gst_video_classifier import GSTVideoClassifier, head_layers
 
 
@@ -64,35 +67,76 @@ def upgrade_legacy(model):
     return classifier
 
 
+MAX_UNPACKED_BYTES = 16 << 30  # a .keras file's members, unpacked
+MAX_PACKING_RATIO = 200  # unpacked / packed size of a member over 64 MiB (weights barely compress)
+
+
 def load_model(path, compile=False, preprocessor=True):
     """A `GSTVideoClassifier` from a keras-hub preset directory (`save_to_preset`, `keras-gst
     convert-torch --out DIR`) or a `.keras` file (keras-gst 0.1 files are upgraded, see `upgrade_legacy`).
 
     `preprocessor=False` drops a preset's preprocessor: for callers that feed normalised clips through
-    `predict` / `evaluate`.
+    `predict` / `evaluate`. `.keras` files load with Keras' `safe_mode` (no Lambda code runs). Anything
+    that is not a loadable keras_gst classifier raises `keras_gst.errors.ModelFileError` naming the file.
     """
     path = os.fspath(path)
     if os.path.isdir(path):
-        if not os.path.isfile(os.path.join(path, "task.json")):
-            if os.path.isfile(os.path.join(path, "config.json")):
-                raise ValueError(
-                    f"{path} is a backbone-only preset (no task.json): it has no classifier. Load it with "
-                    f"keras_gst.GSTVideoClassifier.from_preset({path!r}, num_classes=N) and train the head."
-                )
-            GSTVideoClassifier.from_preset(path)  # names the missing config.json
-        model = GSTVideoClassifier.from_preset(path)
-        if not preprocessor:
-            model.preprocessor = None
-        return model
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such model file or preset directory: {path}")
-    if not path.endswith(".keras"):
-        raise ValueError(f"{path}: expected a .keras file or a keras-hub preset directory")
-    model = keras.saving.load_model(path, compile=compile)
+        model = _load_preset(path)
+    elif not os.path.isfile(path):
+        raise ModelFileError(path, "does not exist (expected a .keras file or a preset folder)")
+    elif not path.endswith(".keras"):
+        raise ModelFileError(path, "not a .keras file or a keras-hub preset directory (keras_gst reads models saved "
+                                   "with model.save('m.keras') or save_to_preset; legacy .h5 files are not read)")
+    else:
+        model = _load_keras_file(path, compile)
+    if not preprocessor:
+        model.preprocessor = None
+    return model
+
+
+def _load_preset(path):
+    if not os.path.isfile(os.path.join(path, "task.json")) and os.path.isfile(os.path.join(path, "config.json")):
+        raise ModelFileError(path, f"a backbone-only preset (no task.json): it has no classifier. Load it with "
+                                   f"keras_gst.GSTVideoClassifier.from_preset({path!r}, num_classes=N) and train the head.")
+    check_local_preset(path)  # a missing file or another model's preset, named (FileNotFoundError, ValueError)
+    try:
+        return GSTVideoClassifier.from_preset(path)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(path, f"cannot load this preset: {e}") from None
+
+
+def _check_archive(path):
+    """A .keras file is a zip: refuse a torn one and a zip bomb before Keras unpacks it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ModelFileError(path, f"not a readable .keras archive ({e}): the file is torn (an interrupted copy or "
+                                   "save?) or another format; copy or save it again") from None
+    total = sum(m.file_size for m in members)
+    bomb = [m.filename for m in members if m.file_size > 64 << 20 and m.file_size > MAX_PACKING_RATIO * max(m.compress_size, 1)]
+    if total > MAX_UNPACKED_BYTES or bomb:
+        raise ModelFileError(path, f"refused: it unpacks to {total / 2**30:.1f} GiB{f' ({bomb[0]} is packed over {MAX_PACKING_RATIO}x)' if bomb else ''}, "
+                                   "not a model Keras saved")
+
+
+def _load_keras_file(path, compile):
+    _check_archive(path)
+    try:
+        model = keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as e:  # Keras raises ValueError, TypeError, KeyError, OSError, ... for a bad archive
+        text = str(e)
+        if "lambda" in text.lower() and "safe_mode" in text:
+            reason = ("holds a Lambda layer (Python code), which keras_gst does not run (Keras safe_mode). Only if you "
+                      "trust its author: keras.saving.load_model(path, safe_mode=False)")
+        elif "Could not locate" in text or "Unknown" in text or "not a KerasSaveable" in text:
+            reason = f"names a class that is not registered (custom code, or a newer/older library): {text.splitlines()[0]}"
+        else:
+            reason = f"cannot be loaded ({type(e).__name__}: {text.splitlines()[0] if text else 'no detail'})"
+        raise ModelFileError(path, reason) from None
     if isinstance(model, GSTResNet):
         model = upgrade_legacy(model)
     if not isinstance(model, GSTVideoClassifier):
-        raise ValueError(f"{path} holds a {type(model).__name__}, not a keras_gst GSTVideoClassifier")
-    if not preprocessor:
-        model.preprocessor = None
+        raise ModelFileError(path, f"holds a {type(model).__module__.split('.')[0]} {type(model).__name__}, not a "
+                                   "keras_gst GSTVideoClassifier")
     return model

@@ -1,0 +1,37 @@
+"""How the inference commands report: library errors as argparse-style messages naming the flag, and
+progress bars over many inputs."""
+
+import sys
+
+
+def fail(command, error, flags):
+    """Print a keras_gst error as `keras-gst COMMAND: error: argument FLAG: ...` (the flag of
+    `error.param` in `flags`, else its --spelling) and return exit status 2."""
+    param = getattr(error, "param", None)
+    flag = flags.get(param, f"--{param.replace('_', '-')}") if param else None
+    path = getattr(error, "path", None)
+    detail = getattr(error, "detail", None) or str(error)
+    text = f"{path}: {detail}" if path is not None else detail
+    print(f"keras-gst {command}: error: {f'argument {flag}: ' if flag else ''}{text}", file=sys.stderr)
+    return 2
+
+
+class Progress:
+    """A tqdm bar on a terminal; elsewhere nothing until `close()`, which prints one summary line."""
+
+    def __init__(self, total, unit, what):
+        from tqdm.auto import tqdm
+
+        self.tty = sys.stderr.isatty()
+        self.done, self.total, self.unit, self.what = 0, total, unit, what
+        self.bar = tqdm(total=total, unit=unit, desc=what, file=sys.stderr, leave=False, disable=not self.tty)
+
+    def __call__(self, n=1):
+        self.done += n
+        self.bar.update(n)
+
+    def close(self, failed=0):
+        self.bar.close()
+        if not self.tty and self.total and self.total > 1:
+            extra = f", {failed} failed" if failed else ""
+            print(f"{self.what}: {self.done} of {self.total} {self.unit}s{extra}", file=sys.stderr)
