@@ -10,7 +10,7 @@ At each epoch end (the callback runs after the CSV log and TensorBoard ones), in
    flushed before); plus the previous commit and the sizes at the start of the run;
 4. the pending best model is renamed to `best.keras` (and `best.txt` written), older copies removed.
 
-`restore()` (before training) reads the newest commit: it completes step 4 if a kill came before it,
+`restore(model)` (before training) reads the newest commit: it completes step 4 if a kill came before it,
 loads the weights (the previous commit's if those do not load: one more epoch redone), truncates the logs
 to the sizes of the commit it resumes from and removes newer log files (no duplicate rows or TensorBoard
 steps), and takes the best score from the commit. Anything written after the last commit is rolled back.
@@ -113,11 +113,12 @@ class EpochCommit(keras.callbacks.Callback):
 
     # resume
 
-    def restore(self):
+    def restore(self, model):
         """Roll the folder back to the last committed epoch and load that epoch's weights and optimizer
-        state into the model (built). Returns the epoch to start from (0: a fresh start); call it before
-        `fit(..., initial_epoch=...)`."""
-        optimizer = self.model.optimizer
+        state into `model` (built). Returns the epoch to start from (0: a fresh start); call it before
+        `model.fit(..., initial_epoch=...)`."""
+        self.set_model(model)
+        optimizer = model.optimizer
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.model.trainable_variables)
         state = self._read_state()
@@ -173,7 +174,7 @@ class EpochCommit(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.state is None:
-            raise RuntimeError("EpochCommit.restore() must run before fit (it gives the initial epoch)")
+            raise RuntimeError("call EpochCommit.restore(model) before fit (it gives the initial epoch)")
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch

@@ -302,7 +302,7 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
             # only now: a run that fails to start (data, weights) writes nothing
             resuming = _prepare_output_dir(recipe, paths)
             with strategy.scope():
-                initial_epoch = commit.restore()
+                initial_epoch = commit.restore(model)
             if resuming and recipe.verbose and initial_epoch:
                 print(f"resuming from {paths['backup']} after epoch {initial_epoch}", flush=True)
             if multi_worker:
