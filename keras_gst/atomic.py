@@ -146,6 +146,15 @@ def atomic_dir(path):
             _remove(old)
 
 
+def require_space(folder, nbytes):
+    """Raise OSError(ENOSPC) naming `folder` unless it has `nbytes` free (checked before a large write:
+    some writers, such as h5py, do not recover from a full disk in the middle of a file)."""
+    stat = os.statvfs(folder)
+    free = stat.f_bavail * stat.f_frsize
+    if free < nbytes:
+        raise OSError(errno.ENOSPC, f"{free / 2**20:.0f} MB free, {nbytes / 2**20:.0f} MB needed", folder)
+
+
 def write_text(path, text):
     """Write `text` to `path` atomically."""
     with atomic_path(path) as tmp:

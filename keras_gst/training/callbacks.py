@@ -2,7 +2,6 @@
 a clear stop on a non-finite loss, BN statistics averaged over replicas at each epoch end. The backup,
 best model and resume are `keras_gst.training.commit.EpochCommit`."""
 
-import logging
 import math
 import os
 
@@ -13,8 +12,6 @@ import tensorflow as tf
 from keras_gst import atomic
 from keras_gst.analysis.bn import bn_gamma_split
 from keras_gst.training.distribute import sync_batchnorm_statistics
-
-logger = logging.getLogger(__name__)
 
 
 class LearningRateLogger(keras.callbacks.Callback):

@@ -20,7 +20,6 @@ When no backup loads, the run starts over with a warning that says what was lost
 
 import contextlib
 import json
-import logging
 import math
 import os
 import re
@@ -28,10 +27,10 @@ import warnings
 import zipfile
 
 import keras
+import numpy as np
 
 from keras_gst import atomic
 
-logger = logging.getLogger(__name__)
 
 STATE = "state.json"
 WEIGHTS = re.compile(r"^epoch_(\d+)\.weights\.h5$")
@@ -57,6 +56,35 @@ def roll_back_logs(paths, sizes):
             os.remove(path)
         elif os.path.getsize(path) > sizes[path]:
             os.truncate(path, sizes[path])
+
+
+def variable_bytes(variables):
+    return sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in variables)
+
+
+def epoch_write_bytes(model):
+    """(backup, best model) bytes an epoch writes: weights with / without optimizer state (+ 1 MB of
+    file structure each)."""
+    weights = variable_bytes(model.weights) + 2**20
+    optimizer = variable_bytes(model.optimizer.variables) if model.optimizer is not None else 0
+    return weights + optimizer, weights
+
+
+def save_weights(model, path):
+    """`model.save_weights(path)` written atomically. On a write error (a full disk in the middle of the
+    file) the HDF5 file Keras leaves open is closed before the error goes on: left to the garbage collector,
+    h5py prints tracebacks and the process crashes at exit (SIGSEGV)."""
+    with atomic.atomic_path(path) as tmp:
+        try:
+            model.save_weights(tmp)
+        except OSError:
+            import h5py
+
+            for fid in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE):
+                if os.path.abspath(fid.name.decode()) == os.path.abspath(tmp):
+                    with contextlib.suppress(Exception):  # its flush fails again (the disk is still full)
+                        h5py.File(fid).close()
+            raise
 
 
 def is_complete_keras_file(path):
@@ -88,7 +116,7 @@ class EpochCommit(keras.callbacks.Callback):
         self.state = None
         self.best, self.best_epoch = -float("inf"), None
         self.restored_from = None  # the weights file a resume loaded
-        self.epoch = 0  # epochs done (committed or running)
+        self.epoch = 0  # epochs committed (the run stands there if stopped now)
 
     @property
     def state_path(self):
@@ -176,9 +204,6 @@ class EpochCommit(keras.callbacks.Callback):
         if self.state is None:
             raise RuntimeError("call EpochCommit.restore(model) before fit (it gives the initial epoch)")
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
     def _improved(self, logs):
         if self.best_path is None:
             return None
@@ -196,9 +221,10 @@ class EpochCommit(keras.callbacks.Callback):
         logs = logs or {}
         done = epoch + 1
         weights = f"epoch_{done:04d}.weights.h5"
-        with atomic.atomic_path(self._path(weights)) as tmp:
-            self.model.save_weights(tmp)
         improved = self._improved(logs)
+        backup_bytes, best_bytes = epoch_write_bytes(self.model)
+        atomic.require_space(self.backup_dir, backup_bytes + (best_bytes if improved else 0))
+        save_weights(self.model, self._path(weights))
         pending = None
         if improved:
             pending = f"best_{done:04d}.keras"
@@ -210,6 +236,7 @@ class EpochCommit(keras.callbacks.Callback):
                            "previous": previous, "start": self.state["start"]})
         self._promote(self.state)
         self._prune()
+        self.epoch = done
         if improved and self.params.get("verbose"):
             print(f"epoch {done}: {improved[0]} improved to {self.best:.4f}, saved {self.best_path}", flush=True)
 

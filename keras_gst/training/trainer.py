@@ -8,9 +8,6 @@ machines (`TF_CONFIG` with more than one worker): `MultiWorkerMirroredStrategy` 
 """
 
 import dataclasses
-import glob
-import logging
-import math
 import os
 import re
 import shutil
@@ -19,18 +16,15 @@ import time
 import warnings
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_gst import atomic
 from keras_gst.atomic import write_text
 from keras_gst.training import callbacks as C
-from keras_gst.training.commit import STATE, EpochCommit, is_complete_keras_file
+from keras_gst.training.commit import STATE, EpochCommit, epoch_write_bytes, is_complete_keras_file
 from keras_gst.training import distribute as D
 from keras_gst.training.optim import build_optimizer, scaled_learning_rate
 from keras_gst.training.recipe import dataset_options, load_annotations, num_classes_of, output_paths
-
-logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -80,6 +74,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.keep <= 0 or (self.nan_guard is not None and self.nan_guard.message):
             return
+        atomic.require_space(os.path.dirname(os.path.abspath(self.checkpoint_dir)), sum(epoch_write_bytes(self.model)))
         C.save_model(self.model, os.path.join(self.checkpoint_dir, f"epoch_{epoch + 1:03d}.keras"))
         self._prune(epoch + 1)
 
@@ -157,20 +152,15 @@ def _prepare_output_dir(recipe, paths):
     return resuming
 
 
-def _bytes(variables):
-    return sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in variables)
-
-
 def _write_error(error, folder, model, keep_checkpoints):
     """An `OutputWriteError` naming `folder` and about how much an epoch writes there."""
-    weights = _bytes(model.weights)
-    backup = weights + (_bytes(model.optimizer.variables) if model.optimizer is not None else 0)
-    need = 2 * backup + weights + keep_checkpoints * backup  # the new backup beside the previous, the best model
+    backup, best = epoch_write_bytes(model)
+    need = backup + best + keep_checkpoints * backup
     return OutputWriteError(
-        f"cannot write to {folder}: {error}. An epoch needs about {need / 2**20:.0f} MB free there (backup "
-        f"{backup / 2**20:.0f} MB with optimizer state, kept twice while the next one is written; best model "
-        f"{weights / 2**20:.0f} MB{'; checkpoints' if keep_checkpoints else ''}): free space or choose another "
-        f"output_dir; the same command resumes from the last finished epoch")
+        f"cannot write to {folder}: {error}. An epoch writes about {need / 2**20:.0f} MB there (its backup with "
+        f"optimizer state, {backup / 2**20:.0f} MB, and the best model, {best / 2**20:.0f} MB"
+        f"{', and a checkpoint' if keep_checkpoints else ''}) before the older copies are removed: free space "
+        f"or choose another output_dir; the same command resumes from the last finished epoch")
 
 
 class OutputWriteError(OSError):
@@ -323,7 +313,7 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
             trained = True
             evaluation = _finish(recipe, paths, model, commit, is_chief, val, class_names, num_classes)
     except KeyboardInterrupt as e:  # SIGINT, or SIGTERM (signals_as_interrupts)
-        where = "the final evaluation" if trained else f"epoch {commit.epoch + 1}"
+        where = "the final evaluation" if trained else f"epoch {commit.epoch + 1}"  # the first not committed
         raise atomic.Interrupted(f"interrupted at {where}; the same command resumes",
                                  getattr(e, "signum", signal.SIGINT)) from None
     except OutputWriteError:

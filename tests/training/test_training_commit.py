@@ -176,3 +176,21 @@ def test_a_damaged_best_model_is_replaced_not_kept(tmp_path):
         _, commit = _run(tmp_path, epochs=3, tensorboard=False)
     assert commit.best_epoch == 3 and is_complete_keras_file(best)
     assert open(tmp_path / "best.txt").read().split()[0] == "3"
+
+
+def test_a_full_disk_stops_before_writing_and_names_the_space(tmp_path, monkeypatch):
+    """Before: the backup write ran into the full disk in the middle of an HDF5 file (an h5py traceback, then
+    a segmentation fault)."""
+    import errno
+
+    _run(tmp_path, epochs=1, tensorboard=False)
+    state = (tmp_path / "backup" / "state.json").read_text()
+    real = os.statvfs
+    monkeypatch.setattr(os, "statvfs", lambda path: os.statvfs_result((4096, 4096, 10, 1, 1, 10, 1, 1, 0, 255))
+                        if "backup" in str(path) else real(path))
+    with pytest.raises(OSError) as e:
+        _run(tmp_path, epochs=2, tensorboard=False)
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(tmp_path / "backup")
+    assert "0 MB free" in str(e.value) and " MB needed" in str(e.value)
+    assert (tmp_path / "backup" / "state.json").read_text() == state  # epoch 1 stays the commit
+    assert sorted(os.listdir(tmp_path / "backup")) == ["epoch_0001.weights.h5", "state.json"]
