@@ -107,9 +107,10 @@ def _the_epoch_ends(monkeypatch):
     from keras_gst.training import commit
 
     return {
-        # the epoch's backup weights written (before: the resume saw no best score and saved worse epochs)
-        "backup": lambda: _kill_after(monkeypatch, keras.Model, "save_weights", 3),
-        # the new best model written (3rd save: epoch 3 improves in the reference run? any save works)
+        # the epoch's backup renamed into place (before: the resume kept no row of that epoch and, without a
+        # best score, saved a worse epoch as best)
+        "backup": lambda: _kill_after(monkeypatch, commit, "save_weights", 3),
+        # the new best model written (its second save)
         "best model": lambda: _kill_after(monkeypatch, C, "save_model", 2),
         # the commit written, best.keras not yet renamed into place
         "commit": lambda: _kill_after(monkeypatch, commit.EpochCommit, "_write_state", 4),
