@@ -8,6 +8,7 @@ machines (`TF_CONFIG` with more than one worker): `MultiWorkerMirroredStrategy` 
 """
 
 import dataclasses
+import errno
 import os
 import re
 import shutil
@@ -150,6 +151,9 @@ def _prepare_output_dir(recipe, paths):
             os.remove(paths["history"])
     write_text(paths["recipe"], recipe.to_json())
     return resuming
+
+
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
 
 
 def _write_error(error, folder, model, keep_checkpoints):
@@ -316,9 +320,9 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
         where = "the final evaluation" if trained else f"epoch {commit.epoch + 1}"  # the first not committed
         raise atomic.Interrupted(f"interrupted at {where}; the same command resumes",
                                  getattr(e, "signum", signal.SIGINT)) from None
-    except OutputWriteError:
-        raise
     except OSError as e:
+        if e.errno not in WRITE_ERRORS:
+            raise
         raise _write_error(e, paths["root"], model, recipe.keep_checkpoints) from e
     return FitResult(
         history=dict(history.history),
