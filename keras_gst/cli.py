@@ -127,7 +127,7 @@ def main(argv=None):
     try:
         code = args.func(args)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM where a command turns it into keras_gst.atomic.Interrupted
-        print(f"\n{e or 'interrupted'}", file=sys.stderr, flush=True)
+        print(str(e) or "interrupted", file=sys.stderr, flush=True)
         return getattr(e, "exit_code", 130)
     except OSError as e:  # a full disk, a read-only folder: the message names the file or folder
         print(f"error: {e}", file=sys.stderr, flush=True)
