@@ -1,24 +1,40 @@
-"""Atomic writes: a file a later run reads is written under a temporary name in the same folder, then
-renamed over its final name (`os.replace`, atomic on POSIX and Windows). A process killed at any moment
-leaves either the previous complete file or the new complete file, never a torn one (plus, at worst, a
-`.tmp-*` file that the next write of the same name removes).
+"""Safe writers: atomic files and folders, one writer per output folder, signals as exceptions.
 
-Durability against a power loss would also need an fsync; this guards against killed processes (SIGKILL,
-OOM killer, pre-emption) and against readers that see a file while it is being written.
+Atomic writes: a file (or a SavedModel folder) a later step or user reads is written under a temporary
+name in the same folder, fsynced, renamed over its final name (`os.replace`, atomic on POSIX), and the
+folder is fsynced. A process killed at any moment, or a power loss, leaves either the previous complete
+version or the new complete one, never a torn or empty one (plus, at worst, a `.tmp-*` leftover that the
+next write of the same name removes).
+
+`output_lock(folder)`: one writer per output folder (`train`, `extract-frames`, `shard`, `export`); a
+second one is refused at once with `FolderLockedError` naming the holder. An `fcntl.flock` lock, so the
+lock of a process that died (even by SIGKILL) is free again.
+
+`signals_as_interrupts()`: SIGTERM raises `Interrupted` like Ctrl-C raises `KeyboardInterrupt`, so a
+`with` / `finally` cleanup runs and the CLI prints one line and exits 128 + the signal number.
 """
 
 import contextlib
+import datetime
+import errno
+import fcntl
 import glob
+import json
 import os
+import shutil
+import signal
+import sys
 import uuid
 
 TMP_PREFIX = ".tmp-"
+OLD_PREFIX = ".old-"  # a folder replaced by `atomic_dir`, removed once the new one is in place
+LOCK_NAME = ".keras-gst.lock"
 
 
-def _temp_name(path):
+def _temp_name(path, prefix=TMP_PREFIX):
     folder, base = os.path.split(os.path.abspath(path))
     # keep the suffix (".keras", ".weights.h5", ".txt"): savers choose the format by it
-    return os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{base}")
+    return os.path.join(folder, f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}-{base}")
 
 
 def _alive(pid):
@@ -31,31 +47,112 @@ def _alive(pid):
     return True
 
 
-def remove_stale_temporaries(path):
-    """Remove leftovers of killed writes of `path`: temporary files whose writing process has ended (a
-    live process may be writing its own right now)."""
+def _leftovers(path, prefix):
+    """Leftovers `prefix<pid>-<id>-<base>` of writes of `path` by processes that have ended."""
     folder, base = os.path.split(os.path.abspath(path))
-    for old in glob.glob(os.path.join(glob.escape(folder), f"{TMP_PREFIX}*-{glob.escape(base)}")):
-        pid = os.path.basename(old)[len(TMP_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid))):
-            continue
+    for old in glob.glob(os.path.join(glob.escape(folder), f"{prefix}*-{glob.escape(base)}")):
+        pid = os.path.basename(old)[len(prefix):].split("-", 1)[0]
+        if not (pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid)))):
+            yield old
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
         with contextlib.suppress(OSError):
-            os.remove(old)
+            os.remove(path)
+
+
+def remove_stale_temporaries(path):
+    """Remove leftovers of killed writes of `path`: temporaries whose writing process has ended (a live
+    process may be writing its own right now). A folder that a killed `atomic_dir` had moved aside and not
+    yet replaced is put back first."""
+    for old in _leftovers(path, OLD_PREFIX):
+        if not os.path.exists(path):
+            os.replace(old, path)
+        else:
+            _remove(old)
+    for old in _leftovers(path, TMP_PREFIX):
+        _remove(old)
+
+
+def fsync_path(path):
+    """fsync a file or folder (its data, or its entries) to disk."""
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if os.path.isdir(path) else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root):
+    for folder, _, files in os.walk(root):
+        for name in files:
+            fsync_path(os.path.join(folder, name))
+        fsync_path(folder)
 
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path next to `path` with the same suffix; on success rename it to `path`.
-    On an exception the temporary file is removed and `path` is left as it was."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    """Yield a temporary path next to `path` with the same suffix; on success fsync it, rename it to
+    `path` and fsync the folder. On an exception the temporary file is removed and `path` is left as it
+    was."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
     remove_stale_temporaries(path)
     tmp = _temp_name(path)
     try:
         yield tmp
+        fsync_path(tmp)
         os.replace(tmp, path)
+        fsync_path(folder)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """Yield a temporary folder next to `path` (e.g. for `tf.saved_model.save`); on success fsync every
+    file in it and put it in place of `path`. An existing `path` is moved aside only once the new folder is
+    complete, and removed after the new one is in place (a kill in between leaves both; the next write or
+    `remove_stale_temporaries(path)` puts the previous one back). On an exception the temporary folder is
+    removed and `path` is left as it was."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    remove_stale_temporaries(path)
+    tmp = _temp_name(path)
+    os.makedirs(tmp)
+    old = None
+    try:
+        yield tmp
+        _fsync_tree(tmp)
+        if os.path.exists(path):
+            old = _temp_name(path, OLD_PREFIX)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        fsync_path(folder)
+    except BaseException:
+        if old is not None and not os.path.exists(path):
+            os.replace(old, path)
+            old = None
+        raise
+    finally:
+        if os.path.exists(tmp):
+            _remove(tmp)
+        if old is not None:
+            _remove(old)
+
+
+def require_space(folder, nbytes):
+    """Raise OSError(ENOSPC) naming `folder` unless it has `nbytes` free (checked before a large write:
+    some writers, such as h5py, do not recover from a full disk in the middle of a file)."""
+    stat = os.statvfs(folder)
+    free = stat.f_bavail * stat.f_frsize
+    if free < nbytes:
+        raise OSError(errno.ENOSPC, f"{free / 2**20:.0f} MB free, {nbytes / 2**20:.0f} MB needed", folder)
 
 
 def write_text(path, text):
@@ -64,3 +161,112 @@ def write_text(path, text):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
     return path
+
+
+def copy_file(source, path):
+    """Copy `source` to `path` atomically (a separate file: never a link that a later write of `source`
+    could change)."""
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)
+    return path
+
+
+class FolderLockedError(RuntimeError):
+    """Another process writes into the folder (`holder`: its pid, command and start time)."""
+
+    def __init__(self, folder, holder):
+        self.folder, self.holder = folder, holder
+        who = (f"pid {holder.get('pid', '?')} (`{holder.get('command', '?')}`, started {holder.get('started', '?')})"
+               if holder else "another process")
+        super().__init__(f"{folder} is in use by {who}: wait for it to finish, stop it, or write to another folder")
+
+
+_HELD = {}  # real path of a locked folder -> [fd, nesting count] (the same process may lock it again)
+
+
+def _read_holder(fd):
+    with contextlib.suppress(OSError, ValueError):
+        os.lseek(fd, 0, os.SEEK_SET)
+        return json.loads(os.read(fd, 65536).decode("utf-8"))
+    return {}
+
+
+@contextlib.contextmanager
+def output_lock(folder, command=None):
+    """Hold the write lock of `folder` (created if needed) for the `with` block; raise
+    `FolderLockedError` at once, naming the holder, if another process holds it. The lock file
+    `folder/.keras-gst.lock` holds the holder's pid, command (default: this process's command line) and
+    start time, and is removed on release; a folder this call created is removed on release if it is
+    still empty. The lock of a process that has ended is free (flock), whatever its file says."""
+    key = os.path.realpath(folder)
+    if key in _HELD:  # nested in the same process (e.g. `train` then its export step)
+        _HELD[key][1] += 1
+        try:
+            yield folder
+        finally:
+            _HELD[key][1] -= 1
+        return
+    created = not os.path.exists(folder)
+    os.makedirs(folder, exist_ok=True)
+    lock_path = os.path.join(folder, LOCK_NAME)
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = _read_holder(fd)
+            os.close(fd)
+            if e.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                raise FolderLockedError(folder, holder) from None
+            raise
+        try:  # the holder before us may have removed the file after we opened it: lock the current one
+            same = os.path.samestat(os.fstat(fd), os.stat(lock_path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    os.write(fd, json.dumps({"pid": os.getpid(), "command": command or " ".join(sys.argv), "started": started})
+             .encode("utf-8"))
+    _HELD[key] = [fd, 1]
+    try:
+        yield folder
+    finally:
+        del _HELD[key]
+        with contextlib.suppress(OSError):
+            os.remove(lock_path)  # still locked: a waiting process re-checks the file it locked
+        os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)  # only if empty
+
+
+class Interrupted(KeyboardInterrupt):
+    """The process got SIGINT or SIGTERM; `exit_code` is 128 + the signal number (130, 143)."""
+
+    def __init__(self, message="interrupted", signum=signal.SIGINT):
+        super().__init__(message)
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+
+
+@contextlib.contextmanager
+def signals_as_interrupts():
+    """In the `with` block (main thread), SIGTERM and SIGINT raise `Interrupted` (a `KeyboardInterrupt`)
+    in the main thread; the previous handlers come back after it."""
+    def handler(signum, frame):
+        raise Interrupted(signum=signum)
+
+    previous = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handler)
+    except ValueError:  # not the main thread: signals stay as they were
+        pass
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)

@@ -126,6 +126,12 @@ def main(argv=None):
     log_filter = None if args.show_logs else quiet_runtime_logs()
     try:
         code = args.func(args)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM where a command turns it into keras_gst.atomic.Interrupted
+        print(str(e) or "interrupted", file=sys.stderr, flush=True)
+        return getattr(e, "exit_code", 130)
+    except OSError as e:  # a full disk, a read-only folder: the message names the file or folder
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 1
     finally:
         if log_filter is not None:
             log_filter.close()

@@ -1,12 +1,9 @@
 """Training callbacks: learning rate in the logs, BN |gamma| histograms in TensorBoard (paper Fig. 4),
-a clear stop on a non-finite loss, BN statistics averaged over replicas at each epoch end."""
+a clear stop on a non-finite loss, BN statistics averaged over replicas at each epoch end. The backup,
+best model and resume are `keras_gst.training.commit.EpochCommit`."""
 
-import json
-import logging
 import math
 import os
-import re
-import shutil
 
 import keras
 import numpy as np
@@ -15,8 +12,6 @@ import tensorflow as tf
 from keras_gst import atomic
 from keras_gst.analysis.bn import bn_gamma_split
 from keras_gst.training.distribute import sync_batchnorm_statistics
-
-logger = logging.getLogger(__name__)
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -38,7 +33,13 @@ class LearningRateLogger(keras.callbacks.Callback):
 
 class TensorBoard(keras.callbacks.TensorBoard):
     """Keras' TensorBoard callback, keeping the epoch's `learning_rate` from `LearningRateLogger` (Keras
-    reads the optimizer at the epoch end, i.e. the next epoch's rate after a decay step)."""
+    reads the optimizer at the epoch end, i.e. the next epoch's rate after a decay step), and flushing its
+    event files at each epoch end (so `EpochCommit` records what the epoch wrote)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        for writer in self._writers.values():  # noqa: SLF001 (Keras keeps its summary writers there)
+            writer.flush()
 
     def _collect_learning_rate(self, logs):
         if logs and "learning_rate" in logs:
@@ -173,91 +174,3 @@ class SyncBatchNormStatistics(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         sync_batchnorm_statistics(self.model, self.strategy)
-
-
-class KeepBackupOnFailure(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that survives a kill at any moment and never keeps a NaN epoch.
-
-    Each backup writes `epoch_NNNN.weights.h5` (weights and optimizer state, NNNN = epochs done) under a
-    temporary name and renames it, then replaces `training_metadata.json` the same way, then removes the
-    copies older than the previous one. A kill leaves complete copies only. On resume the newest copy is
-    loaded; if it does not load (a torn or damaged file), the previous one is, and the run continues from
-    its epoch (one epoch lost). It neither saves the weights of an epoch that ended in a NaN stop nor
-    deletes its backup after one (the last good epoch stays there for a resume).
-    """
-
-    PATTERN = re.compile(r"^epoch_(\d+)\.weights\.h5$")
-
-    def __init__(self, backup_dir, nan_guard=None, keep=2, **kwargs):
-        super().__init__(backup_dir, **kwargs)
-        self.nan_guard = nan_guard
-        self.keep = max(1, int(keep))
-        self.restored_from = None
-
-    def _failed(self):
-        return self.nan_guard is not None and self.nan_guard.message is not None
-
-    def _copies(self):
-        """Backup weight files, newest epoch first: [(epoch, path)]."""
-        if not os.path.isdir(self.backup_dir):
-            return []
-        found = [(int(m.group(1)), os.path.join(self.backup_dir, name))
-                 for name in os.listdir(self.backup_dir) if (m := self.PATTERN.match(name))]
-        return sorted(found, reverse=True)
-
-    def _save_model(self):
-        epoch = self._current_epoch
-        name = f"epoch_{epoch:04d}.weights.h5"
-        path = os.path.join(self.backup_dir, name)
-        with atomic.atomic_path(path) as tmp:
-            self.model.save_weights(tmp)
-        atomic.write_text(self._training_metadata_path,
-                          json.dumps({"epoch": epoch, "batch": self._last_batch_seen, "weights": name}))
-        for old_epoch, old in self._copies()[self.keep:]:
-            os.remove(old)
-
-    def on_train_begin(self, logs=None):
-        self._load_model()
-
-    def _load_model(self):
-        if not self.model.built:
-            raise ValueError("KeepBackupOnFailure needs a built model before fit()")
-        # every copy is complete (renamed into place) and named by its epoch: the newest that loads wins
-        copies = self._copies()
-        if os.path.exists(os.path.join(self.backup_dir, "latest.weights.h5")):  # written by an older version
-            copies.append((None, os.path.join(self.backup_dir, "latest.weights.h5")))
-        if not copies:
-            return
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        errors = []
-        for epoch, path in copies:
-            try:
-                self.model.load_weights(path)
-            except Exception as e:  # noqa: BLE001 (h5py raises OSError, KeyError, ValueError on damaged files)
-                errors.append(f"{path}: {type(e).__name__}: {e}")
-                logger.warning("backup %s does not load (%s); trying the previous one", path, e)
-                continue
-            if epoch is None:
-                with open(self._training_metadata_path) as f:
-                    epoch = int(json.load(f)["epoch"])
-            self.model._initial_epoch = epoch  # noqa: SLF001 (what BackupAndRestore sets)
-            self.restored_from = path
-            if errors:
-                print(f"resumed from the previous backup {path} (epoch {epoch}): the newer one did not load",
-                      flush=True)
-            return
-        raise RuntimeError(f"no backup in {self.backup_dir} loads ({'; '.join(errors)}); delete the folder or "
-                           f"run with --no-resume to start over")
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not self._failed():  # never back up the weights of a NaN epoch
-            super().on_epoch_end(epoch, logs)
-
-    def on_train_batch_end(self, batch, logs=None):
-        if not self._failed():
-            super().on_train_batch_end(batch, logs)
-
-    def on_train_end(self, logs=None):
-        if not self._failed() and self.delete_checkpoint:
-            shutil.rmtree(self.backup_dir, ignore_errors=True)

@@ -5,7 +5,7 @@ Each step is `strategy.run(model.train_step, ...)` on a batch from
 `strategy.distribute_datasets_from_function`: Keras' own `train_step` (loss scaled by the replica count,
 `optimizer.apply`, metrics) runs per replica, and `GSTSGD` all-reduces the gradients across workers
 before clipping and the update, so every worker applies the same update. Keras callbacks run as in
-`fit` (`on_train_begin`, `on_epoch_*`, `on_train_batch_*`), so `BackupAndRestore`, checkpoints,
+`fit` (`on_train_begin`, `on_epoch_*`, `on_train_batch_*`), so the epoch commit (backup, resume), checkpoints,
 TensorBoard and the NaN stop work unchanged; BN moving statistics are averaged across workers at each
 epoch end (`SyncBatchNormStatistics`).
 """
@@ -22,11 +22,12 @@ def _to_float(logs):
 
 
 def custom_fit(model, strategy, train_dataset, epochs, steps_per_epoch, validation_data=None, callbacks=(),
-               validation_steps=None, verbose=2):
+               validation_steps=None, verbose=2, initial_epoch=0):
     """Train `model` (compiled under `strategy.scope()`) like `model.fit(...)`; returns the History.
 
     `train_dataset` and `validation_data` are distributed datasets (`distribute_datasets_from_function`);
-    the training one must repeat. Every worker must call this with the same arguments.
+    the training one must repeat; training starts after `initial_epoch` epochs (a resume). Every worker
+    must call this with the same arguments.
     """
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList(
@@ -46,9 +47,7 @@ def custom_fit(model, strategy, train_dataset, epochs, steps_per_epoch, validati
         return reduce(strategy.run(model.test_step, args=(batch,)))
 
     model.stop_training = False
-    model._initial_epoch = 0  # noqa: SLF001 (BackupAndRestore sets it in on_train_begin, as for fit)
     callback_list.on_train_begin()
-    initial_epoch = int(getattr(model, "_initial_epoch", 0) or 0)
     iterator = iter(train_dataset)
     logs = {}
     for epoch in range(initial_epoch, epochs):

@@ -8,25 +8,24 @@ machines (`TF_CONFIG` with more than one worker): `MultiWorkerMirroredStrategy` 
 """
 
 import dataclasses
-import glob
-import logging
-import math
+import errno
 import os
 import re
 import shutil
+import signal
 import time
 import warnings
 
 import keras
 import tensorflow as tf
 
+from keras_gst import atomic
 from keras_gst.atomic import write_text
 from keras_gst.training import callbacks as C
+from keras_gst.training.commit import STATE, EpochCommit, epoch_write_bytes, is_complete_keras_file
 from keras_gst.training import distribute as D
 from keras_gst.training.optim import build_optimizer, scaled_learning_rate
 from keras_gst.training.recipe import dataset_options, load_annotations, num_classes_of, output_paths
-
-logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -51,32 +50,17 @@ class FitResult:
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves `best.keras` (the model without optimizer state, for inference and export) when the monitored
-    metric (val_top1, else top1) improves, and with `keep` > 0 also `checkpoints/epoch_NNN.keras` each epoch
-    (with optimizer state), keeping the `keep` latest epochs. Every file is written atomically; nothing is
-    saved for an epoch with a non-finite loss or metric (`nan_guard` runs first and flags it)."""
+    """With `keep` > 0, saves `checkpoints/epoch_NNN.keras` each epoch (the model with optimizer state),
+    keeping the `keep` latest epochs. Every file is written atomically; nothing is saved for an epoch with
+    a non-finite loss or metric (`nan_guard` runs first and flags it). The best model is `EpochCommit`'s."""
 
     PATTERN = re.compile(r"^epoch_(\d+)\.keras$")
 
-    def __init__(self, checkpoint_dir, best_path, score_path, keep=0, nan_guard=None, monitor="val_top1"):
+    def __init__(self, checkpoint_dir, keep, nan_guard=None):
         super().__init__()
         self.checkpoint_dir = checkpoint_dir
-        self.best_path = best_path
-        self.score_path = score_path  # "<epoch> <value>" of the best so far, read back on resume
         self.keep = keep
         self.nan_guard = nan_guard
-        self.monitor = monitor
-        self.best = -float("inf")
-        self.best_epoch = None
-
-    def on_train_begin(self, logs=None):
-        if os.path.exists(self.score_path):  # fit removes it unless it resumes a run: keep the previous best
-            try:
-                with open(self.score_path) as f:
-                    epoch, value = f.read().split()
-                self.best_epoch, self.best = int(epoch), float(value)
-            except (OSError, ValueError) as e:
-                logger.warning("ignoring the unreadable best score %s (%s)", self.score_path, e)
 
     def _prune(self, epoch):
         found = []
@@ -89,20 +73,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 os.remove(path)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.nan_guard is not None and self.nan_guard.message:
+        if self.keep <= 0 or (self.nan_guard is not None and self.nan_guard.message):
             return
-        logs = logs or {}
-        if self.keep > 0:
-            C.save_model(self.model, os.path.join(self.checkpoint_dir, f"epoch_{epoch + 1:03d}.keras"))
-            self._prune(epoch + 1)
-        key = self.monitor if self.monitor in logs else self.monitor.replace("val_", "")
-        value = logs.get(key)
-        if value is not None and math.isfinite(float(value)) and float(value) > self.best:
-            self.best, self.best_epoch = float(value), epoch + 1
-            C.save_model(self.model, self.best_path, include_optimizer=False)
-            write_text(self.score_path, f"{self.best_epoch} {self.best}\n")
-            if self.params.get("verbose"):
-                print(f"epoch {epoch + 1}: {key} improved to {self.best:.4f}, saved {self.best_path}", flush=True)
+        atomic.require_space(os.path.dirname(os.path.abspath(self.checkpoint_dir)), sum(epoch_write_bytes(self.model)))
+        C.save_model(self.model, os.path.join(self.checkpoint_dir, f"epoch_{epoch + 1:03d}.keras"))
+        self._prune(epoch + 1)
 
 
 def _build_model(recipe, num_classes):
@@ -165,18 +140,36 @@ def _small_run_warnings(recipe, num_clips, global_batch, steps_per_epoch):
 
 
 def _prepare_output_dir(recipe, paths):
-    """Create the run's folder, start fresh (unless resuming) and write recipe.json."""
-    os.makedirs(paths["root"], exist_ok=True)
-    resuming = recipe.resume and bool(glob.glob(os.path.join(glob.escape(paths["backup"]), "*.weights.h5")))
-    if not resuming:  # a fresh run: forget an earlier run's backup, checkpoints, models, score and history here
+    """Start fresh (unless resuming a committed run) and write recipe.json. A fresh run removes an earlier
+    run's backup, checkpoints and history here, but keeps its best.keras / best.txt / model.keras until
+    this run's first epoch replaces them (a loadable model is never deleted before its replacement)."""
+    resuming = recipe.resume and os.path.exists(os.path.join(paths["backup"], STATE))
+    if not resuming:
         for name in ("backup", "checkpoints"):
             shutil.rmtree(paths[name], ignore_errors=True)
-        for name in ("history", "best_score", "best", "model"):
-            if os.path.exists(paths[name]):
-                os.remove(paths[name])
-    elif recipe.verbose:
-        print(f"resuming from {paths['backup']}", flush=True)
+        if os.path.exists(paths["history"]):
+            os.remove(paths["history"])
     write_text(paths["recipe"], recipe.to_json())
+    return resuming
+
+
+WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
+
+
+def _write_error(error, folder, model, keep_checkpoints):
+    """An `OutputWriteError` naming `folder` and about how much an epoch writes there."""
+    backup, best = epoch_write_bytes(model)
+    need = backup + best + keep_checkpoints * backup
+    return OutputWriteError(
+        f"cannot write to {folder}: {error}. An epoch writes about {need / 2**20:.0f} MB there (its backup with "
+        f"optimizer state, {backup / 2**20:.0f} MB, and the best model, {best / 2**20:.0f} MB"
+        f"{', and a checkpoint' if keep_checkpoints else ''}) before the older copies are removed: free space "
+        f"or choose another output_dir; the same command resumes from the last finished epoch")
+
+
+class OutputWriteError(OSError):
+    """Training could not write its output folder (full disk, quota, read-only): the message names the
+    folder and the space an epoch needs. Every file written before is complete."""
 
 
 def fit(recipe, strategy=None, train_records=None, val_records=None):
@@ -184,14 +177,26 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
 
     `strategy`: a `tf.distribute.Strategy` (default: `get_strategy(recipe.strategy, recipe.devices)`).
     `train_records` / `val_records`: `keras_gst.data.Annotations` overriding the recipe's annotation
-    files (e.g. the synthetic dataset, class folders). Raises `NonFiniteLossError` on a NaN loss.
-    """
-    from keras_gst.data import SkipLog, build_dataset, require_labels
+    files (e.g. the synthetic dataset, class folders).
 
+    The output folder is locked for the run (`keras_gst.atomic.output_lock`: a second writer gets
+    `FolderLockedError` at once). Raises `NonFiniteLossError` on a NaN loss, `OutputWriteError` when the
+    folder cannot be written (full disk: the message says how much an epoch needs), and
+    `keras_gst.atomic.Interrupted` ("interrupted at epoch N; the same command resumes") on SIGINT / SIGTERM.
+    Each finished epoch is committed as one unit (`EpochCommit`), so whenever the run stops, running it
+    again resumes from the last finished epoch.
+    """
     start = time.time()
     strategy = strategy or D.get_strategy(recipe.strategy, recipe.devices)
-    multi_worker = D.is_multi_worker(strategy)
     output_dir, is_chief = _worker_output_dir(recipe, strategy)
+    with atomic.output_lock(output_dir):
+        return _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, start)
+
+
+def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, start):
+    from keras_gst.data import SkipLog, build_dataset, require_labels
+
+    multi_worker = D.is_multi_worker(strategy)
     paths = output_paths(output_dir)
     if recipe.seed is not None:
         keras.utils.set_random_seed(recipe.seed)
@@ -262,22 +267,11 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
         compile_model(model, optimizer, num_classes)
         optimizer.build(model.trainable_variables)
 
-    _prepare_output_dir(recipe, paths)  # only now: a run that fails to start (data, weights) writes nothing
-
     nan_guard = C.StopOnNaN()
-    backup = C.KeepBackupOnFailure(paths["backup"], nan_guard=nan_guard)
-    callbacks = [
-        nan_guard,
-        C.LearningRateLogger(),
-        C.SyncBatchNormStatistics(strategy),
-        backup,
-    ]
-    checkpoint = None
+    callbacks = [nan_guard, C.LearningRateLogger(), C.SyncBatchNormStatistics(strategy)]
     if is_chief:
-        checkpoint = EpochCheckpoint(paths["checkpoints"], paths["best"], paths["best_score"], recipe.keep_checkpoints,
-                                     nan_guard)
         callbacks += [
-            checkpoint,
+            EpochCheckpoint(paths["checkpoints"], recipe.keep_checkpoints, nan_guard),
             keras.callbacks.CSVLogger(paths["history"], append=True),
             C.TensorBoard(paths["tensorboard"], write_graph=False, update_freq="epoch"),
         ]
@@ -286,6 +280,9 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     if recipe.patience and val_ds is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_top1", mode="max", patience=recipe.patience,
                                                        verbose=int(bool(recipe.verbose))))
+    commit = EpochCommit(paths["backup"], paths["best"] if is_chief else None, nan_guard=nan_guard,
+                         logs=[paths["history"], paths["tensorboard"]] if is_chief else [])
+    callbacks.append(commit)  # last: it commits what the others wrote for the epoch
 
     if recipe.verbose:
         print(f"{model.name}: {num_classes} classes, {len(train)} training clips"
@@ -293,33 +290,40 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
               f"{' on ' + str(strategy.extended._num_workers) + ' workers' if multi_worker else ''}, "  # noqa: SLF001
               f"global batch {global_batch}, lr {lr:g}, {steps_per_epoch} steps/epoch, {recipe.epochs} epochs",
               flush=True)
-    if multi_worker:
-        history = _custom_fit(model, strategy, train_ds, recipe, steps_per_epoch, val_ds, callbacks, validation_steps)
-    else:
-        with warnings.catch_warnings():
-            # The training data repeats; the validation data ends without a known length, which Keras
-            # reports as "ran out of data" once. Shuffling happens in the pipeline.
-            warnings.filterwarnings("ignore", message=r".*input ran out of data")
-            warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed")
-            history = model.fit(
-                train_ds,
-                epochs=recipe.epochs,
-                steps_per_epoch=steps_per_epoch,
-                validation_data=val_ds,
-                validation_steps=validation_steps,
-                callbacks=callbacks,
-                verbose=recipe.verbose,
-            )
-    initial_epoch = int(getattr(model, "_initial_epoch", 0) or 0)
-    if nan_guard.message:
-        raise C.NonFiniteLossError(nan_guard.message)
-
-    evaluation = None
-    if is_chief:
-        if checkpoint is not None and not os.path.exists(paths["best"]):  # no monitored value: the last epoch
-            C.save_model(model, paths["best"], include_optimizer=False)
-        if recipe.evaluate_at_end and val is not None:
-            evaluation = _final_evaluation(recipe, paths, val, class_names, num_classes)
+    trained = False
+    try:
+        with atomic.signals_as_interrupts():
+            # only now: a run that fails to start (data, weights) writes nothing
+            resuming = _prepare_output_dir(recipe, paths)
+            with strategy.scope():
+                initial_epoch = commit.restore(model)
+            if resuming and recipe.verbose and initial_epoch:
+                print(f"resuming from {paths['backup']} after epoch {initial_epoch}", flush=True)
+            if multi_worker:
+                history = _custom_fit(model, strategy, train_ds, recipe, steps_per_epoch, val_ds, callbacks,
+                                      validation_steps, initial_epoch)
+            else:
+                with warnings.catch_warnings():
+                    # The training data repeats; the validation data ends without a known length, which Keras
+                    # reports as "ran out of data" once. Shuffling happens in the pipeline.
+                    warnings.filterwarnings("ignore", message=r".*input ran out of data")
+                    warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed")
+                    history = model.fit(train_ds, epochs=recipe.epochs, initial_epoch=initial_epoch,
+                                        steps_per_epoch=steps_per_epoch, validation_data=val_ds,
+                                        validation_steps=validation_steps, callbacks=callbacks,
+                                        verbose=recipe.verbose)
+            if nan_guard.message:
+                raise C.NonFiniteLossError(nan_guard.message)
+            trained = True
+            evaluation = _finish(recipe, paths, model, commit, is_chief, val, class_names, num_classes)
+    except KeyboardInterrupt as e:  # SIGINT, or SIGTERM (signals_as_interrupts)
+        where = "the final evaluation" if trained else f"epoch {commit.epoch + 1}"  # the first not committed
+        raise atomic.Interrupted(f"interrupted at {where}; the same command resumes",
+                                 getattr(e, "signum", signal.SIGINT)) from None
+    except OSError as e:
+        if e.errno not in WRITE_ERRORS:
+            raise
+        raise _write_error(e, paths["root"], model, recipe.keep_checkpoints) from e
     return FitResult(
         history=dict(history.history),
         paths=paths,
@@ -339,11 +343,27 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     )
 
 
-def _custom_fit(model, strategy, train_ds, recipe, steps_per_epoch, val_ds, callbacks, validation_steps):
+def _custom_fit(model, strategy, train_ds, recipe, steps_per_epoch, val_ds, callbacks, validation_steps,
+                initial_epoch):
     from keras_gst.training.loop import custom_fit
 
     return custom_fit(model, strategy, train_ds, recipe.epochs, steps_per_epoch, validation_data=val_ds,
-                      callbacks=callbacks, validation_steps=validation_steps, verbose=recipe.verbose)
+                      callbacks=callbacks, validation_steps=validation_steps, verbose=recipe.verbose,
+                      initial_epoch=initial_epoch)
+
+
+def _finish(recipe, paths, model, commit, is_chief, val, class_names, num_classes):
+    """After training: best.keras (the last epoch's model when no epoch had a monitored value), the final
+    evaluation, then the backup removed (only now: a complete best model exists). Returns the evaluation."""
+    evaluation = None
+    if is_chief:
+        if commit.best_epoch is None:
+            C.save_model(model, paths["best"], include_optimizer=False)
+        if recipe.evaluate_at_end and val is not None:
+            evaluation = _final_evaluation(recipe, paths, val, class_names, num_classes)
+    if not is_chief or is_complete_keras_file(paths["best"]):
+        shutil.rmtree(paths["backup"], ignore_errors=True)
+    return evaluation
 
 
 def _final_evaluation(recipe, paths, val, class_names, num_classes):

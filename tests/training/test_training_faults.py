@@ -19,7 +19,7 @@ CHILD = textwrap.dedent('''
     import numpy as np
     import keras
     from keras_gst.training import callbacks as C
-    from keras_gst.training.trainer import EpochCheckpoint
+    from keras_gst.training.commit import EpochCommit
 
     out, epochs, kill_at = sys.argv[1], int(sys.argv[2]), os.environ.get("KILL_AT", "")
     os.makedirs(out, exist_ok=True)
@@ -48,15 +48,15 @@ CHILD = textwrap.dedent('''
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="top1")])
     guard = C.StopOnNaN()
-    backup = C.KeepBackupOnFailure(os.path.join(out, "backup"), nan_guard=guard)
-    best = EpochCheckpoint(os.path.join(out, "checkpoints"), os.path.join(out, "best.keras"),
-                           os.path.join(out, "best.txt"), keep=0, nan_guard=guard)
-    log = keras.callbacks.CSVLogger(os.path.join(out, "history.csv"), append=True)
+    history_csv = os.path.join(out, "history.csv")
+    commit = EpochCommit(os.path.join(out, "backup"), os.path.join(out, "best.keras"), logs=[history_csv],
+                         nan_guard=guard)
+    log = keras.callbacks.CSVLogger(history_csv, append=True)
     history = model.fit(x, y, batch_size=16, epochs=epochs, validation_data=(x, y), verbose=0, shuffle=False,
-                        callbacks=[guard, backup, best, log])
+                        initial_epoch=commit.restore(model), callbacks=[guard, log, commit])
     print("RESULT" + json.dumps({"epochs_run": len(history.history["loss"]),
                                  "iterations": int(model.optimizer.iterations.numpy()),
-                                 "restored_from": backup.restored_from}))
+                                 "restored_from": commit.restored_from}))
 ''')
 
 
@@ -85,12 +85,16 @@ def test_sigkill_while_writing_then_the_same_command_finishes(tmp_path, kill_at)
     done_before = 5 - result["epochs_run"]
     assert killed_epoch - 2 <= done_before <= killed_epoch, (kill_at, result)
     assert result["iterations"] == 4 * 5  # the optimizer state came back: every step of 5 epochs, once
-    assert not (out / "backup").exists()  # a completed run removes its backup
+    import csv
     import keras
+
+    with open(out / "history.csv") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(5))  # each epoch once
 
     best = keras.models.load_model(out / "best.keras")  # never a torn model file
     assert best.count_params() == 4 * 8 + 8 + 8 * 2 + 2
-    assert not [p for p in os.listdir(out) if p.startswith(".tmp-")]  # the killed write's leftover is gone
+    leftovers = [p for p in os.listdir(out) + os.listdir(out / "backup") if p.startswith(".tmp-")]
+    assert not leftovers  # the killed write's leftover is gone
 
 
 def test_a_torn_backup_falls_back_to_the_previous_copy(tmp_path):
@@ -99,14 +103,14 @@ def test_a_torn_backup_falls_back_to_the_previous_copy(tmp_path):
     proc, _ = _child(out, 6, env_kill)
     assert proc.returncode == -9
     copies = sorted((out / "backup").glob("epoch_*.weights.h5"))
-    assert [p.name for p in copies] == ["epoch_0002.weights.h5", "epoch_0003.weights.h5"]
+    assert [p.name for p in copies] == ["epoch_0002.weights.h5", "epoch_0003.weights.h5"]  # the kill: epoch 4
     with open(copies[-1], "r+b") as f:  # a torn newest copy (disk damage, an external copy cut short)
         f.truncate(os.path.getsize(copies[-1]) // 3)
     proc, result = _child(out, 6)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert result["restored_from"].endswith("epoch_0002.weights.h5")
     assert result["epochs_run"] == 4 and result["iterations"] == 4 * 6  # epoch 3 redone: one epoch lost
-    assert "the newer one did not load" in proc.stdout
+    assert "the backup of epoch 3 does not load" in proc.stderr
 
 
 def _tiny_model():
@@ -118,29 +122,35 @@ def _tiny_model():
     return model
 
 
+def _callbacks(tmp_path, guard, keep=5):
+    from keras_gst.training.commit import EpochCommit
+    from keras_gst.training.trainer import EpochCheckpoint
+
+    return [guard, EpochCheckpoint(str(tmp_path / "ckpt"), keep, nan_guard=guard),
+            EpochCommit(str(tmp_path / "backup"), str(tmp_path / "best.keras"), nan_guard=guard)]
+
+
+def _fit(model, x, y, epochs, callbacks, **kwargs):
+    return model.fit(x, y, batch_size=4, epochs=epochs, verbose=0, callbacks=callbacks,
+                     initial_epoch=callbacks[-1].restore(model), **kwargs)
+
+
 def test_a_nan_validation_loss_is_never_best_checkpoint_or_backup(tmp_path):
     """Before: StopOnNaN looked at the training loss only and EpochCheckpoint ignored a NaN val_loss, so an
     epoch whose validation diverged was saved as best, checkpoint and backup."""
     import keras
 
     from keras_gst.training import callbacks as C
-    from keras_gst.training.trainer import EpochCheckpoint
 
     x = np.ones((8, 3), np.float32)
     y = np.zeros((8,), np.int32)
     model = _tiny_model()
     guard = C.StopOnNaN()
-
-    def callbacks(delete=True):
-        return [guard, C.KeepBackupOnFailure(str(tmp_path / "backup"), nan_guard=guard, delete_checkpoint=delete),
-                EpochCheckpoint(str(tmp_path / "ckpt"), str(tmp_path / "best.keras"), str(tmp_path / "best.txt"),
-                                keep=5, nan_guard=guard)]
-
-    model.fit(x, y, batch_size=4, epochs=2, verbose=0, validation_data=(x, y), callbacks=callbacks(delete=False))
+    _fit(model, x, y, 2, _callbacks(tmp_path, guard), validation_data=(x, y))
     good = [w.copy() for w in model.get_weights()]
     bad_val = x.copy()
     bad_val[0, 0] = np.nan  # the training data stays finite: only val_loss / val_top1 inputs are NaN
-    history = model.fit(x, y, batch_size=4, epochs=4, verbose=0, validation_data=(bad_val, y), callbacks=callbacks())
+    history = _fit(model, x, y, 4, _callbacks(tmp_path, guard), validation_data=(bad_val, y))
     assert len(history.history["loss"]) == 1 and np.isfinite(history.history["loss"][0])  # epoch 3 ran, then stop
     assert not np.isfinite(history.history["val_loss"][0])
     assert "val_loss became nan at the end of epoch 3" in guard.message
@@ -154,24 +164,18 @@ def test_a_nan_validation_loss_is_never_best_checkpoint_or_backup(tmp_path):
     for a, b in zip(restored.get_weights(), good):
         np.testing.assert_allclose(a, b)
     # the resume starts from the last finite epoch
-    resumed = _tiny_model()
-    history = resumed.fit(x, y, batch_size=4, epochs=4, verbose=0, validation_data=(x, y), callbacks=callbacks())
+    history = _fit(_tiny_model(), x, y, 4, _callbacks(tmp_path, guard), validation_data=(x, y))
     assert len(history.history["loss"]) == 2 and guard.message is None
     assert keras.models.load_model(tmp_path / "best.keras") is not None
 
 
 def test_a_nan_in_the_first_epoch_saves_nothing(tmp_path):
     from keras_gst.training import callbacks as C
-    from keras_gst.training.trainer import EpochCheckpoint
 
     x = np.ones((8, 3), np.float32)
     x[0, 0] = np.nan
-    model = _tiny_model()
     guard = C.StopOnNaN()
-    model.fit(x, np.zeros((8,), np.int32), batch_size=4, epochs=3, verbose=0, shuffle=False, callbacks=[
-        guard, C.KeepBackupOnFailure(str(tmp_path / "backup"), nan_guard=guard),
-        EpochCheckpoint(str(tmp_path / "ckpt"), str(tmp_path / "best.keras"), str(tmp_path / "best.txt"), keep=1,
-                        nan_guard=guard)])
+    _fit(_tiny_model(), x, np.zeros((8,), np.int32), 3, _callbacks(tmp_path, guard, keep=1), shuffle=False)
     assert "epoch 1, batch 1" in guard.message and "no epoch ended with finite values" in guard.message
     assert not (tmp_path / "best.keras").exists() and not (tmp_path / "ckpt").exists()
     assert not list(tmp_path.glob("backup/*.weights.h5"))
@@ -185,7 +189,7 @@ def test_epoch_checkpoints_are_pruned_by_epoch_number(tmp_path):
     x = np.ones((8, 3), np.float32)
     y = np.zeros((8,), np.int32)
     model = _tiny_model()
-    ckpt = EpochCheckpoint(str(tmp_path / "ckpt"), str(tmp_path / "best.keras"), str(tmp_path / "best.txt"), keep=2)
+    ckpt = EpochCheckpoint(str(tmp_path / "ckpt"), keep=2)
     model.fit(x, y, batch_size=8, epochs=1000, initial_epoch=997, verbose=0, callbacks=[ckpt])
     assert sorted(os.listdir(tmp_path / "ckpt")) == ["epoch_1000.keras", "epoch_999.keras"]
 
@@ -209,6 +213,7 @@ def test_a_fresh_run_in_a_reused_output_folder_starts_clean_and_writes_one_model
                     verbose=0)
     result = fit(recipe)
     assert sorted(os.listdir(out / "checkpoints")) == ["epoch_001.keras"]
+    assert open(out / "best.txt").read().split()[0] == "1"  # the earlier run's best replaced by this run's
     assert keras.models.load_model(out / "checkpoints" / "epoch_001.keras").optimizer.iterations.numpy() == 1
     best = keras.models.load_model(result.paths["best"])
     # inference model without optimizer state (a keras-hub Task compiles itself with a fresh default optimizer)

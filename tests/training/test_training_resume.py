@@ -69,7 +69,8 @@ def test_killed_run_resumes_from_the_last_epoch(synthetic_data, tmp_path):
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_backup(tmp_path):
     import keras
 
-    from keras_gst.training.callbacks import KeepBackupOnFailure, StopOnNaN
+    from keras_gst.training.callbacks import StopOnNaN
+    from keras_gst.training.commit import EpochCommit
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -77,22 +78,26 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_backup(tmp_path):
     y = np.zeros((8,), np.int32)
     guard = StopOnNaN()
     backup_dir = tmp_path / "backup"
-    backup = KeepBackupOnFailure(str(backup_dir), nan_guard=guard, delete_checkpoint=True)
-    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[guard, backup])
-    assert guard.message is None and not backup_dir.exists()  # a clean run deletes its backup
-    model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[guard, KeepBackupOnFailure(str(backup_dir), nan_guard=guard, delete_checkpoint=False)])
+
+    def fit(data, epochs):
+        commit = EpochCommit(str(backup_dir), nan_guard=guard)
+        return model.fit(data, y, batch_size=4, epochs=epochs, verbose=0, shuffle=False,
+                         initial_epoch=commit.restore(model), callbacks=[guard, commit])
+
+    fit(x, 2)
+    assert guard.message is None
     good = model.get_weights()
     bad = x.copy()
     bad[5, 0] = np.nan  # second batch
-    history = model.fit(bad, y, batch_size=4, epochs=5, verbose=0, shuffle=False,
-                        callbacks=[guard, KeepBackupOnFailure(str(backup_dir), nan_guard=guard)])
+    history = fit(bad, 5)
     # resumed after the 2 backed-up epochs, stopped at the first NaN batch of epoch 3
     assert guard.message is not None and "epoch 3, batch 2" in guard.message and "lr" in guard.message
     assert len(history.history["loss"]) == 1
-    # the backup is the one of the last good run, not the NaN weights, and was kept for a resume
+    # the backup is the one of the last good epoch, not the NaN weights, and was kept for a resume
     restored = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     restored.compile(optimizer="sgd", loss="mse")
     (newest,) = sorted(backup_dir.glob("epoch_*.weights.h5"))[-1:]
+    assert newest.name == "epoch_0002.weights.h5"
     restored.load_weights(str(newest))
     for a, b in zip(restored.get_weights(), good):
         np.testing.assert_allclose(a, b)
