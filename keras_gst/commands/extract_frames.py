@@ -28,6 +28,7 @@ def register(subparsers):
 def run(args):
     import sys
 
+    from keras_gst.atomic import FolderLockedError
     from keras_gst.data.extract import extract_frames
 
     if getattr(args, "show_logs", False):
@@ -36,7 +37,7 @@ def run(args):
         decode.show_decoder_logs()
     try:
         results = _extract(args, extract_frames)
-    except (OSError, ValueError) as e:  # a bad argument, named by the message, before any work
+    except (OSError, ValueError, FolderLockedError) as e:  # a bad argument or a busy OUT, before any work
         print(f"keras-gst extract-frames: error: {e}", file=sys.stderr)
         return 2
     return _report(args, results)

@@ -20,7 +20,7 @@ import shutil
 import cv2
 from tqdm import tqdm
 
-from keras_gst.atomic import write_text
+from keras_gst.atomic import output_lock, write_text
 from keras_gst.data import decode
 from keras_gst.data.annotations import VIDEO_EXTENSIONS, FrameGapError, count_frames_in_folder, read_list_file
 
@@ -179,38 +179,39 @@ def extract_frames(video_dir, out_dir, *, template="{:05d}.jpg", start_index=1, 
     if labels is not None:
         for r in read_list_file(labels, root=video_dir, check_files=False).records:
             label_of[os.path.splitext(os.path.basename(r.path))[0]] = r.label
-    os.makedirs(out_dir, exist_ok=True)
-    kwargs = dict(template=template, start_index=start_index, short_side=short_side, quality=quality,
-                  timeout=timeout)
-    jobs = [(v, os.path.join(out_dir, stem)) for stem, v in sorted(stems.items())]
-    results = []
-    bar = tqdm(total=len(jobs), unit="video", desc="extract-frames", disable=None if progress else True)
-    workers = workers or os.cpu_count() or 1
-    if workers > 1:  # spawn: forking a process that has started TensorFlow threads is unsafe
-        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    else:
-        pool = _Inline()
-    with pool:
-        futures = [pool.submit(extract_video, v, folder, **kwargs) for v, folder in jobs]
-        for future in futures:
-            results.append(future.result())
-            bar.update(1)
-    bar.close()
-    for r in results:
-        if not r.error and not _still_finished(r, template, start_index):
-            r.error = (f"frame folder {r.folder} is gone or incomplete after extraction (deleted during the run?); "
-                       "run the command again to extract it")
-    list_file = list_file or os.path.join(out_dir, "frames_list.txt")
-    os.makedirs(os.path.dirname(os.path.abspath(list_file)), exist_ok=True)
-    lines = []
-    for r in results:
-        if not r.error:
-            stem = os.path.basename(r.folder)
-            label = label_of.get(stem, -1)
-            label = " ".join(map(str, label)) if isinstance(label, tuple) else label
-            lines.append(f"{stem} {r.num_frames} {label}\n")
-    write_text(list_file, "".join(lines))  # a concurrent run writes the same lines: either file is whole
-    return results
+    # one writer per OUT: a second extract-frames into the same folder is refused at once, naming the first
+    with output_lock(out_dir, "keras-gst extract-frames"):
+        kwargs = dict(template=template, start_index=start_index, short_side=short_side, quality=quality,
+                      timeout=timeout)
+        jobs = [(v, os.path.join(out_dir, stem)) for stem, v in sorted(stems.items())]
+        results = []
+        bar = tqdm(total=len(jobs), unit="video", desc="extract-frames", disable=None if progress else True)
+        workers = workers or os.cpu_count() or 1
+        if workers > 1:  # spawn: forking a process that has started TensorFlow threads is unsafe
+            pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        else:
+            pool = _Inline()
+        with pool:
+            futures = [pool.submit(extract_video, v, folder, **kwargs) for v, folder in jobs]
+            for future in futures:
+                results.append(future.result())
+                bar.update(1)
+        bar.close()
+        for r in results:
+            if not r.error and not _still_finished(r, template, start_index):
+                r.error = (f"frame folder {r.folder} is gone or incomplete after extraction (deleted during the run?); "
+                           "run the command again to extract it")
+        list_file = list_file or os.path.join(out_dir, "frames_list.txt")
+        os.makedirs(os.path.dirname(os.path.abspath(list_file)), exist_ok=True)
+        lines = []
+        for r in results:
+            if not r.error:
+                stem = os.path.basename(r.folder)
+                label = label_of.get(stem, -1)
+                label = " ".join(map(str, label)) if isinstance(label, tuple) else label
+                lines.append(f"{stem} {r.num_frames} {label}\n")
+        write_text(list_file, "".join(lines))
+        return results
 
 
 def _still_finished(result, template, start_index):

@@ -316,6 +316,8 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
                 raise C.NonFiniteLossError(nan_guard.message)
             trained = True
             evaluation = _finish(recipe, paths, model, commit, is_chief, val, class_names, num_classes)
+    except StopIteration:  # Keras' validation pass found no batch: every validation clip was unreadable
+        raise _no_validation_clip(val_skip_log.files) from None
     except KeyboardInterrupt as e:  # SIGINT, or SIGTERM (signals_as_interrupts)
         where = "the final evaluation" if trained else f"epoch {commit.epoch + 1}"  # the first not committed
         raise atomic.Interrupted(f"interrupted at {where}; the same command resumes",
@@ -341,6 +343,15 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
         skipped_files=sorted(set(skip_log.files) | set(val_skip_log.files)),
         model=model,
     )
+
+
+def _no_validation_clip(files):
+    from keras_gst.errors import DataFileError
+
+    listed = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    return DataFileError(files[0] if files else "the validation clips",
+                         f"no validation clip could be read ({len(files)} unreadable file(s): {listed or 'none'}); "
+                         "replace or remove them, or choose another validation split or list")
 
 
 def _custom_fit(model, strategy, train_ds, recipe, steps_per_epoch, val_ds, callbacks, validation_steps,

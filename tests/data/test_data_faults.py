@@ -83,19 +83,21 @@ def _check_complete(out, videos, frames):
         assert open(os.path.join(out, stem, ".done")).read().split()[0] == str(frames)
 
 
-@pytest.mark.timeout(300)
-def test_two_concurrent_extract_frames_into_one_out(tmp_path):
-    """Before: each run removed folders the other was writing (2 of 4 trials: folders marked done with
-    32-39 of 60 frames, a video missing from the list)."""
-    src, out = _videos(str(tmp_path / "videos")), str(tmp_path / "frames")
+def test_a_second_extract_frames_into_one_out_is_refused_naming_the_first(tmp_path):
+    """Before: two runs into one OUT wrote side by side (and earlier removed each other's folders); now the
+    folder has one writer: a second run exits 2 at once, naming the holder, and writes nothing."""
+    from keras_gst.atomic import output_lock
+
+    src, out = _videos(str(tmp_path / "videos"), count=2, frames=8), str(tmp_path / "frames")
     cmd = [sys.executable, "-m", "keras_gst.cli", "extract-frames", src, out, "--workers", "1", "--no-progress"]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    outputs = [p.communicate(timeout=280) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
-    _check_complete(out, 6, 40)
-    assert sum("extracted 6 of 6" in o for o, _ in outputs) == 2
+    with output_lock(out, "the first extract-frames"):
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=280)
+        assert done.returncode == 2, done
+        assert f"pid {os.getpid()}" in done.stderr and "the first extract-frames" in done.stderr
+        assert sorted(os.listdir(out)) == [".keras-gst.lock"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=280)
+    assert done.returncode == 0, done.stderr
+    _check_complete(out, 2, 8)
 
 
 def test_a_rerun_repairs_a_short_folder(tmp_path):
