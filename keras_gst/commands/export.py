@@ -14,6 +14,7 @@ import json
 import sys
 
 from keras_gst.commands import argtypes as A
+from keras_gst.commands import error_line
 
 FLAGS = {}  # export_model keyword -> flag, filled as the flags are added
 
@@ -63,17 +64,6 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print the parity report as one JSON line")
 
 
-def error_line(error, flags, prog):
-    """`prog: error: argument --flag: detail` for a keras_gst typed error whose parameter has a flag here,
-    else `prog: error: message`."""
-    flag = flags.get(getattr(error, "param", None))
-    if flag and hasattr(error, "path"):  # ModelFileError / DataFileError: the message names the file
-        return f"{prog}: error: argument {flag}: {error}"
-    if flag:
-        return f"{prog}: error: argument {flag}: {error.detail}"
-    return f"{prog}: error: {error}"
-
-
 def run(args):
     from keras_gst.errors import KerasGSTError
     from keras_gst.export.errors import OpAuditError, ParityError
@@ -83,7 +73,7 @@ def run(args):
     try:
         result = export_model(options.pop("model"), options.pop("out"), options.pop("format"), verbose=True, **options)
     except KerasGSTError as e:
-        print(error_line(e, FLAGS, "keras-gst export"), file=sys.stderr)
+        print(error_line("keras-gst export", e, FLAGS), file=sys.stderr)
         return 2
     except ParityError as e:
         _print_result(e.result, args.json)

@@ -16,7 +16,9 @@ import sys
 import warnings
 
 from keras_gst.commands import argtypes as A
+from keras_gst.commands import error_line
 
+PROG = "keras-gst train"
 DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
 # Recipe field / fine_tune keyword -> flag, filled as the flags are added (`_flag`); fields whose flag has
 # another form are added by hand.
@@ -224,16 +226,6 @@ def _library_warnings():
         warnings.showwarning = shown
 
 
-def error_line(error):
-    """`keras-gst train: error: argument --flag: detail` for a typed error whose parameter is a flag here."""
-    flag = FLAGS.get(getattr(error, "param", None))
-    if flag and not hasattr(error, "path"):
-        return f"keras-gst train: error: argument {flag}: {error.detail}"
-    if flag:
-        return f"keras-gst train: error: argument {flag}: {error}"
-    return f"keras-gst train: error: {error}"
-
-
 def _run_args(args, defaults):
     """Check every flag (the recipe, the combinations, the output folder, the weights) before any data or
     model is loaded, then run `fine_tune`; exit 2 naming the flag on a bad value."""
@@ -244,7 +236,7 @@ def _run_args(args, defaults):
         recipe = recipe_from_args(args, defaults)
         check_fine_tune(recipe, args.data_dir, args.val_split, args.export)
     except KerasGSTError as e:
-        print(error_line(e), file=sys.stderr)
+        print(error_line(PROG, e, FLAGS), file=sys.stderr)
         return 2
     return _run(recipe, args)
 
@@ -252,27 +244,21 @@ def _run_args(args, defaults):
 def _run(recipe, args):
     from keras_gst.data import AnnotationError
     from keras_gst.errors import KerasGSTError
-    from keras_gst.export.errors import OpAuditError, ParityError
     from keras_gst.training import fine_tune, split_cpu
 
     if args.cpu_replicas:
         split_cpu(args.cpu_replicas)
     try:
         with _library_warnings():
-            fine_tune(recipe, args.data_dir, args.val_split, args.export)
+            result = fine_tune(recipe, args.data_dir, args.val_split, args.export)
     except KerasGSTError as e:
-        print(error_line(e), file=sys.stderr)
-        return 2
-    except (ParityError, OpAuditError) as e:
-        from keras_gst.export.workflow import format_parity
-
-        if getattr(e, "result", None) is not None:
-            print("parity: " + format_parity(e.result.report))
-        model = f"{recipe.output_dir}/model.keras"
-        print(f"keras-gst train: error: the TFLite export failed: {e}\n{model} is fine: retry with `keras-gst export "
-              f"--format tflite --model {model} ...`", file=sys.stderr)
+        print(error_line(PROG, e, FLAGS), file=sys.stderr)
         return 2
     except (AnnotationError, FileNotFoundError, ValueError, RuntimeError) as e:  # data, weights, NaN stop
-        print(f"keras-gst train: error: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"{PROG}: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    if result.export_error is not None:
+        print(f"{PROG}: error: the TFLite export failed: {result.export_error}\n{result.model_path} is fine: retry "
+              f"with `keras-gst export --format tflite --model {result.model_path} ...`", file=sys.stderr)
         return 2
     return 0

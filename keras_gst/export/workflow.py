@@ -127,8 +127,8 @@ def check_export_arguments(model, out, format="savedmodel", quantize="none", cal
     if quantize == "int8" and not calibration:
         raise ParameterError("calibration", f"int8 calibrates on real clips: pass {DATA_HELP}")
     if parity and not (parity_data or (calibration if tflite else None)):
-        raise ParameterError("parity_data", f"the parity report runs on real clips: pass {DATA_HELP}, or turn "
-                                            f"the report off (parity=False)")
+        raise ParameterError("parity_data", f"the parity report runs on real clips: pass {DATA_HELP}, or skip "
+                                            f"the report")
     if isinstance(model, (str, os.PathLike)) and not os.path.exists(model):
         raise ModelFileError(model, "no such file or directory (a .keras file or a keras-hub preset directory)")
     check_output_path(out, "out", directory=not tflite)

@@ -114,13 +114,16 @@ def finish_run(result, output_dir):
 @dataclasses.dataclass
 class FineTuneResult:
     """What `fine_tune` returns: the `FitResult`, OUT/model.keras and OUT/labels.txt (None on a worker
-    that is not the chief), the `ExportResult` of OUT/model.tflite (None without export) and the
-    annotation entries skipped when the records were read."""
+    that is not the chief), the `ExportResult` of OUT/model.tflite (None without export), the error that
+    stopped the export step (`ParameterError`, `ModelFileError`, `OpAuditError`, `ParityError`; the model
+    and labels are written all the same; None when it succeeded) and the annotation entries skipped when
+    the records were read."""
 
     fit: object
     model_path: str | None
     labels_path: str | None
     export: object = None
+    export_error: Exception | None = None
     skipped_entries: list = dataclasses.field(default_factory=list)
 
 
@@ -181,7 +184,9 @@ def fine_tune(recipe, data_dir=None, val_split=None, export=None):
         export: "int8" (default with `data_dir`), "fp32" or "none" (default otherwise).
 
     Every argument, the output folder and the weights are checked before any data or model is loaded
-    (`ParameterError` naming the argument). With `recipe.verbose`, progress and results are printed.
+    (`ParameterError` naming the argument). A failed export step does not raise: the trained model stays
+    and `FineTuneResult.export_error` holds the error. With `recipe.verbose`, progress and results are
+    printed.
     """
     from keras_gst.training import fit
     from keras_gst.weights import check_weights
@@ -198,7 +203,7 @@ def fine_tune(recipe, data_dir=None, val_split=None, export=None):
         say(f"{len(skipped)} entries skipped (not videos / missing / bad labels), e.g. {skipped[0]}")
     result = fit(recipe, train_records=train, val_records=val)
     if not result.is_chief:
-        return FineTuneResult(result, None, None, None, skipped)
+        return FineTuneResult(result, None, None, skipped_entries=skipped)
     outputs = finish_run(result, recipe.output_dir)
     say(f"done in {result.seconds:.0f}s: best model {result.paths['best']}")
     best = "validation top-1" if val is not None else "training top-1: no validation set"
@@ -209,12 +214,18 @@ def fine_tune(recipe, data_dir=None, val_split=None, export=None):
             f"mean class accuracy {e['mean_class_accuracy']:.4f}  (report in {result.paths['eval']})")
     if result.skipped_items:
         say(f"{result.skipped_items} unreadable training files were skipped (see the log)")
-    done = FineTuneResult(result, outputs["model"], outputs["labels"], None, skipped)
+    done = FineTuneResult(result, outputs["model"], outputs["labels"], skipped_entries=skipped)
     if export != "none":
+        from keras_gst.errors import KerasGSTError
+        from keras_gst.export.errors import OpAuditError, ParityError
         from keras_gst.export.workflow import format_parity
 
-        done.export = export_run(outputs["model"], export, train, val, recipe.seed or 0, result.skipped_files,
-                                 verbose=bool(recipe.verbose))
+        try:
+            done.export = export_run(outputs["model"], export, train, val, recipe.seed or 0, result.skipped_files,
+                                     verbose=bool(recipe.verbose))
+        except (KerasGSTError, OpAuditError, ParityError) as e:
+            done.export_error = e
+            return done
         if done.export.skipped:
             say(f"{len(done.export.skipped)} unreadable export input(s) skipped, e.g. {done.export.skipped[0][1]}")
         say("parity: " + format_parity(done.export.report))
