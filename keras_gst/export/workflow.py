@@ -167,14 +167,15 @@ def _shape(model, label, num_frames, size):
 
 
 def check_finite(model, label, shape):
-    """Refuse a model whose weights, or logits on a plain clip, hold NaN or infinity (`ModelFileError`)."""
+    """Refuse a model whose weights, or logits on a seeded random clip, hold NaN or infinity (`ModelFileError`)."""
     import numpy as np
 
     bad = [v.path for v in model.weights if not np.all(np.isfinite(np.asarray(v, np.float64)))]
     if bad:
         raise ModelFileError(label, f"{len(bad)} weight tensors hold NaN or infinity (e.g. {bad[0]}): a diverged "
                                     f"run; export a model from an earlier checkpoint")
-    logits = np.asarray(model(np.zeros((1,) + tuple(shape) + (3,), np.float32), training=False))
+    probe = np.random.default_rng(0).standard_normal((1,) + tuple(shape) + (3,)).astype(np.float32)  # normalised frames
+    logits = np.asarray(model(probe, training=False))
     if not np.all(np.isfinite(logits)):
         raise ModelFileError(label, "gives NaN or infinite logits: export a model from an earlier checkpoint")
 

@@ -183,7 +183,7 @@ def test_recipe_file_gives_the_defaults_and_flags_override_it(tmp_path, monkeypa
     seen = {}
     monkeypatch.setattr(finetune, "fine_tune", lambda recipe, *a: seen.setdefault("recipe", recipe) and 0)
     recipe = Recipe(name="mine", num_frames=16, depth=18, block="c3d", groups=2, base_lr=0.02, decay_epochs=(3, 4),
-                    weights=None, output_dir=str(tmp_path / "out"), crop_size=112, scale_size=128)
+                    weights=None, dtype="float32", output_dir=str(tmp_path / "out"), crop_size=112, scale_size=128)
     (tmp_path / "recipe.json").write_text(recipe.to_json())
     assert main(["train", "--recipe", str(tmp_path / "recipe.json"), "--epochs", "2"]) == 0
     assert seen["recipe"] == recipe.replace(epochs=2)  # every other field as in the file
