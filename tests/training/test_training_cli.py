@@ -181,7 +181,11 @@ def test_recipe_file_gives_the_defaults_and_flags_override_it(tmp_path, monkeypa
     from keras_gst.training.recipe import Recipe
 
     seen = {}
-    monkeypatch.setattr(finetune, "fine_tune", lambda recipe, *a: seen.setdefault("recipe", recipe) and 0)
+    def fake_fine_tune(recipe, *args):
+        seen["recipe"] = recipe
+        return finetune.FineTuneResult(None, None, None)
+
+    monkeypatch.setattr(finetune, "fine_tune", fake_fine_tune)
     recipe = Recipe(name="mine", num_frames=16, depth=18, block="c3d", groups=2, base_lr=0.02, decay_epochs=(3, 4),
                     weights=None, dtype="float32", output_dir=str(tmp_path / "out"), crop_size=112, scale_size=128)
     (tmp_path / "recipe.json").write_text(recipe.to_json())
