@@ -148,11 +148,13 @@ def check_model(depth=50, block="gst", alpha=0.25, beta=0.5, groups=1, num_frame
             raise ParameterError("beta", f"the GST share of spatial input channels must be in (0, 1], got {beta}")
         for cin, filters in units:
             if abs(alpha * filters - round(alpha * filters)) > 1e-9:
-                raise ParameterError("alpha", f"{alpha} x {filters} output channels = {alpha * filters:g} is not a whole "
-                                              f"number of channels (use a multiple of 1/64, e.g. 0.25 or 0.5)")
+                raise ParameterError("alpha", f"alpha * filters must be a whole number of channels in every unit: "
+                                              f"{alpha} x {filters} = {alpha * filters:g} (use a multiple of 1/64, "
+                                              f"e.g. 0.25 or 0.5)")
             if beta < 1.0 and abs(beta * cin - round(beta * cin)) > 1e-9:
-                raise ParameterError("beta", f"{beta} x {cin} input channels = {beta * cin:g} is not a whole number of "
-                                             f"channels (use a multiple of 1/64, e.g. 0.5, or 1 for GST-Large)")
+                raise ParameterError("beta", f"beta * input channels must be a whole number of channels in every "
+                                             f"unit: {beta} x {cin} = {beta * cin:g} (use a multiple of 1/64, e.g. "
+                                             f"0.5, or 1 for GST-Large)")
     if groups != 1 and block != "c3d":
         raise ParameterError("groups", f"channel groups apply to block 'c3d' only, got groups={groups} with block {block!r}")
     if int(groups) != groups or groups < 1 or any(cin % groups or filters % groups for cin, filters in units):
