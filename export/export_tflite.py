@@ -4,22 +4,17 @@
 
 DATA: videos, frame folders, directories of them, or list files (`--data-root` for their paths).
 Exits with status 2 if the parity report fails the mode's thresholds or the int8 op audit fails.
-Same flags as `keras-gst export --format tflite` (see keras_gst/commands/export.py, docs/export.md).
+`keras-gst export --format tflite` with the same flags (docs/export.md); the workflow is
+`keras_gst.export.export_model`.
 """
 
-import argparse
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from keras_gst.commands import export  # noqa: E402
+from keras_gst.cli import main as cli_main
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    export.add_arguments(parser, fixed_format="tflite")
-    return export.run(parser.parse_args(argv))
+    return cli_main(["export", "--format", "tflite", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ verb_idx.txt / noun_idx.txt trains the verb / noun model.
 
 import sys
 
-from keras_gst.commands.train import recipe_main
 from keras_gst.training import Recipe
 
 DEFAULTS = Recipe(
@@ -30,5 +29,13 @@ DEFAULTS = Recipe(
     output_dir="runs/egtea_gst_resnet50",
 )
 
+
+def main(argv=None):
+    """`keras-gst train --recipe THIS_FILE ARGV`: these defaults, any flag overriding them (see --help)."""
+    from keras_gst.cli import main as cli_main
+
+    return cli_main(["train", "--recipe", __file__, *(sys.argv[1:] if argv is None else argv)])
+
+
 if __name__ == "__main__":
-    sys.exit(recipe_main(DEFAULTS, description=__doc__.split("\n\n")[0]))
+    sys.exit(main())

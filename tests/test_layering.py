@@ -127,8 +127,8 @@ def test_the_graph_reader_sees_imports():
     assert "keras_gst.layers.gst_block" in GRAPH["keras_gst.models.gst_backbone"]  # module level
     assert "keras_gst.weights" in GRAPH["keras_gst.applications"]
     assert "keras_gst.weights.torch_convert" in GRAPH["keras_gst.weights"]  # inside load_weights
-    assert "keras_gst.commands.export" in GRAPH["keras_gst.commands.train"]  # inside export_run
-    assert "keras_gst.commands.export" not in IMPORT_TIME_GRAPH["keras_gst.commands.train"]
+    assert "keras_gst.training.finetune" in GRAPH["keras_gst.commands.train"]  # inside _run_args
+    assert "keras_gst.training.finetune" not in IMPORT_TIME_GRAPH["keras_gst.commands.train"]
 
 
 @pytest.mark.parametrize("first", ["keras_gst.analysis", "keras_gst.models.gst_backbone"])

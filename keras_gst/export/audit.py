@@ -11,23 +11,14 @@ import dataclasses
 
 from ai_edge_litert import schema_py_generated as schema
 
+from keras_gst.export.errors import OpAuditError  # noqa: F401 (raised here, importable from here)
+
 # Ops that carry the network's multiply-accumulates: these must read int8 in an int8 model.
 COMPUTE_OPS = ("CONV_2D", "CONV_3D", "CONV_3D_TRANSPOSE", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
                "BATCH_MATMUL", "TRANSPOSE_CONV")
 
 _OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-
-
-class OpAuditError(AssertionError):
-    """A .tflite file breaks the op policy (float compute op in an int8 model, Flex/custom op).
-
-    `ops` is the full audit, `offending` the ops that broke the policy.
-    """
-
-    def __init__(self, message, ops=(), offending=()):
-        super().__init__(message)
-        self.ops, self.offending = list(ops), list(offending)
 
 
 @dataclasses.dataclass(frozen=True)

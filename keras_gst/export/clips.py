@@ -10,6 +10,7 @@ Clips are float32 RGB pixel values in [0, 255], shape (T, size, size, 3) (not ye
 rounded uint8 pixels for models exported with `input_dtype="uint8"`.
 """
 
+import logging
 import os
 import time
 
@@ -21,6 +22,7 @@ from keras_gst.data.annotations import is_video_path
 
 FRAME_EXTENSIONS = (".jpg", ".jpeg")
 _READ_ERRORS = (VideoDecodeError, FileNotFoundError, OSError, ValueError)
+logger = logging.getLogger(__name__)
 
 
 class ClipReadError(VideoDecodeError):
@@ -136,21 +138,34 @@ def find_sources(source, root=None):
     raise ClipReadError(f"{source} does not exist")
 
 
-def load_clips(sources, num_frames, size, clips_per_video=1, max_clips=None, root=None):
+def load_clips(sources, num_frames, size, clips_per_video=1, max_clips=None, root=None, skipped=None):
     """Pixel clips (N, T, size, size, 3) float32 from every source (see `find_sources`),
-    `clips_per_video` temporal views each (TSN test phases), at most `max_clips`. Returns (clips, names)."""
+    `clips_per_video` temporal views each (TSN test phases), at most `max_clips`. Returns (clips, names).
+
+    An item that cannot be read (an empty or broken video, a frame folder without frames) is skipped: a
+    logged warning naming it, and (path, reason) appended to `skipped` (a list) when given. Only when no
+    item can be read is it an error (`ClipReadError` naming the skipped items). A source that does not
+    exist, or a directory without videos, is an error at once.
+    """
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
     items = [item for s in sources for item in find_sources(s, root)]
-    clips, names = [], []
+    clips, names, failed = [], [], []
     for path, record_frames, offset in items:
         if max_clips is not None and len(clips) >= max_clips:
             break
-        views = load_video_clips(path, num_frames, size, clips_per_video, record_frames=record_frames, offset=offset)
+        try:
+            views = load_video_clips(path, num_frames, size, clips_per_video, record_frames=record_frames, offset=offset)
+        except ClipReadError as e:
+            failed.append((path, str(e)))
+            logger.warning("skipped %s (unreadable): %s", path, e)
+            continue
         for k, clip in enumerate(views):
             clips.append(clip)
             names.append(f"{path}#{k}" if clips_per_video > 1 else path)
+    if skipped is not None:
+        skipped.extend(failed)
     if not clips:
-        raise ClipReadError(f"no clips loaded from {sources}")
+        reasons = "; ".join(reason for _, reason in failed[:3]) + (f"; and {len(failed) - 3} more" if len(failed) > 3 else "")
+        raise ClipReadError(f"no readable clip in {[os.fspath(s) for s in sources]}: {reasons}")
     return np.stack(clips[:max_clips]), names[:max_clips]
-

@@ -23,6 +23,7 @@ import tempfile
 
 import numpy as np
 
+from keras_gst.errors import ParameterError
 from keras_gst.export.clips import normalize_clip
 from keras_gst.export.savedmodel import ParityError, compare_logits
 from keras_gst.export.stream_runner import load_stream
@@ -62,14 +63,15 @@ def convert_streaming_tflite(model, path, quantize="none", calibration_clips=Non
     import tensorflow as tf
 
     if quantize not in QUANTIZE_MODES:
-        raise ValueError(f"`quantize` must be one of {QUANTIZE_MODES}. Received: {quantize!r}")
+        raise ParameterError("quantize", f"must be one of {QUANTIZE_MODES}, got {quantize!r}")
     stream = StreamingGST(model)
     h, w, _ = stream.frame_shape
     if quantize == "int8":
         if calibration_clips is None or len(calibration_clips) == 0:
-            raise ValueError("int8 streaming needs calibration_clips (real clips, see load_clips)")
+            raise ParameterError("calibration_clips", "int8 streaming calibrates on real clips (see load_clips)")
         if tuple(calibration_clips.shape[2:]) != (h, w, 3):
-            raise ValueError(f"calibration clips have frames {calibration_clips.shape[2:]}, the model takes {(h, w, 3)}")
+            raise ParameterError("calibration_clips", f"clips have frames {calibration_clips.shape[2:]}, the model "
+                                                      f"takes {(h, w, 3)}")
     clip_state = quantize != "int8"
     names = sorted(stream.init_states(1, clip_state))
     specs = {f"state_{k}": tf.TensorSpec((1,) + tuple(v.shape[1:]), tf.float32, name=f"state_{k}")

@@ -22,6 +22,8 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from keras_gst.atomic import atomic_path
+from keras_gst.errors import ParameterError
 from keras_gst.export.audit import check_int8
 from keras_gst.export.clips import model_input
 from keras_gst.export.rewrite import rewrite_for_export, static_input_shape
@@ -50,12 +52,26 @@ def representative_dataset(clips, input_dtype="float32"):
 
 def _check_mode(quantize, calibration_clips, shape):
     if quantize not in QUANTIZE_MODES:
-        raise ValueError(f"`quantize` must be one of {QUANTIZE_MODES}. Received: {quantize!r}")
+        raise ParameterError("quantize", f"must be one of {QUANTIZE_MODES}, got {quantize!r}")
     if quantize == "int8":
         if calibration_clips is None or len(calibration_clips) == 0:
-            raise ValueError("int8 quantization needs calibration_clips (real clips, see load_clips)")
+            raise ParameterError("calibration_clips", "int8 quantization calibrates on real clips (see load_clips)")
         if tuple(calibration_clips.shape[1:]) != shape + (3,):
-            raise ValueError(f"calibration clips have shape {calibration_clips.shape[1:]}, the model takes {shape + (3,)}")
+            raise ParameterError("calibration_clips", f"clips have shape {calibration_clips.shape[1:]}, the model "
+                                                      f"takes {shape + (3,)}")
+
+
+def tflite_input_shape(model, num_frames=None, frame_size=None, clips=None):
+    """(T, H, W) of the TFLite input: `num_frames` / `frame_size`, else the model's, else those of `clips`
+    (N, T, H, W, 3) where the model leaves them open. Raises `ParameterError` if one stays open."""
+    t, h, w = static_input_shape(model, num_frames, frame_size)
+    if clips is not None and len(clips):
+        t, h, w = (t or clips.shape[1]), (h or clips.shape[2]), (w or clips.shape[3])
+    if t is None:
+        raise ParameterError("num_frames", "the model takes any clip length: pass num_frames (or calibration clips)")
+    if h is None or w is None:
+        raise ParameterError("frame_size", "the model takes any frame size: pass frame_size (or calibration clips)")
+    return int(t), int(h), int(w)
 
 
 def _converter(saved_model_dir, quantize, calibration_clips, input_dtype):
@@ -87,9 +103,7 @@ def convert_tflite_modes(
     """Convert a `GSTVideoClassifier` to several .tflite files, `paths` = {quantize mode: path}, from one
     rewritten model and one intermediate SavedModel. Arguments as `convert_tflite`; returns `paths`.
     """
-    t, h, w = static_input_shape(model, num_frames, frame_size)
-    if None in (t, h, w):
-        raise ValueError(f"TFLite export needs a static input shape; got T, H, W = {t}, {h}, {w}: pass num_frames and frame_size")
+    t, h, w = tflite_input_shape(model, num_frames, frame_size, calibration_clips)
     for quantize in paths:
         _check_mode(quantize, calibration_clips, (t, h, w))
     export_model = rewrite_for_export(model, t, (h, w), temporal_impl=temporal_impl)
@@ -103,13 +117,15 @@ def convert_tflite_modes(
 
 
 def write_flatbuffer(flatbuffer, path, audit=False):
-    """Write a converted .tflite model to `path`; `audit`: the all-int8 op audit first (`check_int8`), so a
-    file on disk has passed it."""
+    """Write a converted .tflite model to `path` atomically (a temporary file in the same folder, renamed
+    over `path`: a failure or a kill leaves the previous file intact); `audit`: the all-int8 op audit
+    first (`check_int8`), so a file on disk has passed it."""
     if audit:
         check_int8(flatbuffer)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as f:
-        f.write(flatbuffer)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(flatbuffer)
+    return path
 
 
 def convert_tflite(
@@ -130,7 +146,8 @@ def convert_tflite(
         quantize: "none", "fp16", "dynamic" or "int8".
         calibration_clips: pixel clips (N, T, H, W, 3) (see `keras_gst.export.clips.load_clips`), needed
             for "int8"; real clips, not noise.
-        num_frames, frame_size: static T and H, W (default: the model's; they must end up fixed).
+        num_frames, frame_size: static T and H, W (default: the model's, else those of
+            `calibration_clips`).
         input_dtype: "float32" (normalised frames) or "uint8" (raw RGB, normalised inside).
         temporal_impl: "conv2d" (default, all-int8-capable) or "conv3d" (keeps CONV_3D, float in int8).
         audit: for "int8", raise `OpAuditError` (and write nothing) if any compute op reads float or a

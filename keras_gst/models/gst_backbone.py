@@ -21,7 +21,7 @@ from keras_hub.models import FeaturePyramidBackbone
 
 from keras_gst.layers.frames import FrameMaxPooling2D
 from keras_gst.layers.gst_block import UNITS, FrameConvBN
-from keras_gst.models.specs import MIN_SIZE, STEM_FILTERS, block_specs, check_depth
+from keras_gst.models.specs import STEM_FILTERS, block_specs, check_model
 
 
 def check_dtype(dtype):
@@ -38,19 +38,12 @@ def check_dtype(dtype):
 
 
 def check_architecture(depth, block, alpha, beta, groups, num_frames, image_shape):
-    """Validate the backbone arguments; returns image_shape as a tuple."""
-    check_depth(depth)
-    if block not in UNITS:
-        raise ValueError(f"`block` must be one of {sorted(UNITS)}. Received: block={block!r}")
-    if groups != 1 and block != "c3d":
-        raise ValueError(f"`groups` applies to block='c3d' only. Received: block={block!r}, groups={groups}")
-    if num_frames is not None and (int(num_frames) != num_frames or num_frames < 1):
-        raise ValueError(f"`num_frames` must be None or a positive integer. Received: num_frames={num_frames}")
+    """Validate the backbone arguments (`keras_gst.models.specs.check_model`); returns image_shape as a tuple."""
     image_shape = tuple(image_shape) if image_shape is not None else (None, None, 3)
     if len(image_shape) != 3 or image_shape[-1] != 3:
         raise ValueError(f"`image_shape` must be (H, W, 3). Received: image_shape={image_shape}")
-    if any(s is not None and s < MIN_SIZE for s in image_shape[:2]):
-        raise ValueError(f"Frames must be at least {MIN_SIZE}x{MIN_SIZE}. Received: image_shape={image_shape}")
+    sides = [s for s in image_shape[:2] if s is not None]
+    check_model(depth, block, alpha, beta, groups, num_frames, min(sides) if sides else None)
     return image_shape
 
 

@@ -111,3 +111,57 @@ def block_specs(depth):
 def feature_channels(depth):
     """Channels of the last block's output (512 for ResNet-18/34, 2048 for 50/101)."""
     return block_specs(depth)[-1].out_channels
+
+
+BLOCKS = ("gst", "c2d", "c3d", "p3d")  # the unit kinds of keras_gst.layers.gst_block.UNITS
+
+
+def unit_channels(depth):
+    """(input channels, output filters) of every 3x3 unit of a ResNet-`depth`, in network order."""
+    units = []
+    for block in block_specs(depth):
+        channels = block.in_channels
+        for conv in block.body:
+            if conv.kind == "unit":
+                units.append((channels, conv.filters))
+            channels = conv.filters
+    return units
+
+
+def check_model(depth=50, block="gst", alpha=0.25, beta=0.5, groups=1, num_frames=None, image_size=None):
+    """Check a GST-ResNet's arguments without building it (no TensorFlow): the depth, the unit kind, the
+    GST channel split (`alpha` x filters and `beta` x input channels whole numbers of channels in every
+    unit), C3D `groups` dividing every unit's channels, `num_frames` >= 1 and `image_size` >= `MIN_SIZE`.
+    Raises `keras_gst.errors.ParameterError` naming the argument; the model builder, `Recipe` and the
+    command line all call this one function."""
+    from keras_gst.errors import ParameterError
+
+    if depth not in RESNET_SPECS:
+        raise ParameterError("depth", f"must be one of {sorted(RESNET_SPECS)}, got {depth!r}")
+    if block not in BLOCKS:
+        raise ParameterError("block", f"must be one of {list(BLOCKS)}, got {block!r}")
+    units = unit_channels(depth)
+    if block == "gst":
+        if not 0.0 < alpha < 1.0:
+            raise ParameterError("alpha", f"the GST share of temporal output channels must be in (0, 1), got {alpha}")
+        if not 0.0 < beta <= 1.0:
+            raise ParameterError("beta", f"the GST share of spatial input channels must be in (0, 1], got {beta}")
+        for cin, filters in units:
+            if abs(alpha * filters - round(alpha * filters)) > 1e-9:
+                raise ParameterError("alpha", f"alpha * filters must be a whole number of channels in every unit: "
+                                              f"{alpha} x {filters} = {alpha * filters:g} (use a multiple of 1/64, "
+                                              f"e.g. 0.25 or 0.5)")
+            if beta < 1.0 and abs(beta * cin - round(beta * cin)) > 1e-9:
+                raise ParameterError("beta", f"beta * input channels must be a whole number of channels in every "
+                                             f"unit: {beta} x {cin} = {beta * cin:g} (use a multiple of 1/64, e.g. "
+                                             f"0.5, or 1 for GST-Large)")
+    if groups != 1 and block != "c3d":
+        raise ParameterError("groups", f"channel groups apply to block 'c3d' only, got groups={groups} with block {block!r}")
+    if int(groups) != groups or groups < 1 or any(cin % groups or filters % groups for cin, filters in units):
+        raise ParameterError("groups", f"must be a positive integer dividing every unit's channels (64 x 2^k: 1, 2, "
+                                       f"4, 8, ...), got {groups}")
+    if num_frames is not None and (int(num_frames) != num_frames or num_frames < 1):
+        raise ParameterError("num_frames", f"must be a positive integer, got {num_frames}")
+    if image_size is not None and (int(image_size) != image_size or image_size < MIN_SIZE):
+        raise ParameterError("image_size", f"frames must be at least {MIN_SIZE}x{MIN_SIZE} (five stride-2 steps), "
+                                           f"got {image_size}")

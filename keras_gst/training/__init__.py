@@ -12,6 +12,7 @@ _EXPORTS = {
         "BatchNormGammaHistograms", "LearningRateLogger", "NonFiniteLossError", "StopOnNaN", "SyncBatchNormStatistics",
     ),
     "keras_gst.training.distribute": ("get_strategy", "split_cpu", "sync_batchnorm_statistics"),
+    "keras_gst.training.finetune": ("FineTuneResult", "fine_tune"),
     "keras_gst.training.trainer": ("FitResult", "compile_model", "fit"),
     "keras_gst.training.optim": ("GSTSGD", "build_optimizer", "scaled_learning_rate", "step_decay_schedule"),
     "keras_gst.training.recipe": ("DATASETS", "Recipe", "load_annotations", "output_paths"),

@@ -6,13 +6,19 @@
 - `finetune_records`: class folders (or list files) -> train / validation `Annotations`, with the seeded
   stratified split when there is no validation set.
 - `finish_run`: OUT/labels.txt and OUT/model.keras (the best model on validation top-1, = best.keras).
-
-The TFLite export after a fine-tuning run (`keras-gst train --data DIR --export int8`) is a step of the
-`train` command, which calls into this module (the library never imports the CLI).
+- `export_run`: OUT/model.tflite from OUT/model.keras with `keras_gst.export.export_model`.
+- `fine_tune`: the whole `keras-gst train` workflow: records -> `fit` -> labels.txt, model.keras ->
+  optional TFLite export; returns a `FineTuneResult`. Every argument is checked before any work.
 """
 
+import dataclasses
 import os
 import shutil
+
+from keras_gst.errors import ParameterError
+
+EXPORTS = ("int8", "fp32", "none")
+EXPORT_VIDEOS = 16  # training videos calibrating the export (2 clips each); validation videos for its parity
 
 FIRST_BN = "stem/bn"
 
@@ -103,3 +109,124 @@ def finish_run(result, output_dir):
         except OSError:
             shutil.copyfile(result.paths["best"], tmp)
     return {"labels": labels, "model": model}
+
+
+@dataclasses.dataclass
+class FineTuneResult:
+    """What `fine_tune` returns: the `FitResult`, OUT/model.keras and OUT/labels.txt (None on a worker
+    that is not the chief), the `ExportResult` of OUT/model.tflite (None without export), the error that
+    stopped the export step (`ParameterError`, `ModelFileError`, `OpAuditError`, `ParityError`; the model
+    and labels are written all the same; None when it succeeded) and the annotation entries skipped when
+    the records were read."""
+
+    fit: object
+    model_path: str | None
+    labels_path: str | None
+    export: object = None
+    export_error: Exception | None = None
+    skipped_entries: list = dataclasses.field(default_factory=list)
+
+
+def check_fine_tune(recipe, data_dir=None, val_split=None, export=None):
+    """The checks of `fine_tune` that need no model and no video; returns (val_split, export) with their
+    defaults filled in. Raises `ParameterError` naming the argument (a `Recipe` field or a keyword)."""
+    from keras_gst.export.workflow import check_output_path
+
+    if data_dir is not None and recipe.train_annotations:
+        raise ParameterError("data_dir", "pass either data_dir (class folders) or train_annotations, not both")
+    if data_dir is not None and not os.path.isdir(data_dir):
+        raise ParameterError("data_dir", f"class folder directory not found: {data_dir}")
+    if val_split is not None and not 0 <= val_split < 1:
+        raise ParameterError("val_split", f"must be in [0, 1), got {val_split!r}")
+    export = export or ("int8" if data_dir is not None else "none")
+    if export not in EXPORTS:
+        raise ParameterError("export", f"must be one of {list(EXPORTS)}, got {export!r}")
+    check_output_path(recipe.output_dir, "output_dir", directory=True)
+    return (0.2 if val_split is None and data_dir is not None else val_split), export
+
+
+def _sample_paths(annotations, limit, seed, exclude=()):
+    import numpy as np
+
+    exclude = set(exclude)
+    paths = [r.path for r in annotations.records if r.path not in exclude] if annotations is not None else []
+    order = np.random.default_rng(seed).permutation(len(paths))
+    return [paths[i] for i in order[:limit]]
+
+
+def export_run(model_path, export, train, val, seed=0, exclude=(), verbose=True):
+    """OUT/model.tflite from OUT/model.keras with `keras_gst.export.export_model`: `export` "int8"
+    (calibrated on up to `EXPORT_VIDEOS` training videos, 2 clips each) or "fp32"; the parity report runs
+    on up to `EXPORT_VIDEOS` validation videos (else the calibration videos). `exclude`: files the training
+    found unreadable (`FitResult.skipped_files`), never used; other unreadable videos are skipped by the
+    export's skip policy. Returns the `ExportResult`."""
+    from keras_gst.export.workflow import export_model
+
+    calibration = _sample_paths(train, EXPORT_VIDEOS, seed, exclude)
+    parity = _sample_paths(val, EXPORT_VIDEOS, seed, exclude) or calibration
+    out = os.path.join(os.path.dirname(model_path), "model.tflite")
+    if verbose:
+        print(f"exporting {out} ({export})", flush=True)
+    return export_model(model_path, out, "tflite", quantize="none" if export == "fp32" else export,
+                        calibration=calibration, parity_data=parity, verbose=verbose)
+
+
+def fine_tune(recipe, data_dir=None, val_split=None, export=None):
+    """The `keras-gst train` workflow: train `recipe` on class folders (`data_dir`: DIR/<class>/<videos>)
+    or on its annotation files, write OUT/labels.txt and OUT/model.keras (the best model), then export
+    OUT/model.tflite with its parity report. Returns a `FineTuneResult`.
+
+    Args:
+        recipe: a `Recipe` (its fields are checked when it is made).
+        data_dir: class folders instead of `recipe.train_annotations`.
+        val_split: seeded stratified validation share when there is no validation set (default 0.2 with
+            `data_dir`, else no split; 0: none).
+        export: "int8" (default with `data_dir`), "fp32" or "none" (default otherwise).
+
+    Every argument, the output folder and the weights are checked before any data or model is loaded
+    (`ParameterError` naming the argument). A failed export step does not raise: the trained model stays
+    and `FineTuneResult.export_error` holds the error. With `recipe.verbose`, progress and results are
+    printed.
+    """
+    from keras_gst.training import fit
+    from keras_gst.weights import check_weights
+
+    val_split, export = check_fine_tune(recipe, data_dir, val_split, export)
+    try:
+        check_weights(recipe.weights, recipe.depth)
+    except (FileNotFoundError, TypeError, ValueError) as e:
+        raise ParameterError("weights", str(e)) from e
+    say = print if recipe.verbose else (lambda *a, **k: None)
+    train, val = finetune_records(recipe, data_dir, val_split)
+    skipped = list(getattr(train, "skipped", None) or [])
+    if skipped:
+        say(f"{len(skipped)} entries skipped (not videos / missing / bad labels), e.g. {skipped[0]}")
+    result = fit(recipe, train_records=train, val_records=val)
+    if not result.is_chief:
+        return FineTuneResult(result, None, None, skipped_entries=skipped)
+    outputs = finish_run(result, recipe.output_dir)
+    say(f"done in {result.seconds:.0f}s: best model {result.paths['best']}")
+    best = "validation top-1" if val is not None else "training top-1: no validation set"
+    say(f"wrote {outputs['model']} (best on {best}) and {outputs['labels']} ({result.num_classes} classes)")
+    if result.evaluation:
+        e = result.evaluation
+        say(f"validation ({e['num_samples']} clips): top-1 {e['top1']:.4f}  top-5 {e['top5']:.4f}  "
+            f"mean class accuracy {e['mean_class_accuracy']:.4f}  (report in {result.paths['eval']})")
+    if result.skipped_items:
+        say(f"{result.skipped_items} unreadable training files were skipped (see the log)")
+    done = FineTuneResult(result, outputs["model"], outputs["labels"], skipped_entries=skipped)
+    if export != "none":
+        from keras_gst.errors import KerasGSTError
+        from keras_gst.export.errors import OpAuditError, ParityError
+        from keras_gst.export.workflow import format_parity
+
+        try:
+            done.export = export_run(outputs["model"], export, train, val, recipe.seed or 0, result.skipped_files,
+                                     verbose=bool(recipe.verbose))
+        except (KerasGSTError, OpAuditError, ParityError) as e:
+            done.export_error = e
+            return done
+        if done.export.skipped:
+            say(f"{len(done.export.skipped)} unreadable export input(s) skipped, e.g. {done.export.skipped[0][1]}")
+        say("parity: " + format_parity(done.export.report))
+    return done

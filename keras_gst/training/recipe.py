@@ -90,30 +90,37 @@ class Recipe:
     verbose: int = 2
 
     def __post_init__(self):
+        """Check every field before any work; a bad value raises `ParameterError` naming the field."""
+        from keras_gst.errors import ParameterError
+        from keras_gst.models.specs import check_model
+
+        def bad(field, wanted):
+            raise ParameterError(field, f"must be {wanted}, got {getattr(self, field)!r}")
+
         if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}. Received: dataset={self.dataset!r}")
+            bad("dataset", f"one of {DATASETS}")
         if self.on_error not in ("skip", "raise"):
-            raise ValueError(f"on_error must be 'skip' or 'raise'. Received: {self.on_error!r}")
+            bad("on_error", "'skip' or 'raise'")
         for field in ("epochs", "batch_size", "num_frames", "base_batch", "crop_size", "scale_size", "val_num_clips",
-                      "groups", "depth"):
+                      "groups"):
             if int(getattr(self, field)) < 1:
-                raise ValueError(f"{field} must be >= 1. Received: {field}={getattr(self, field)}")
+                bad(field, ">= 1")
         for field in ("steps_per_epoch", "validation_steps", "num_classes"):
             if getattr(self, field) is not None and int(getattr(self, field)) < 1:
-                raise ValueError(f"{field} must be None or >= 1. Received: {field}={getattr(self, field)}")
+                bad(field, "None or >= 1")
         for field in ("keep_checkpoints", "base_lr", "momentum", "weight_decay"):
             if not getattr(self, field) >= 0:
-                raise ValueError(f"{field} must be >= 0. Received: {field}={getattr(self, field)}")
-        for field in ("decay_factor",):
-            if not getattr(self, field) > 0:
-                raise ValueError(f"{field} must be > 0. Received: {field}={getattr(self, field)}")
+                bad(field, ">= 0")
+        if not self.decay_factor > 0:
+            bad("decay_factor", "> 0")
         if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={self.dropout}")
-        for field in ("alpha", "beta"):
-            if not 0 < getattr(self, field) <= 1:
-                raise ValueError(f"{field} must be in (0, 1]. Received: {field}={getattr(self, field)}")
+            bad("dropout", "in [0, 1)")
         if self.val_num_crops not in (1, 3, 5, 10):
-            raise ValueError(f"val_num_crops must be 1, 3, 5 or 10. Received: val_num_crops={self.val_num_crops}")
+            bad("val_num_crops", "1, 3, 5 or 10")
+        try:
+            check_model(self.depth, self.block, self.alpha, self.beta, self.groups, self.num_frames, self.crop_size)
+        except ParameterError as e:
+            raise ParameterError({"image_size": "crop_size"}.get(e.param, e.param), e.detail) from None
         if isinstance(self.weights, str) and self.weights.lower() == "none":
             self.weights = None
         self.decay_epochs = tuple(int(e) for e in self.decay_epochs)

@@ -134,3 +134,64 @@ def test_explain_defaults_to_the_model_input_size_and_agrees_with_predict(traine
         probability, index = out.splitlines()[1].split()
         assert int(index) == best["index"]
         assert float(probability) == pytest.approx(best["probability"], abs=2e-3)
+
+
+# ---- `keras-gst train`: every flag checked before any data or model is loaded ----
+
+TRAIN_BAD = [
+    (["--alpha", "1"], "--alpha", "(0, 1)"),
+    (["--alpha", "0.3"], "--alpha", "0.3 x 64"),  # 19.2 temporal channels in the first unit
+    (["--beta", "0.3"], "--beta", "0.3 x 64"),
+    (["--block", "c3d", "--groups", "3"], "--groups", "dividing"),
+    (["--groups", "2"], "--groups", "'c3d' only"),
+    (["--size", "8"], "--crop-size", "at least 32x32"),
+    (["--data", "{tmp}/data", "--train-list", "{tmp}/train.txt"], "--data", "not both"),
+    (["--data", "{tmp}/nowhere"], "--data", "not found"),
+    (["--output-dir", "{tmp}/file/run"], "--output-dir", "is a file, not a folder"),
+    (["--weights", "{tmp}/missing.pth"], "--weights", "no such file or directory"),
+]
+
+
+@pytest.mark.parametrize("argv, flag, text", TRAIN_BAD, ids=[" ".join(a) for a, _, _ in TRAIN_BAD])
+def test_train_refuses_bad_flags_before_loading(argv, flag, text, tmp_path, monkeypatch):
+    import keras_gst.training.finetune as finetune
+    import keras_gst.training.trainer as trainer
+
+    def never(*args, **kwargs):
+        raise AssertionError("data or a model was loaded before the flags were checked")
+
+    monkeypatch.setattr(finetune, "finetune_records", never)
+    monkeypatch.setattr(trainer, "fit", never)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "file").write_text("a file")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    base = ["train", "--data", str(tmp_path / "data")] if "--data" not in argv and "--train-list" not in argv else ["train"]
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(base + ["--weights", "none", "--output-dir", str(tmp_path / "out")] + argv)
+    err = err.getvalue()
+    assert code == 2 and f"keras-gst train: error: argument {flag}: " in err and text in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_recipe_file_gives_the_defaults_and_flags_override_it(tmp_path, monkeypatch):
+    """`--recipe FILE` (a script's DEFAULTS or a run's recipe.json): every field reaches fine_tune, a later
+    flag overrides one, and --recipe after another flag is refused."""
+    import keras_gst.training.finetune as finetune
+    from keras_gst.training.recipe import Recipe
+
+    seen = {}
+    def fake_fine_tune(recipe, *args):
+        seen["recipe"] = recipe
+        return finetune.FineTuneResult(None, None, None)
+
+    monkeypatch.setattr(finetune, "fine_tune", fake_fine_tune)
+    recipe = Recipe(name="mine", num_frames=16, depth=18, block="c3d", groups=2, base_lr=0.02, decay_epochs=(3, 4),
+                    weights=None, dtype="float32", output_dir=str(tmp_path / "out"), crop_size=112, scale_size=128)
+    (tmp_path / "recipe.json").write_text(recipe.to_json())
+    assert main(["train", "--recipe", str(tmp_path / "recipe.json"), "--epochs", "2"]) == 0
+    assert seen["recipe"] == recipe.replace(epochs=2)  # every other field as in the file
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit):
+        main(["train", "--epochs", "2", "--recipe", str(tmp_path / "recipe.json")])
+    assert "--recipe: must come before the other flags" in err.getvalue()

@@ -229,7 +229,7 @@ def test_unreadable_training_files_are_counted_once_and_never_calibrate_the_expo
     unreadable, so a run that trained fine exited 2."""
     from keras_gst.data import read_list_file
     from keras_gst.training import Recipe, fit
-    from keras_gst.commands.train import _sample_paths
+    from keras_gst.training.finetune import _sample_paths
 
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video " * 50)

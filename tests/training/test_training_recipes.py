@@ -9,8 +9,6 @@ import os
 
 import pytest
 
-from keras_gst.commands.train import recipe_main
-
 RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
 TINY = ["--model", "gst_resnet18", "--weights", "none", "--frames", "4", "--scale-size", "40", "--crop-size", "32",
         "--batch-size", "1", "--epochs", "1", "--steps-per-epoch", "1", "--validation-steps", "1", "--verbose", "0"]
@@ -89,12 +87,17 @@ def test_recipe_help_lists_the_settings(name):
     recipe = load_recipe(name)
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-        recipe_main(recipe.DEFAULTS, ["--help"])
+        recipe.main(["--help"])
     text = out.getvalue()
     for flag in ("--data-root", "--train-annotations", "--val-annotations", "--class-file", "--frames", "--batch-size",
                  "--epochs", "--model", "--alpha", "--beta", "--block", "--output-dir", "--resume", "--lr", "--weights"):
         assert flag in text, flag
     d = recipe.DEFAULTS
+    # --help shows the recipe's values as the defaults (the script runs `keras-gst train --recipe FILE`)
+    flat = " ".join(text.split())
+    for shown in (f"frames per clip (default {d.num_frames})", f"(default {d.output_dir})",
+                  f"annotation format (default {d.dataset})", f"(default gst_resnet{d.depth})"):
+        assert shown in flat, shown
     assert (d.base_lr, d.momentum, d.clip_norm, d.dropout, d.weights, d.decay_epochs) == (0.01, 0.9, 20.0, 0.3, "imagenet", (50, 60))
 
 
@@ -106,7 +109,7 @@ def test_recipe_runs_end_to_end_on_real_annotation_files(name, real_data, tmp_pa
     args, readable_val = setup(real_data, root)
     out = str(tmp_path / "out")
     recipe = load_recipe(name)
-    assert recipe_main(recipe.DEFAULTS, args + ["--data-root", root, "--output-dir", out] + TINY) == 0
+    assert recipe.main(args + ["--data-root", root, "--output-dir", out] + TINY) == 0
     import keras
 
     model = keras.models.load_model(os.path.join(out, "best.keras"))
