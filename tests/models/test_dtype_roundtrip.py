@@ -109,7 +109,7 @@ def test_convert_torch_preset_keeps_the_policy(tmp_path, clips, dtype):
     checkpoint, out = tmp_path / "resnet18.pth", tmp_path / "preset"
     torch.save(tv.state_dict(), checkpoint)
     assert cli_main(["convert-torch", "--imagenet", str(checkpoint), "--num-classes", str(CLASSES), "--dtype", dtype,
-                     "--num-frames", str(T), "--size", str(SIZE), "--out", str(out)]) == 0
+                     "--block", "c2d", "--num-frames", str(T), "--size", str(SIZE), "--out", str(out)]) == 0
 
     loaded = GSTVideoClassifier.from_preset(str(out))
     assert_policy(loaded, dtype)
@@ -118,8 +118,9 @@ def test_convert_torch_preset_keeps_the_policy(tmp_path, clips, dtype):
     # torchvision's conv1 weight (O, I, kh, kw) is the stem kernel (kh, kw, I, O)
     np.testing.assert_array_equal(np.asarray(backbone.get_layer("stem").kernel),
                                   tv.state_dict()["conv1.weight"].numpy().transpose(2, 3, 1, 0))
-    # the same conversion in this process, in the same policy: the same features, bit for bit
-    reference = keras_gst.GSTResNet18(CLASSES, weights=None, num_frames=T, dtype=dtype)
+    # the same conversion in this process, in the same policy: the same features, bit for bit (C2D: every
+    # backbone weight comes from the checkpoint, none is initialised at random)
+    reference = keras_gst.GSTResNet18(CLASSES, weights=None, num_frames=T, block="c2d", dtype=dtype)
     load_torch_weights(reference, tv.state_dict())
     expected = np.asarray(reference.backbone(clips, training=False))
     np.testing.assert_array_equal(backbone(clips, training=False), expected)
