@@ -31,27 +31,54 @@ def third_party_lines(stderr):
 def _run(args, cwd):
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY", "GLOG_minloglevel")}
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, cwd=cwd,
-                          env=dict(env, KERAS_BACKEND="tensorflow", PYTHONWARNINGS="default"))
+                          env=dict(env, KERAS_BACKEND="tensorflow"))
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """A tiny trained-shape GST-R18 .keras (compiled, so the file holds a compile config like a trained
-    model's) and a 2-class synthetic video dataset."""
+    """A tiny GST-R18 .keras, saved as `train` saves best.keras, and a 2-class synthetic video dataset."""
     import keras
 
     from keras_gst import GSTResNet18
     from keras_gst.data import write_synthetic_dataset
+    from keras_gst.training.callbacks import save_model
 
     root = tmp_path_factory.mktemp("quiet")
     train, val, _ = write_synthetic_dataset(str(root / "data"), num_videos_per_class=1, frames=8, size=40,
                                             num_classes=2)
     keras.utils.set_random_seed(0)
     model = GSTResNet18(2, weights=None, num_frames=4, input_shape=(32, 32, 3))
-    model.compile()
-    model.save(root / "tiny.keras")
+    save_model(model, str(root / "tiny.keras"), include_optimizer=False)  # as `train` writes best.keras
     video = sorted((root / "data" / "videos").glob("*.mp4"))[0]
     return root, str(video), val
+
+
+def test_keras_files_load_without_optimizer_warnings(tmp_path):
+    """`train` writes best.keras without optimizer (training.callbacks.save_model): it loads uncompiled,
+    with no "Skipping variable loading for optimizer" warning; a file saved with its trained optimizer
+    loads compiled, with that state."""
+    import warnings
+
+    import keras
+    import numpy as np
+
+    from keras_gst import GSTResNet18
+    from keras_gst.training.callbacks import save_model
+
+    keras.utils.set_random_seed(0)
+    model = GSTResNet18(2, weights=None, num_frames=2, input_shape=(32, 32, 3))
+    model.fit(np.zeros((2, 2, 32, 32, 3), "float32"), np.array([0, 1]), epochs=1, verbose=0)
+    save_model(model, tmp_path / "best.keras", include_optimizer=False)
+    save_model(model, tmp_path / "checkpoint.keras")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        best = keras.saving.load_model(tmp_path / "best.keras")
+        checkpoint = keras.saving.load_model(tmp_path / "checkpoint.keras")
+    assert [str(w.message) for w in caught if issubclass(w.category, UserWarning)] == []
+    assert not best.compiled and getattr(best, "optimizer", None) is None
+    assert checkpoint.compiled and int(checkpoint.optimizer.iterations) == 1
+    for saved, loaded in zip(model.optimizer.variables, checkpoint.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(loaded), np.asarray(saved))
 
 
 CLI_SCRIPT = """
