@@ -2,7 +2,8 @@
 TFLite runtime logs, Keras or TensorFlow warnings, OpenCV notes), only our own; `--verbose` shows them.
 
 Tiny data made here: a GST-R18 (4 frames, 32 px) saved as .keras, a synthetic video dataset written with
-OpenCV. The CLI commands run in one subprocess (one TensorFlow import), the demo recipe in another.
+OpenCV. The CLI commands run in one subprocess (one TensorFlow import), the demo recipe in another (both
+`large`: minutes on 2 cores).
 """
 
 import os
@@ -90,6 +91,7 @@ for argv in {commands!r}:
 """
 
 
+@pytest.mark.large  # two int8 TFLite conversions: minutes on 2 cores
 def test_cli_commands_print_only_their_own_lines(workspace):
     root, video, val = workspace
     model, tflite, stream = str(root / "tiny.keras"), str(root / "tiny_int8.tflite"), str(root / "stream.tflite")
@@ -113,6 +115,7 @@ def test_cli_commands_print_only_their_own_lines(workspace):
     assert any(NATIVE_LOG_LINE.match(line.encode()) for line in loud.stderr.splitlines()), loud.stderr
 
 
+@pytest.mark.large
 def test_demo_recipe_prints_only_its_own_lines(tmp_path):
     done = _run([str(ROOT / "recipes" / "train_synthetic.py"), "--output-dir", str(tmp_path), "--classes", "2",
                  "--videos-per-class", "1", "--frames", "4", "--epochs", "1", "--batch-size", "2", "--blocks", "gst",
