@@ -86,14 +86,14 @@ def test_from_preset_dtype_argument_still_overrides(tmp_path, clips):
     assert np.max(np.abs(logits - reference)) <= 5e-2 * np.max(np.abs(logits))
 
 
-def test_float32_preset_loads_in_the_global_policy_when_it_was_saved_before_dtype_policy(tmp_path, clips):
-    """A config without "dtype_policy" (keras-gst before this change) loads as keras-hub decides."""
-    backbone = tiny("float32").backbone
-    config = backbone.get_config()
+def test_config_without_dtype_policy_loads_as_before():
+    """A config written before "dtype_policy" (its policy in "dtype") loads as before: "dtype" decides."""
+    config = tiny("mixed_bfloat16").backbone.get_config()
     config["dtype"] = config.pop("dtype_policy")
-    assert GSTBackbone.from_config(config).dtype_policy.name == "float32"
+    assert GSTBackbone.from_config(config).dtype_policy.name == "mixed_bfloat16"
     config["dtype"] = None
-    assert GSTBackbone.from_config(config).dtype_policy.name == keras.config.dtype_policy().name
+    assert keras.config.dtype_policy().name == "float32"
+    assert GSTBackbone.from_config(config).dtype_policy.name == "float32"  # the global policy
 
 
 @pytest.mark.parametrize("dtype", ["mixed_bfloat16"])
