@@ -19,13 +19,14 @@ ALLOWED = {
     "analysis": {"layers", "models", "analysis"},
     "atomic": set(),
     "errors": set(),
+    "quiet": set(),
     "data": {"data"},
     "evaluation": {"evaluation"},
     "export": {"layers", "models", "data", "export"},
     "training": {"layers", "models", "weights", "applications", "data", "analysis", "evaluation", "export", "training"},
 }
 CLI = {"commands", "cli"}
-BASE = {"atomic", "errors"}  # stdlib-only helpers (atomic file writes, typed errors) any package may use
+BASE = {"atomic", "errors", "quiet"}  # stdlib-only helpers (atomic writes, typed errors, log filter) for any package
 
 
 def module_name(path):
