@@ -15,14 +15,15 @@ time), results.json.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
+
+from keras_gst.quiet import quiet_runtime_logs
 
 SEED = 1
 
@@ -42,6 +43,7 @@ def parse_args(argv=None):
                         "temporal convolutions causal)")
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--steps-per-epoch", type=int, default=None, help="default: one pass over the training videos")
+    p.add_argument("--verbose", action="store_true", help="show the runtime logs of TensorFlow (hidden by default)")
     return p.parse_args(argv)
 
 
@@ -58,6 +60,11 @@ def pair_accuracy(scores, labels):
 
 def main(argv=None):
     args = parse_args(argv)
+    with contextlib.nullcontext() if args.verbose else quiet_runtime_logs():
+        return run(args)
+
+
+def run(args):
     start = time.time()
     from keras_gst.analysis import frame_probabilities, plot_frame_probabilities
     from keras_gst.data import build_dataset, read_list_file, write_synthetic_dataset

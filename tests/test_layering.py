@@ -20,13 +20,14 @@ ALLOWED = {
     "atomic": set(),
     "errors": set(),
     "checks": {"errors"},
+    "quiet": set(),
     "data": {"data"},
     "evaluation": {"evaluation"},
     "export": {"layers", "models", "data", "evaluation", "export"},
     "training": {"layers", "models", "weights", "applications", "data", "analysis", "evaluation", "export", "training"},
 }
 CLI = {"commands", "cli"}
-BASE = {"atomic", "errors", "checks"}  # stdlib-only helpers (atomic writes, typed errors, argument checks) any package may use
+BASE = {"atomic", "errors", "checks", "quiet"}  # stdlib-only helpers (atomic writes, typed errors, argument checks, log filter) any package may use
 
 
 def module_name(path):

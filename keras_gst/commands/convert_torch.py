@@ -4,6 +4,7 @@ preset directory (or a .keras / .weights.h5 file).
     keras-gst convert-torch gst_ssv2_8f.pth.tar --labels ssv2_labels.txt --out gst_r50_ssv2_8f
     keras-gst convert-torch CHECKPOINT --model gst_resnet50 --alpha 0.25 --beta 0.5 --num-classes 174 --out DIR
     keras-gst convert-torch --imagenet resnet34.pth --num-classes 48 --out gst_r34_imagenet.keras
+    keras-gst convert-torch gst_ssv2_8f.pth.tar --dtype mixed_bfloat16 --out gst_r50_ssv2_8f_bf16
 
 A preset directory (config.json, model.weights.h5, task.json, task.weights.h5, preprocessor.json,
 video_converter.json, metadata.json, labels.txt with --labels) loads with
@@ -21,6 +22,7 @@ import os
 from keras_gst.commands import argtypes as A
 from keras_gst.commands.info import add_model_arguments, build_model_from_args
 
+DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def register(subparsers):
@@ -41,6 +43,8 @@ def register(subparsers):
     parser.set_defaults(model=None, alpha=None, beta=None, num_classes=None)
     parser.add_argument("--num-frames", type=A.positive_int, default=None, help="fix T in the saved model (default: any)")
     parser.add_argument("--temporal-impl", default="conv3d", choices=["conv3d", "conv2d"])
+    parser.add_argument("--dtype", default="float32", choices=DTYPES,
+                        help="Keras dtype policy of the saved model (a preset / .keras file reloads in it)")
     parser.add_argument(
         "--no-head", action="store_true", help="do not load the authors' classifier (keep a fresh head of --num-classes)"
     )
@@ -111,7 +115,8 @@ def _convert(args):
     if os.path.isfile(out) and not out.endswith((".keras", ".weights.h5")):
         raise SystemExit(f"error: --out {out} is an existing file; give a preset directory, .keras or .weights.h5")
     labels = _read_labels(args.labels, args.num_classes) if args.labels else None
-    model = build_model_from_args(args, num_frames=args.num_frames, temporal_impl=args.temporal_impl)
+    model = build_model_from_args(args, num_frames=args.num_frames, temporal_impl=args.temporal_impl,
+                                  dtype=args.dtype)
     report = load_torch_weights(model, {"state_dict": state, **meta}, include_head=not args.no_head)
     if out.endswith(".weights.h5"):
         model.save_weights(out)
@@ -123,7 +128,7 @@ def _convert(args):
     if labels:
         print(f"  labels: {len(labels)} class names in {os.path.join(out, 'labels.txt')}")
     print(f"{args.checkpoint} -> {out}")
-    print(f"  model: {arch}, {model.num_classes} classes")
+    print(f"  model: {arch}, {model.num_classes} classes, dtype {model.dtype_policy.name}")
     for line in str(report).splitlines():
         print(f"  {line}")
     return 0

@@ -20,6 +20,7 @@ export (`PARITY_THRESHOLDS`).
 
 import os
 import tempfile
+import warnings
 
 import numpy as np
 
@@ -97,7 +98,11 @@ def convert_streaming_tflite(model, path, quantize="none", calibration_clips=Non
             clips = normalize_clip(calibration_clips)
             converter.representative_dataset = lambda: _stream_inputs(stream, clips, clip_state)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        flatbuffer = converter.convert()
+        with warnings.catch_warnings():
+            # TF's calibrator feeds named inputs (our dict samples) through the deprecated tf.lite.Interpreter
+            # (tensorflow/lite/python/optimize/calibrator.py), which warns on creation: TF's notice, not ours
+            warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated")
+            flatbuffer = converter.convert()
     write_flatbuffer(flatbuffer, path, audit=quantize == "int8" and audit)
     return stream
 

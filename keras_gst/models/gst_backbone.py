@@ -101,7 +101,9 @@ class GSTBackbone(FeaturePyramidBackbone):
             before the first frame, none after), so a stream emits each frame's logits at once (no
             look-ahead delay; `keras_gst.export.StreamingGST`). Same weights and parameter count.
         dtype: a Keras dtype policy ("float32", "mixed_bfloat16", "mixed_float16", ...), handed to every
-            layer; None uses the global policy.
+            layer; None uses the global policy. Saved presets and `.keras` files reload in the policy they
+            were saved with (keras-hub's loaders alone would apply the global one), unless
+            `from_preset(..., dtype=...)` names another.
     """
 
     def __init__(
@@ -137,6 +139,11 @@ class GSTBackbone(FeaturePyramidBackbone):
 
     def get_config(self):
         config = super().get_config()
+        # The policy is stored as "dtype_policy", not "dtype": keras-hub 0.32's preset loaders overwrite a
+        # config's "dtype" with the `dtype` passed to `from_preset` (None: the global policy), and its task
+        # loader fails on a mixed policy there (`_resolve_dtype` -> `standardize_dtype("mixed_bfloat16")`).
+        # `from_config` uses it unless a `dtype` is given, so every load path keeps the saved policy.
+        config["dtype_policy"] = config.pop("dtype")
         config.update(
             depth=self.depth,
             block=self.block,
@@ -149,6 +156,16 @@ class GSTBackbone(FeaturePyramidBackbone):
             causal=self.causal,
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        """`cls(**config)`; the saved "dtype_policy" applies unless `config["dtype"]` names one (a
+        `from_preset(..., dtype=...)` or `rebuild(..., dtype=...)` override)."""
+        config = dict(config)
+        saved = config.pop("dtype_policy", None)
+        if config.get("dtype") is None:
+            config["dtype"] = saved
+        return super().from_config(config)
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):

@@ -46,6 +46,14 @@ class VideoClassifier(Task):
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="top1")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild from `get_config()` without keras-hub's default `compile()`: a `.keras` file is compiled
+        from its own compile config (`compile_from_config`, optimizer state included) or not at all. A
+        default-compiled model would hold an unbuilt Adam that the file's optimizer state (none, for a model
+        saved without it) does not fit: "UserWarning: Skipping variable loading for optimizer 'adam'"."""
+        return super().from_config({**config, "compile": False})
+
     def compile_from_config(self, config):
         """Recompile a loaded `.keras` file as it was saved (optimizer, loss, metrics), so its optimizer
         state loads too: `compile` above takes Keras' arguments, Keras' own rule applies."""
@@ -103,7 +111,9 @@ class GSTVideoClassifier(VideoClassifier):
         """keras-hub's `Task.from_preset` (built-in name, kaggle://, hf:// or a local directory); a local
         directory is checked first so that a missing file or another model's preset is named clearly."""
         check_local_preset(preset)
-        return super().from_preset(preset, load_weights=load_weights, **kwargs)
+        model = super().from_preset(preset, load_weights=load_weights, **kwargs)
+        model.compile()  # compiled with the defaults, as a keras-hub task from a preset (see `from_config`)
+        return model
 
     # The backbone's architecture, read through the classifier (the CLI and exporters use these).
     depth = property(lambda self: self.backbone.depth)

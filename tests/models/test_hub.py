@@ -184,7 +184,7 @@ def test_unknown_dtype_names_the_value_and_the_choices(dtype):
 def test_get_config_from_config_round_trip_with_dtype(dtype):
     model = tiny(dtype=dtype)
     config = json.loads(json.dumps(model.get_config()))
-    assert config["backbone"]["config"]["dtype"]["config"]["name"] == dtype
+    assert config["backbone"]["config"]["dtype_policy"]["config"]["name"] == dtype  # see GSTBackbone.get_config
     rebuilt = GSTVideoClassifier.from_config(copy.deepcopy(config))
     assert rebuilt.get_config() == model.get_config()
     assert rebuilt.dtype_policy.name == dtype
