@@ -55,6 +55,7 @@ def make_videos(root):
 def make_ssv2(root):
     """ssv2/: Something-Something V2's layout (webm videos named by id, JSON splits and labels)."""
     ssv2 = root / "ssv2"
+    ssv2.mkdir()
     (ssv2 / "something-something-v2-labels.json").write_text(
         json.dumps({template.replace("[", "").replace("]", ""): str(i) for i, template in enumerate(SSV2_TEMPLATES)}))
     for split, ids in (("train", range(1, 9)), ("validation", range(9, 13))):
