@@ -125,12 +125,12 @@ def _convert(args):
     else:
         _save_preset(model, out, labels, args.size)
     arch = f"{model.name}, alpha={model.alpha:g}, beta={model.beta:g}" if model.block == "gst" else model.name
-    if labels:
-        print(f"  labels: {len(labels)} class names in {os.path.join(out, 'labels.txt')}")
     print(f"{args.checkpoint} -> {out}")
     print(f"  model: {arch}, {model.num_classes} classes, dtype {model.dtype_policy.name}")
     for line in str(report).splitlines():
         print(f"  {line}")
+    if labels:
+        print(f"  labels: {len(labels)} class names in {os.path.join(out, 'labels.txt')}")
     return 0
 
 
