@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = os.environ.get("KERAS_GST_NOTF_PYTHON")
 
 
+@pytest.mark.large
 @pytest.mark.skipif(not PYTHON, reason="KERAS_GST_NOTF_PYTHON (an interpreter without TensorFlow) is not set")
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_model_family_without_tensorflow(backend, tmp_path):
