@@ -33,6 +33,7 @@ def _pixels(seed):
     return np.random.default_rng(seed).integers(0, 256, (2, T, SIZE, SIZE, 3)).astype("float32")
 
 
+@pytest.mark.large  # keras-hub's checks build and fit the model ~10 times: minutes on 2 cores
 class GSTKerasHubTest(TestCase):
     test_session = None  # tf.test.TestCase's session helper, not a test
 
@@ -77,6 +78,7 @@ class GSTKerasHubTest(TestCase):
                              expected_output_shape=FEATURES_SHAPE)
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_on_backend(backend):
     """`GSTKerasHubTest` in a fresh pytest process with KERAS_BACKEND=`backend`."""
