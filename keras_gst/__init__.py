@@ -1,15 +1,28 @@
 """keras-gst: Grouped Spatial-Temporal aggregation (Luo & Yuille, ICCV 2019) for Keras 3.
 
-The public names are imported on first use (PEP 562), so `import keras_gst` and the CLI's `--help` do not
-load TensorFlow. The first name used, or Keras being imported (before or after `import keras_gst`), imports
-them all, which registers every keras_gst class with Keras (layers, `GSTBackbone`, `GSTVideoClassifier`
-and its preprocessor, the 0.1 `GSTResNet`, the training optimiser GSTSGD): `keras.saving.load_model("m.keras")`
-and `keras_hub.models.Backbone.from_preset(dir)` then find them. Package layering: docs/architecture.md.
+`import keras_gst` does not import Keras, so the CLI's `--help` stays instant. Each Keras class (the layers,
+`GSTBackbone`, `GSTVideoClassifier` and its preprocessor, the 0.1 `GSTResNet`, the training optimiser
+`GSTSGD`) is registered with Keras as "keras_gst>Name" when its module is imported, which happens:
+
+- at `import keras_gst`, when Keras is imported already (`import keras` or `import keras_hub` first);
+- otherwise at the first use of a public name (`keras_gst.GSTResNet50`, `from keras_gst import GSTBackbone`),
+  or at `keras_gst.register()`.
+
+After that, `keras.saving.load_model("m.keras")` and `keras_hub.models.Backbone.from_preset(dir)` find the
+classes. Neither TensorFlow nor the data, export or training packages are imported for it: the model
+family runs on the TensorFlow, JAX and torch backends. Package layering: docs/architecture.md.
+
+Example:
+
+```python
+import keras
+import keras_gst  # Keras is loaded: the keras_gst classes are registered now
+
+model = keras.saving.load_model("gst_r50.keras")  # a GSTVideoClassifier
+```
 """
 
 import importlib
-import importlib.abc
-import importlib.util
 import os
 import sys
 
@@ -33,28 +46,32 @@ _EXPORTS = {
     "keras_gst.training.optim": ("GSTSGD",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
+__all__ = sorted(_WHERE) + ["register"]
 
 
-def _load_all(strict=True):
-    """Import every public name into the package namespace (registers the Keras serializables).
+def register() -> None:
+    """Register every keras_gst Keras class with Keras (imports Keras and the model family, not TensorFlow
+    unless it is the Keras backend). Idempotent; needed only when no keras_gst name has been used yet and
+    Keras was imported after keras_gst, before loading a `.keras` file or preset with Keras' own functions.
 
-    `strict=False` (the Keras import hook): Keras may be imported by a keras_gst module that is itself
-    half-way through its import (`import keras_gst.analysis` -> ... -> `import keras`); exports that
-    cannot load yet because of that are skipped here (that import completes them, and the next attribute
-    access loads them) instead of failing the import."""
+    Example:
+
+    ```python
+    import keras_gst
+    import keras_hub
+
+    keras_gst.register()
+    backbone = keras_hub.models.Backbone.from_preset("gst_r50")  # a GSTBackbone
+    ```
+    """
     for module, names in _EXPORTS.items():
-        try:
-            loaded = importlib.import_module(module)
-            globals().update({name: getattr(loaded, name) for name in names})
-        except (ImportError, AttributeError):
-            if strict:
-                raise
+        loaded = importlib.import_module(module)
+        globals().update({name: getattr(loaded, name) for name in names})
 
 
 def __getattr__(name):
     if name in _WHERE:
-        _load_all()
+        register()
         return globals()[name]
     raise AttributeError(f"module 'keras_gst' has no attribute {name!r}")
 
@@ -63,31 +80,5 @@ def __dir__():
     return sorted(set(globals()) | set(__all__))
 
 
-class _RegisterWithKeras(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Import hook: when `keras` itself is imported (after `import keras_gst`), load our names right after it,
-    so `keras.saving.load_model` finds GSTResNet, the layers and GSTSGD without touching a keras_gst name."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "keras":
-            return None
-        sys.meta_path.remove(self)  # once; the real finders locate keras
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        self._loader = spec.loader
-        spec.loader = self
-        return spec
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        module.__spec__.loader = module.__loader__ = self._loader
-        self._loader.exec_module(module)
-        _load_all(strict=False)
-
-
-if "keras" in sys.modules:  # Keras is loaded already: registering the classes now costs little
-    _load_all()
-else:
-    sys.meta_path.insert(0, _RegisterWithKeras())
+if "keras" in sys.modules:  # Keras is loaded already: registering the classes costs little
+    register()

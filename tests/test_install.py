@@ -1,5 +1,5 @@
-"""A plain, non-editable `pip install .` works from any directory: the CLI, the shipped benchmarks and a
-prediction on a real video, with no source checkout on the path."""
+"""A plain, non-editable `pip install .` works from any directory: the CLI, the shipped benchmarks (with their
+PyTorch reference) and a prediction on a real video, with no source checkout on the path."""
 
 import json
 import os
@@ -63,6 +63,8 @@ def test_pip_install_runs_the_cli_from_another_directory(tmp_path, real_data):
     where = subprocess.run([str(python), "-c", "import keras_gst; print(keras_gst.__file__)"], capture_output=True,
                            text=True, env=env, cwd=elsewhere, check=True).stdout.strip()
     assert Path(where).is_relative_to(tmp_path / "venv")
+    # the PyTorch reference that `bench inference` times ships in the package, not in tests/
+    assert (Path(where).parent / "benchmarks" / "torch_reference.py").is_file()
     assert run("--help").startswith("usage: keras-gst")
     assert "inference" in run("bench", "--help") and "--data" in run("bench", "export", "--help")
     video = real_data / "videos" / "demo.mp4"

@@ -1,12 +1,11 @@
 """PyTorch -> keras_gst converter: logits parity with an independent torch GST-ResNet on real frames.
 
-The torch reference (tests/torch_gst.py) follows the authors' code (docs/paper.md) and names its tensors like the authors'
+The torch reference (tests/torch_reference.py) follows the authors' code (docs/paper.md) and names its tensors like the authors'
 checkpoints; all its weights and BatchNorm statistics are random (BN statistics: the batch statistics of
 the clip, perturbed per channel, so activations stay well scaled through 50 layers and logits are O(1)).
 """
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import torch_gst  # noqa: E402  (test-only torch reference, needs torch)
+from keras_gst.benchmarks import torch_reference  # noqa: E402  (the PyTorch reference, needs torch)
 
 import keras  # noqa: E402
 
@@ -52,15 +50,15 @@ def clips(real_data):
 
 
 def _torch_gst(clips, alpha, beta, seed=0, num_classes=NUM_CLASSES):
-    model = torch_gst.TemporalModel(num_classes, clips.shape[1], 50, alpha, beta)
-    torch_gst.randomize_(model, seed)
-    torch_gst.calibrate_bn_(model, torch_gst.clip_to_torch(clips), seed)
+    model = torch_reference.TemporalModel(num_classes, clips.shape[1], 50, alpha, beta)
+    torch_reference.randomize_(model, seed)
+    torch_reference.calibrate_bn_(model, torch_reference.clip_to_torch(clips), seed)
     return model.eval()
 
 
 def _torch_logits(model, clips):
     with torch.no_grad():
-        return model(torch_gst.clip_to_torch(clips)).numpy()
+        return model(torch_reference.clip_to_torch(clips)).numpy()
 
 
 def _keras_gst(alpha, beta, **kwargs):
@@ -76,7 +74,7 @@ def _max_diff(a, b):
 def default_pair(clips):
     """GST alpha=1/4 torch model, its checkpoint and logits (shared by several tests)."""
     model = _torch_gst(clips, 0.25, 0.5, seed=7)
-    return model, torch_gst.authors_checkpoint(model), _torch_logits(model, clips)
+    return model, torch_reference.authors_checkpoint(model), _torch_logits(model, clips)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -86,7 +84,7 @@ def default_pair(clips):
 def test_torch_reference_matches_reference_md_parameter_counts():
     expected = {"gst_alpha1/2": 23_864_558, "gst_alpha1/4": 21_035_246, "gst_alpha1/8": 19_620_590, "gst_large": 29_523_182}
     for key, (alpha, beta) in CONFIGS.items():
-        model = torch_gst.TemporalModel(NUM_CLASSES, NUM_FRAMES, 50, alpha, beta)
+        model = torch_reference.TemporalModel(NUM_CLASSES, NUM_FRAMES, 50, alpha, beta)
         assert sum(p.numel() for p in model.parameters()) == expected[key], key
 
 
@@ -119,7 +117,7 @@ def test_authors_checkpoint_logits_parity(config, clips, tmp_path):
     expected = _torch_logits(model, clips)
     assert np.std(expected) > 0.3  # logits are informative, not all ~0
     path = tmp_path / "gst_checkpoint.pth.tar"
-    torch.save(torch_gst.authors_checkpoint(model), path)
+    torch.save(torch_reference.authors_checkpoint(model), path)
 
     if beta == 1.0:  # also through the model's `weights=` dispatch
         keras_model = _keras_gst(alpha, beta, weights=str(path))
@@ -139,7 +137,7 @@ def test_authors_checkpoint_logits_parity(config, clips, tmp_path):
 def test_per_frame_logits_and_conv2d_temporal_impl(default_pair, clips):
     model, checkpoint, expected = default_pair
     with torch.no_grad():
-        x = torch_gst.clip_to_torch(clips).view(2, NUM_FRAMES, 3, SIZE, SIZE).transpose(1, 2)
+        x = torch_reference.clip_to_torch(clips).view(2, NUM_FRAMES, 3, SIZE, SIZE).transpose(1, 2)
         per_frame = model.new_fc(model.base_model(x)).view(2, NUM_FRAMES, -1).numpy()
     keras_model = _keras_gst(0.25, 0.5, temporal_impl="conv2d")
     load_torch_weights(keras_model, checkpoint)
@@ -202,7 +200,7 @@ def test_inspect_checkpoint(default_pair, clips):
     assert (info["source"], info["depth"], info["alpha"], info["beta"], info["num_classes"]) == (
         "authors", 50, 0.25, 0.5, NUM_CLASSES
     )
-    large = torch_gst.authors_checkpoint(torch_gst.TemporalModel(10, NUM_FRAMES, 50, 0.125, 1.0))
+    large = torch_reference.authors_checkpoint(torch_reference.TemporalModel(10, NUM_FRAMES, 50, 0.125, 1.0))
     info = inspect_checkpoint(large)
     assert (info["alpha"], info["beta"], info["num_classes"]) == (0.125, 1.0, 10)
 
@@ -282,7 +280,7 @@ def _tv_kernel(state, key):
 
 @pytest.mark.parametrize("beta", [0.5, 1.0])
 def test_imagenet_resnet50_mapping(beta):
-    tv = torch_gst.randomize_(torch_gst.TorchvisionResNet(50), seed=3)
+    tv = torch_reference.randomize_(torch_reference.TorchvisionResNet(50), seed=3)
     state = tv.state_dict()
     keras_model = _keras_gst(0.25, beta)
     temporal_before = np.array(keras_model.get_layer("stack2_block3_2").temporal_kernel)
@@ -321,10 +319,10 @@ def test_imagenet_resnet50_mapping(beta):
 
 def test_imagenet_resnet18_c2d_features_match_torchvision_per_frame(clips):
     """A C2D ResNet-18 from torchvision weights is the 2D network applied to each frame."""
-    tv = torch_gst.TorchvisionResNet(18).eval()
-    torch_gst.randomize_(tv, seed=5)
+    tv = torch_reference.TorchvisionResNet(18).eval()
+    torch_reference.randomize_(tv, seed=5)
     frames = torch.as_tensor(clips.reshape(-1, SIZE, SIZE, 3)).permute(0, 3, 1, 2)
-    torch_gst.calibrate_bn_(tv, frames)
+    torch_reference.calibrate_bn_(tv, frames)
     tv.eval()
     state = {k: v for k, v in tv.state_dict().items() if not k.endswith("num_batches_tracked")}  # pre-0.4.1 files
     keras_model = build_classifier(18, 5, block="c2d")
@@ -336,7 +334,7 @@ def test_imagenet_resnet18_c2d_features_match_torchvision_per_frame(clips):
 
 
 def test_imagenet_resnet34_gst_basic_blocks_through_weights_path(tmp_path):
-    tv = torch_gst.randomize_(torch_gst.TorchvisionResNet(34), seed=11)
+    tv = torch_reference.randomize_(torch_reference.TorchvisionResNet(34), seed=11)
     path = tmp_path / "resnet34-b627a593.pth"
     torch.save(tv.state_dict(), path)
     keras_model = build_classifier(34, 48, alpha=0.25, beta=0.5, weights=str(path))
@@ -350,7 +348,7 @@ def test_imagenet_resnet34_gst_basic_blocks_through_weights_path(tmp_path):
 
 
 def test_imagenet_depth_mismatch_lists_keys():
-    state = torch_gst.TorchvisionResNet(18).state_dict()
+    state = torch_reference.TorchvisionResNet(18).state_dict()
     with pytest.raises(ValueError, match=r"(?s)ResNet-18, 1000 classes\) into .*\(ResNet-34.*missing key 'layer1\.2\.conv1\.weight'"):
         load_torch_weights(build_classifier(34, 2), state)
 
@@ -407,13 +405,13 @@ def test_cli_rejects_contradicting_flags_and_wrong_source(default_pair, tmp_path
     with pytest.raises(SystemExit, match="drop --imagenet"):
         cli_main(["convert-torch", "--imagenet", str(path), "--out", str(tmp_path / "x.keras")])
     tv_path = tmp_path / "resnet18.pth"
-    torch.save(torch_gst.TorchvisionResNet(18).state_dict(), tv_path)
+    torch.save(torch_reference.TorchvisionResNet(18).state_dict(), tv_path)
     with pytest.raises(SystemExit, match="pass --imagenet"):
         cli_main(["convert-torch", str(tv_path), "--out", str(tmp_path / "x.keras")])
 
 
 def test_cli_imagenet(tmp_path, capsys):
-    tv = torch_gst.randomize_(torch_gst.TorchvisionResNet(18), seed=2)
+    tv = torch_reference.randomize_(torch_reference.TorchvisionResNet(18), seed=2)
     path, out = tmp_path / "resnet18.pth", tmp_path / "gst_r18.weights.h5"
     torch.save(tv.state_dict(), path)
     assert cli_main(["convert-torch", "--imagenet", str(path), "--num-classes", "48", "--out", str(out)]) == 0
@@ -439,7 +437,7 @@ def test_full_size_authors_head_8x224_parity(real_data):
     print(f"logits std {np.std(expected):.3f}")
     assert np.std(expected) > 0.3
     keras_model = _keras_gst(0.25, 0.5, num_frames=8, input_shape=(224, 224, 3))
-    load_torch_weights(keras_model, torch_gst.authors_checkpoint(model))
+    load_torch_weights(keras_model, torch_reference.authors_checkpoint(model))
     diff = _max_diff(keras_model(clip, training=False), expected)
     print(f"R50 8x224: max |keras - torch| = {diff:.2e}")
     assert diff <= TOL
@@ -448,14 +446,14 @@ def test_full_size_authors_head_8x224_parity(real_data):
 @pytest.mark.large
 @pytest.mark.parametrize("beta", [0.5, 1.0])
 def test_resnet101_parity(clips, beta):
-    model = torch_gst.TemporalModel(NUM_CLASSES, NUM_FRAMES, 101, 0.25, beta)
-    torch_gst.randomize_(model, seed=31)
-    torch_gst.calibrate_bn_(model, torch_gst.clip_to_torch(clips), seed=31)
+    model = torch_reference.TemporalModel(NUM_CLASSES, NUM_FRAMES, 101, 0.25, beta)
+    torch_reference.randomize_(model, seed=31)
+    torch_reference.calibrate_bn_(model, torch_reference.clip_to_torch(clips), seed=31)
     model.eval()
     expected = _torch_logits(model, clips)
     keras_model = build_classifier(101, NUM_CLASSES, alpha=0.25, beta=beta)
-    assert inspect_checkpoint(torch_gst.authors_checkpoint(model))["depth"] == 101
-    load_torch_weights(keras_model, torch_gst.authors_checkpoint(model, arch="resnet101"))
+    assert inspect_checkpoint(torch_reference.authors_checkpoint(model))["depth"] == 101
+    load_torch_weights(keras_model, torch_reference.authors_checkpoint(model, arch="resnet101"))
     diff = _max_diff(keras_model(clips, training=False), expected)
     print(f"R101 beta={beta}: max |keras - torch| = {diff:.2e}")
     assert diff <= TOL

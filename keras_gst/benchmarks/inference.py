@@ -25,8 +25,8 @@ ratios, each named with its target and marked met/missed: every model over C2D p
 MAC ratio; 0.89 for GST), Keras GST over torch.compile, GST frozen's share of both peaks, bf16 over fp32 and
 over PyTorch bf16, the training step over PyTorch's. Prints a table and writes JSON (default
 bench_inference.json; the repository keeps its runs in benchmarks/results/). The PyTorch rows use the
-independent reimplementation of the authors' model in tests/torch_gst.py of a source checkout
-(--torch-reference; only when torch is installed: pip install "keras-gst[torch]").
+independent reimplementation of the authors' model in keras_gst.benchmarks.torch_reference (only when torch
+is installed: pip install "keras-gst[torch]").
 """
 
 import argparse
@@ -39,7 +39,7 @@ from pathlib import Path
 
 from keras_gst.benchmarks import peak as peaks
 from keras_gst.benchmarks import report
-from keras_gst.benchmarks.workers import MODELS, TORCH_REFERENCE, median_result, spawn
+from keras_gst.benchmarks.workers import MODELS, median_result, spawn
 
 QUICK_MODELS = ("gst", "c2d")
 TRAIN_BATCH = 8
@@ -48,7 +48,7 @@ TRAIN_BATCH = 8
 def plan(args):
     """The configurations of one round, in the order they run."""
     base = dict(frames=args.frames, size=args.size, threads=args.threads, repeats=args.repeats)
-    torch_base = dict(base, framework="torch", model="gst", torch_reference=str(args.torch_reference))
+    torch_base = dict(base, framework="torch", model="gst")
     configs = []
     for batch in args.batches:
         for model in args.models:
@@ -86,8 +86,6 @@ def parse_args(argv=None):
                         help="skip the torch.compile rows (fp32 and bf16)")
     parser.add_argument("--no-train", dest="train", action="store_false", help="skip training-step timing")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds per configuration")
-    parser.add_argument("--torch-reference", type=Path, default=TORCH_REFERENCE,
-                        help="tests/torch_gst.py of a source checkout (default: beside this package, if there)")
     parser.add_argument("--out", default="bench_inference.json", help="JSON to write (default bench_inference.json)")
     args = parser.parse_args(argv)
     args.batches = args.batches or ([1] if args.quick else [1, 8])
@@ -102,11 +100,6 @@ def _check_torch(args):
         return
     if importlib.util.find_spec("torch") is None:  # the workers import it; this process need not
         print("torch not installed: PyTorch rows skipped (pip install \"keras-gst[torch]\")")
-        args.torch = False
-        return
-    if not args.torch_reference.is_file():
-        print(f"{args.torch_reference} not found: PyTorch rows skipped (pass --torch-reference "
-              "PATH/tests/torch_gst.py of a source checkout)")
         args.torch = False
 
 

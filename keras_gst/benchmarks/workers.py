@@ -13,10 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-# tests/torch_gst.py of a source checkout (an installed package has no tests/)
-TORCH_REFERENCE = Path(__file__).resolve().parents[2] / "tests" / "torch_gst.py"
 MODELS = {
     "gst": dict(block="gst", alpha=0.25, beta=0.5),
     "c2d": dict(block="c2d"),
@@ -104,9 +101,9 @@ def worker_torch(cfg):
     import numpy as np
     import torch
 
+    from keras_gst.benchmarks.torch_reference import TemporalModel
+
     torch.set_num_threads(cfg["threads"])
-    sys.path.insert(0, str(Path(cfg["torch_reference"]).parent))
-    from torch_gst import TemporalModel
 
     t, s, b, mode = cfg["frames"], cfg["size"], cfg["batch"], cfg["mode"]
     spec = MODELS[cfg["model"]]

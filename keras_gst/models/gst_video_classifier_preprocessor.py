@@ -10,6 +10,8 @@ clips are already normalised: run those through the bare network (`classifier(x)
 `classifier.preprocessor = None`.
 """
 
+import sys
+
 import keras
 from keras_hub.layers import VideoConverter
 from keras_hub.models import Preprocessor
@@ -35,6 +37,16 @@ class GSTVideoConverter(VideoConverter):
                  **kwargs):
         super().__init__(image_size=tuple(image_size) if image_size is not None else None, scale=scale,
                          offset=offset, **kwargs)
+
+    def call(self, inputs):
+        tf = sys.modules.get("tensorflow")
+        if tf is None or not tf.inside_function():
+            return super().call(inputs)
+        # A tf.data map (or tf.function), on any backend: keras-hub 0.32's VideoConverter multiplies the batch
+        # and frame dimensions with `keras.ops.shape`, whose batch dimension is None there on JAX and torch.
+        shape = tf.shape(inputs)
+        frames = self.image_converter(tf.reshape(inputs, tf.concat([[-1], shape[2:]], 0)))
+        return tf.reshape(frames, tf.concat([shape[:2], tf.shape(frames)[1:]], 0))
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")

@@ -3,20 +3,24 @@ gradient clipping by global norm after the cross-replica sum, step learning-rate
 
 The authors' code (TSN/TSM lineage) runs ``clip_grad_norm_(params, 20)`` on the (already all-reduced)
 gradients, then ``torch.optim.SGD(momentum=0.9, weight_decay=wd)``, with ``weight_decay=0`` for BN
-parameters and biases. `GSTSGD` reproduces that order under any `tf.distribute` strategy:
+parameters and biases. `GSTSGD` reproduces that order on every Keras backend and under any `tf.distribute`
+strategy:
 
 1. sum the per-replica gradients (each replica's loss is already divided by the global batch),
 2. clip them by their global norm (`clip_norm`, 20),
 3. add ``weight_decay * w`` to the gradient of every decayed variable (rank >= 2: conv and dense
-   kernels; BN gammas/betas and biases are rank 1 and never decayed),
+   kernels; BN gammas/betas and biases are rank 1 and never decayed), in the public `update_step`,
 4. momentum SGD (Keras' update rule, identical to PyTorch's for a constant learning rate).
 
-Keras' own `clipnorm`/`global_clipnorm` would clip each replica's partial gradient before the sum, and its
-`weight_decay` is decoupled (AdamW-style); both differ from the paper, hence this subclass.
+Keras' own `weight_decay` is decoupled (AdamW-style), unlike the paper's L2. Its `global_clipnorm` clips the
+global gradients on the JAX and torch backends, which is step 2 there; on TensorFlow it would clip each
+replica's partial gradient before the sum, so there the clip runs after the sum
+(`keras_gst.private_api.ClipAfterCrossReplicaSum`, the one private Keras method this module extends).
 """
 
 import keras
-import tensorflow as tf
+
+from keras_gst.private_api import ClipAfterCrossReplicaSum
 
 BASE_BATCH = 24  # the paper's batch for lr 0.01
 
@@ -52,7 +56,7 @@ def is_decayed(variable):
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
-class GSTSGD(keras.optimizers.SGD):
+class GSTSGD(ClipAfterCrossReplicaSum, keras.optimizers.SGD):
     """SGD + momentum with the authors' gradient clipping and L2 weight decay (see the module docstring).
 
     Args:
@@ -60,40 +64,43 @@ class GSTSGD(keras.optimizers.SGD):
         momentum: 0.9 in the paper.
         weight_decay: L2 coefficient added to the gradient of conv/dense kernels (paper 5e-4, code 3e-4).
         clip_norm: clip the summed gradients to this global norm (20); None or 0 disables.
+
+    Example:
+
+    ```python
+    model.compile(optimizer=keras_gst.training.GSTSGD(0.01, weight_decay=5e-4, clip_norm=20.0),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ```
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, weight_decay=5e-4, clip_norm=20.0, name="gst_sgd", **kwargs):
-        kwargs.pop("clipnorm", None)
-        kwargs.pop("global_clipnorm", None)
-        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=False, name=name, **kwargs)
+    def __init__(
+        self,
+        learning_rate: float | keras.optimizers.schedules.LearningRateSchedule = 0.01,
+        momentum: float = 0.9,
+        weight_decay: float | None = 5e-4,
+        clip_norm: float | None = 20.0,
+        name: str = "gst_sgd",
+        **kwargs,
+    ):
+        for key in ("clipnorm", "global_clipnorm", "weight_decay"):
+            kwargs.pop(key, None)
         if weight_decay is not None and weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={weight_decay}")
         if clip_norm is not None and clip_norm < 0:
             raise ValueError(f"clip_norm must be >= 0 or None. Received: clip_norm={clip_norm}")
+        clip_norm = float(clip_norm) if clip_norm else None
+        # TensorFlow: clipped after the cross-replica sum (ClipAfterCrossReplicaSum); JAX, torch: the gradients
+        # `apply` receives are global already, and Keras' global_clipnorm clips them
+        global_clipnorm = None if keras.backend.backend() == "tensorflow" else clip_norm
+        super().__init__(learning_rate=learning_rate, momentum=momentum, nesterov=False, name=name,
+                         global_clipnorm=global_clipnorm, **kwargs)
         self.l2_decay = float(weight_decay or 0.0)
-        self.clip_norm = float(clip_norm) if clip_norm else None
+        self.clip_norm = clip_norm
 
-    # Keras clips and decays in `apply` before the (TF) cross-replica sum: both are done in
-    # `_backend_update_step` instead, after the sum.
-    def _clip_gradients(self, grads):
-        return grads
-
-    def _apply_weight_decay(self, variables):
-        return
-
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        tf_vars = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
-        pairs = self._all_reduce_sum_gradients(list(zip(grads, tf_vars)))
-        grads = [g for g, _ in pairs]
-        if self.clip_norm:
-            grads, _ = tf.clip_by_global_norm(grads, self.clip_norm)
-        if self.l2_decay:
-            grads = [
-                g + tf.cast(self.l2_decay, g.dtype) * v if is_decayed(v) else g for g, v in zip(grads, tf_vars)
-            ]
-        tf.__internal__.distribute.interim.maybe_merge_call(
-            self._distributed_tf_update_step, self._distribution_strategy, list(zip(grads, tf_vars)), learning_rate
-        )
+    def update_step(self, gradient, variable, learning_rate):
+        if self.l2_decay and is_decayed(variable):
+            gradient = keras.ops.add(gradient, keras.ops.multiply(keras.ops.cast(self.l2_decay, gradient.dtype), variable))
+        super().update_step(gradient, variable, learning_rate)
 
     def get_config(self):
         config = super().get_config()

@@ -168,16 +168,12 @@ def test_backbone_mismatch_names_the_layers(tmp_path):
 
 def test_authors_checkpoint_with_other_class_count_drops_only_the_head(tmp_path):
     torch = pytest.importorskip("torch")
-    import sys
-    from pathlib import Path
+    from keras_gst.benchmarks import torch_reference
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import torch_gst
-
-    reference = torch_gst.TemporalModel(174, 2, depth=50)
-    torch_gst.randomize_(reference, seed=1)
+    reference = torch_reference.TemporalModel(174, 2, depth=50)
+    torch_reference.randomize_(reference, seed=1)
     path = tmp_path / "ssv2_gst_r50.pth.tar"
-    torch.save(torch_gst.authors_checkpoint(reference), path)
+    torch.save(torch_reference.authors_checkpoint(reference), path)
     model = keras_gst.GSTResNet50(5, weights=str(path))
     report = model.load_report
     assert {"module.new_fc.weight", "module.new_fc.bias"} <= set(report.dropped)

@@ -1,6 +1,7 @@
-"""Test-only PyTorch reference of GST-ResNet, written from the authors' code as described in docs/paper.md ("The GST bottleneck").
+"""PyTorch reference of GST-ResNet, written from the authors' code as described in docs/paper.md ("The GST bottleneck").
 
-Independent of keras_gst: it is what the converter's parity tests compare against. Module and parameter
+Independent of keras_gst (it imports torch only; install it with `pip install "keras-gst[torch]"`): the
+converter's parity tests compare against it, and `keras-gst bench inference` times it for the PyTorch rows. Module and parameter
 names reproduce the authors' checkpoints (chenxuluo/GST-video, saved by their main.py from a
 ``DataParallel(TemporalModel)``): ``module.base_model.conv1.weight``, ``module.base_model.layer1.0.conv2.weight``,
 ``...layer1.0.Tconv.weight``, ``...layer1.0.downsample.0.weight``, ``module.new_fc.weight``, BatchNorm3d
