@@ -140,13 +140,14 @@ def test_shared_flag_spellings():
 
 
 def test_plain_import_is_light_and_keras_loads_saved_models_after_it(tiny_keras):
-    """`import keras_gst` loads no TensorFlow; importing Keras afterwards registers GSTVideoClassifier & co., so
-    `keras.saving.load_model` works without touching a keras_gst name (what fit's saved models need)."""
+    """`import keras_gst` loads no TensorFlow (so `keras-gst --help` is instant); `keras_gst.register()` then
+    registers GSTVideoClassifier & co. with Keras, so `keras.saving.load_model` finds them."""
     code = (
         "import sys\n"
         "import keras_gst\n"
         "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, sorted(sys.modules)\n"
         "import keras\n"
+        "keras_gst.register()\n"
         "model = keras.saving.load_model(sys.argv[1])\n"
         "print(type(model).__module__, type(model).__name__, model.num_classes)\n"
     )

@@ -374,7 +374,8 @@ def test_cli_convert_to_preset_loads_with_from_preset_equal_to_torch(default_pai
     classes) gives the torch reference's logits; its preprocessor takes uint8 pixels; labels ride along."""
     import keras_hub
 
-    from keras_gst.commands.predict import _preset_labels
+    from keras_gst.export.inference import class_names_for
+    from keras_gst.export.predictor import load_predictor
     from keras_gst.models import GSTBackbone
 
     _, checkpoint, expected = default_pair
@@ -386,7 +387,7 @@ def test_cli_convert_to_preset_loads_with_from_preset_equal_to_torch(default_pai
     assert "labels: 174 class names" in capsys.readouterr().out
     assert {"config.json", "model.weights.h5", "task.json", "task.weights.h5", "preprocessor.json",
             "video_converter.json", "metadata.json", "labels.txt"} <= {p.name for p in out.iterdir()}
-    assert _preset_labels(str(out)) == str(out / "labels.txt")
+    assert class_names_for(load_predictor(str(out)), None) == [f"class {i}" for i in range(NUM_CLASSES)]
     loaded = GSTVideoClassifier.from_preset(str(out))
     assert _max_diff(loaded(clips, training=False), expected) <= TOL
     backbone = keras_hub.models.Backbone.from_preset(str(out))  # keras-hub's base class finds GSTBackbone

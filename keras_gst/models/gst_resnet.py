@@ -98,7 +98,10 @@ def _load_preset(path):
     if not os.path.isfile(os.path.join(path, "task.json")) and os.path.isfile(os.path.join(path, "config.json")):
         raise ModelFileError(path, f"a backbone-only preset (no task.json): it has no classifier. Load it with "
                                    f"keras_gst.GSTVideoClassifier.from_preset({path!r}, num_classes=N) and train the head.")
-    check_local_preset(path)  # a missing file or another model's preset, named (FileNotFoundError, ValueError)
+    try:
+        check_local_preset(path)  # a missing file or another model's preset, named
+    except (FileNotFoundError, ValueError) as e:
+        raise ModelFileError(path, str(e)) from None
     try:
         return GSTVideoClassifier.from_preset(path)
     except (OSError, ValueError, TypeError, KeyError) as e:

@@ -46,13 +46,15 @@ class VideoClassifier(Task):
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="top1")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
-    @classmethod
-    def from_config(cls, config):
-        """Rebuild from `get_config()` without keras-hub's default `compile()`: a `.keras` file is compiled
-        from its own compile config (`compile_from_config`, optimizer state included) or not at all. A
-        default-compiled model would hold an unbuilt Adam that the file's optimizer state (none, for a model
-        saved without it) does not fit: "UserWarning: Skipping variable loading for optimizer 'adam'"."""
-        return super().from_config({**config, "compile": False})
+    def get_config(self):
+        """keras-hub's config; an uncompiled model (e.g. saved for inference without optimizer state, see
+        `keras_gst.training.callbacks.save_model`) records `compile=False`, so it loads uncompiled instead of
+        with keras-hub's default `compile()`, whose unbuilt Adam no saved optimizer state fits ("UserWarning:
+        Skipping variable loading for optimizer 'adam'")."""
+        config = super().get_config()
+        if not self.compiled:
+            config["compile"] = False
+        return config
 
     def compile_from_config(self, config):
         """Recompile a loaded `.keras` file as it was saved (optimizer, loss, metrics), so its optimizer
@@ -112,7 +114,7 @@ class GSTVideoClassifier(VideoClassifier):
         directory is checked first so that a missing file or another model's preset is named clearly."""
         check_local_preset(preset)
         model = super().from_preset(preset, load_weights=load_weights, **kwargs)
-        model.compile()  # compiled with the defaults, as a keras-hub task from a preset (see `from_config`)
+        model.compile()  # compiled with the defaults, as a keras-hub task from a preset (see `get_config`)
         return model
 
     # The backbone's architecture, read through the classifier (the CLI and exporters use these).

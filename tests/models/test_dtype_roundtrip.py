@@ -100,7 +100,7 @@ def test_config_without_dtype_policy_loads_as_before():
 def test_convert_torch_preset_keeps_the_policy(tmp_path, clips, dtype):
     torch = pytest.importorskip("torch")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import torch_gst
+    from keras_gst.benchmarks import torch_reference as torch_gst
 
     from keras_gst.cli import main as cli_main
     from keras_gst.weights.torch_convert import load_torch_weights

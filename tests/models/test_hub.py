@@ -122,7 +122,7 @@ def test_preset_missing_file_is_named(saved_preset, tmp_path, missing):
     with pytest.raises(FileNotFoundError, match=rf"{missing} is missing") as info:
         GSTVideoClassifier.from_preset(str(path))
     assert str(path) in str(info.value)
-    with pytest.raises(FileNotFoundError, match=missing):
+    with pytest.raises(keras_gst.errors.ModelFileError, match=missing):  # the library's loader: a typed error
         keras_gst.load_model(str(path))
 
 

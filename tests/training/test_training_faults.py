@@ -216,8 +216,8 @@ def test_a_fresh_run_in_a_reused_output_folder_starts_clean_and_writes_one_model
     assert open(out / "best.txt").read().split()[0] == "1"  # the earlier run's best replaced by this run's
     assert keras.models.load_model(out / "checkpoints" / "epoch_001.keras").optimizer.iterations.numpy() == 1
     best = keras.models.load_model(result.paths["best"])
-    # inference model without optimizer state (a keras-hub Task compiles itself with a fresh default optimizer)
-    assert int(best.optimizer.iterations.numpy()) == 0 and best.num_classes == 2
+    # an inference model: saved without optimizer state, so it loads uncompiled
+    assert getattr(best, "optimizer", None) is None and best.num_classes == 2
     assert not (out / "backup").exists() and not (out / "final.keras").exists()
     # the best model without optimizer state is about half the checkpoint with SGD momentum
     ratio = os.path.getsize(out / "best.keras") / os.path.getsize(out / "checkpoints" / "epoch_001.keras")
