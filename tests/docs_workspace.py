@@ -89,7 +89,7 @@ def make_torch_files(root):
     checkpoints (GST and GST-Large, 174 classes), a torchvision ImageNet ResNet-34, the 174 SSv2 labels."""
     import torch
 
-    import torch_gst  # tests/torch_gst.py: the authors' model layout
+    from keras_gst.benchmarks import torch_reference as torch_gst  # the authors' model layout
 
     torch.manual_seed(0)
     for name, beta in (("GST_somethingv2_resnet50_segment8_best.pth.tar", 0.5), ("GST_large_v1.pth.tar", 1.0)):
