@@ -158,10 +158,12 @@ def _shape(model, label, num_frames, size):
              size or fixed[2] or DEFAULT_SIZE)
     if shape[1] != shape[2]:
         raise ParameterError("size", f"{label} takes {shape[1]}x{shape[2]} frames; exports take square frames")
-    if all(f is None or f == s for f, s in zip(fixed, shape)):
+    if tuple(fixed) == shape:
         return model, shape, None
+    # an open dimension is fixed too (a stream needs a static frame size); `fixed` reports only a conflict
+    conflict = None if all(f is None or f == s for f, s in zip(fixed, shape)) else fixed
     try:
-        return rewrite_for_export(model, shape[0], shape[1:], temporal_impl=model.temporal_impl), shape, fixed
+        return rewrite_for_export(model, shape[0], shape[1:], temporal_impl=model.temporal_impl), shape, conflict
     except TypeError as e:
         raise ModelFileError(label, f"fixes input {fixed}, cannot be exported at {shape}: {e}") from e
 
