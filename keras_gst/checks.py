@@ -47,23 +47,18 @@ def check_inputs(param, paths, what="file or folder"):
 
 
 def check_output(param, path, directory=False):
-    """A path that can be written: for a file, not a folder and its folder exists and is writable; for a
-    folder (`directory=True`), not a file and its nearest existing ancestor is a writable folder."""
+    """A path that can be written: a file (not a folder) or, with `directory=True`, a folder (not a file).
+    Missing folders are fine (the writers create them) when the nearest existing ancestor is a folder;
+    a real write probe there catches permissions, read-only mounts and a full quota."""
     path = os.fspath(path)
-    if directory:
-        if os.path.exists(path) and not os.path.isdir(path):
-            raise ParameterError(param, f"{path} is a file, not a folder")
-        existing = os.path.abspath(path)
-        while not os.path.exists(existing):
-            existing = os.path.dirname(existing)
-        if not os.path.isdir(existing):
-            raise ParameterError(param, f"{existing} is a file, so the folder {path} cannot be made")
-    else:
-        if os.path.isdir(path):
-            raise ParameterError(param, f"{path} is a folder; name a file")
-        existing = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(existing):
-            raise ParameterError(param, f"the folder of {path} does not exist ({existing}); create it first")
+    if os.path.exists(path) and os.path.isdir(path) != directory:
+        raise ParameterError(param, f"{path} is a file, not a folder: choose another path" if directory
+                             else f"{path} is a folder; name a file")
+    existing = os.path.abspath(path) if directory else os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ParameterError(param, f"{existing} is a file, not a folder, so {path} cannot be written")
     try:  # a real write: permissions, read-only mounts and a full disk's quota all show here
         with tempfile.TemporaryFile(dir=existing):
             pass

@@ -4,8 +4,10 @@ TensorFlow's C++ runtime logs through Abseil, which writes every message to the 
 ``absl::InitializeLog()`` (never called from Python), whatever ``TF_CPP_MIN_LOG_LEVEL`` says: the oneDNN
 banner, "failed call to cuInit" without a GPU, grappler notes ("remapper failed"). The TFLite converter
 prints its quantizer settings ("fully_quantize: 0, inference_type: 6, ...") and the TFLite runtime an
-"INFO: Created TensorFlow Lite XNNPACK delegate" line, to file descriptor 2 as well. None of these go
-through Python, so only a filter on the file descriptor can drop them.
+"INFO: Created TensorFlow Lite XNNPACK delegate" line, to file descriptor 2 as well. Apache Beam's
+DirectRunner worker processes (`keras-gst shard`) log "WARNING:root:apitools not found, ..." and
+"INFO:__main__:Logging handler created." from their own interpreters. None of these go through this
+process's Python, so only a filter on the file descriptor can drop them.
 
 `quiet_runtime_logs()` is what the ``keras-gst`` command (unless ``--verbose``) and the recipes run:
 
@@ -30,7 +32,10 @@ NATIVE_LOG_LINE = re.compile(
     rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags"
     rb"|fully_quantize: \d+, inference_type: \d+, input_inference_type: "  # the TFLite quantizer's settings
     rb"|INFO: Created TensorFlow Lite \w+ delegate for CPU\.$"  # the TFLite runtime's XNNPACK note
-    rb"|INFO: Initialized TensorFlow Lite runtime\.$)"
+    rb"|INFO: Initialized TensorFlow Lite runtime\.$"
+    # Beam's DirectRunner worker processes (`keras-gst shard`): the Python logging of a fresh interpreter
+    rb"|WARNING:root:apitools not found, and bigquery client libraries are not available"
+    rb"|INFO:__main__:Logging handler created\.$)"
 )
 # Environment defaults read by TensorFlow and gRPC when they load (set before importing TensorFlow).
 QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR", "GLOG_minloglevel": "2"}

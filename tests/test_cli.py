@@ -70,6 +70,10 @@ def test_bad_option_is_an_argparse_error_without_tensorflow():
         (b"W0000 00:00:1796216186.657673    8016 remapper.cc:1] remapper failed: INVALID_ARGUMENT", True),
         (b"I1114 09:32:22.280168 13509 tpu_hal.cc:448] Registered plugin", True),
         (b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR", True),
+        (b"WARNING:root:apitools not found, and bigquery client libraries are not available despite the import "
+         b"not raising an ImportError.", True),  # Beam's DirectRunner workers (keras-gst shard)
+        (b"INFO:__main__:Logging handler created.", True),
+        (b"WARNING:root:Make sure that locally built Python SDK docker image has Python 3.11 interpreter.", False),
         (b"F0000 00:00:1796216186.657673    8016 op.cc:1] Check failed: fatal", False),
         (b"error: cannot read video.mp4: video.mp4 does not exist", False),
         (b"[ WARN:0@1.2] global cap.cpp:1 open VIDEOIO(FFMPEG): raised OpenCV exception", False),

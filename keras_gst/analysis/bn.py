@@ -8,6 +8,7 @@
 """
 
 import math
+import os
 
 import numpy as np
 
@@ -88,6 +89,7 @@ def plot_gamma_histograms(model, path, bins=20, columns=4):
     fig.supxlabel("|gamma|", fontsize=8)
     fig.supylabel("channels", fontsize=8)
     fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return hists
@@ -134,6 +136,7 @@ def plot_frame_probabilities(probabilities, path, class_names=None, top_k=5, tit
     ax.set_title(title or "per-frame class probabilities (paper Fig. 5)", fontsize=9)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return top

@@ -14,7 +14,7 @@ import json
 import sys
 
 from keras_gst.commands import argtypes as A
-from keras_gst.commands import error_line
+from keras_gst.commands.report import fail
 
 FLAGS = {}  # export_model keyword -> flag, filled as the flags are added
 
@@ -73,8 +73,7 @@ def run(args):
     try:
         result = export_model(options.pop("model"), options.pop("out"), options.pop("format"), verbose=True, **options)
     except KerasGSTError as e:
-        print(error_line("keras-gst export", e, FLAGS), file=sys.stderr)
-        return 2
+        return fail("export", e, FLAGS)
     except ParityError as e:
         _print_result(e.result, args.json)
         print(f"keras-gst export: error: {args.out} fails the parity check (kept for inspection)", file=sys.stderr)

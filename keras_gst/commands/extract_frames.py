@@ -1,6 +1,7 @@
 """`keras-gst extract-frames VIDEO_DIR OUT_DIR`: videos -> frame folders + list file with true counts."""
 
 from keras_gst.commands import argtypes as A
+from keras_gst.commands.report import fail
 
 
 def register(subparsers):
@@ -26,8 +27,6 @@ def register(subparsers):
 
 
 def run(args):
-    import sys
-
     from keras_gst.atomic import FolderLockedError
     from keras_gst.data.extract import extract_frames
 
@@ -38,8 +37,7 @@ def run(args):
     try:
         results = _extract(args, extract_frames)
     except (OSError, ValueError, FolderLockedError) as e:  # a bad argument or a busy OUT, before any work
-        print(f"keras-gst extract-frames: error: {e}", file=sys.stderr)
-        return 2
+        return fail("extract-frames", e, {})
     return _report(args, results)
 
 

@@ -38,8 +38,6 @@ FLAGS = {"num_frames": "--frames", "size": "--size"}
 
 
 def run(args):
-    import sys
-
     from keras_gst.checks import FRAMES_RANGE, SIZE_RANGE, check_range
     from keras_gst.commands.report import fail
     from keras_gst.errors import KerasGSTError
@@ -54,8 +52,7 @@ def run(args):
     try:
         model = build_model_from_args(args)
     except ValueError as e:  # an architecture the flags cannot build (alpha / groups that do not divide, ...)
-        print(f"keras-gst info: error: {e}", file=sys.stderr)
-        return 2
+        return fail("info", e, {})
     counts = count_params(model)
     macs = count_macs(model, (args.frames, args.size, args.size, 3))
     result = {

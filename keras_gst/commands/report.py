@@ -1,18 +1,15 @@
-"""How the inference commands report: library errors as argparse-style messages naming the flag, and
+"""How the commands report: library errors as argparse-style messages naming the flag (`fail`), and
 progress bars over many inputs."""
 
 import sys
 
+from keras_gst.commands import error_line
+
 
 def fail(command, error, flags):
-    """Print a keras_gst error as `keras-gst COMMAND: error: argument FLAG: ...` (the flag of
-    `error.param` in `flags`, else its --spelling) and return exit status 2."""
-    param = getattr(error, "param", None)
-    flag = flags.get(param, f"--{param.replace('_', '-')}") if param else None
-    path = getattr(error, "path", None)
-    detail = getattr(error, "detail", None) or str(error)
-    text = f"{path}: {detail}" if path is not None else detail
-    print(f"keras-gst {command}: error: {f'argument {flag}: ' if flag else ''}{text}", file=sys.stderr)
+    """Print `error` as `keras-gst COMMAND: error: argument FLAG: ...` (`keras_gst.commands.error_line`:
+    the flag of `error.param` in `flags`, else the message alone) on stderr and return exit status 2."""
+    print(error_line(f"keras-gst {command}", error, flags), file=sys.stderr)
     return 2
 
 

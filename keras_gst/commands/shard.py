@@ -5,6 +5,7 @@ import os
 import sys
 
 from keras_gst.commands import argtypes as A
+from keras_gst.commands.report import fail
 
 
 def register(subparsers):
@@ -85,8 +86,7 @@ def run(args):
                                 timeout=args.timeout, runner=args.runner, beam_args=args.beam_args,
                                 overwrite=args.overwrite, progress=not args.no_progress)
     except (ShardError, AnnotationError, ImportError, FileNotFoundError, ValueError) as e:
-        print(f"keras-gst shard: error: {e}", file=sys.stderr)
-        return 2
+        return fail("shard", e, {})
     failed_tsv = os.path.join(args.out, "failed.tsv")
     if manifest["num_failed"] and os.path.isfile(failed_tsv):
         with open(failed_tsv, encoding="utf-8") as f:

@@ -16,7 +16,7 @@ import sys
 import warnings
 
 from keras_gst.commands import argtypes as A
-from keras_gst.commands import error_line
+from keras_gst.commands.report import fail
 
 PROG = "keras-gst train"
 DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -236,12 +236,12 @@ def _run_args(args, defaults):
         recipe = recipe_from_args(args, defaults)
         check_fine_tune(recipe, args.data_dir, args.val_split, args.export)
     except KerasGSTError as e:
-        print(error_line(PROG, e, FLAGS), file=sys.stderr)
-        return 2
+        return fail("train", e, FLAGS)
     return _run(recipe, args)
 
 
 def _run(recipe, args):
+    from keras_gst.atomic import FolderLockedError
     from keras_gst.data import AnnotationError
     from keras_gst.errors import KerasGSTError
     from keras_gst.training import fine_tune, split_cpu
@@ -251,9 +251,8 @@ def _run(recipe, args):
     try:
         with _library_warnings():
             result = fine_tune(recipe, args.data_dir, args.val_split, args.export)
-    except KerasGSTError as e:
-        print(error_line(PROG, e, FLAGS), file=sys.stderr)
-        return 2
+    except (KerasGSTError, FolderLockedError) as e:
+        return fail("train", e, FLAGS)
     except (AnnotationError, FileNotFoundError, ValueError, RuntimeError) as e:  # data, weights, NaN stop
         print(f"{PROG}: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2

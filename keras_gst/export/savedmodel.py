@@ -10,15 +10,10 @@ freeze into constants when converted to TFLite (a plain `tf.Module` wrapper conv
 READ_VARIABLE ops and gives NaN).
 """
 
-import contextlib
-import os
-import shutil
-import uuid
-
 import numpy as np
 import tensorflow as tf
 
-from keras_gst.atomic import TMP_PREFIX
+from keras_gst.atomic import atomic_dir
 from keras_gst.errors import ParameterError
 from keras_gst.export.errors import ParityError
 
@@ -43,43 +38,6 @@ def serving_function(model, input_dtype="float32"):
     return serve
 
 
-def _fsync(path, directory=False):
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_directory(path):
-    """Yield a temporary directory name next to `path` (same folder); when the block succeeds, its files
-    and folders are fsynced and it is renamed to `path`; an existing `path` is moved aside just before and
-    deleted only after the new one is in place. On an exception the temporary directory is deleted and
-    `path` is left as it was. A kill leaves at worst a `.tmp-*` or `.old-*` folder beside `path`, never a
-    torn `path`."""
-    path = os.path.abspath(os.fspath(path))
-    parent, base = os.path.split(path)
-    os.makedirs(parent, exist_ok=True)
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}-{base}"
-    tmp, old = os.path.join(parent, f"{TMP_PREFIX}{tag}"), os.path.join(parent, f".old-{tag}")
-    try:
-        yield tmp
-        for folder, _, files in os.walk(tmp, topdown=False):
-            for name in files:
-                _fsync(os.path.join(folder, name))
-            _fsync(folder, directory=True)
-        if os.path.isdir(path):
-            os.replace(path, old)
-        os.replace(tmp, path)
-        _fsync(parent, directory=True)
-    finally:
-        if os.path.isdir(old) and not os.path.exists(path):  # the rename in between failed: put it back
-            os.replace(old, path)
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def write_archive(model, path, input_shape, input_dtype="float32"):
     """Write a SavedModel of `serving_function(model, input_dtype)` with input spec `input_shape`
     (batch, T, H, W, 3); returns `path`."""
@@ -98,14 +56,14 @@ def export_savedmodel(model, path, num_frames=None, frame_size=None, input_dtype
 
     Args:
         model: a Keras video classifier taking (B, T, H, W, 3) normalised frames.
-        path: output directory, written atomically (`atomic_directory`): an existing one is replaced only
+        path: output directory, written atomically (`keras_gst.atomic.atomic_dir`): an existing one is replaced only
             once the new one is complete.
         num_frames, frame_size: fix T and H, W in the signature (default: the model's input shape;
             dimensions the model leaves open stay dynamic).
         input_dtype: "float32" (normalised frames) or "uint8" (raw RGB, normalised inside).
     """
     t, h, w = static_input_shape(model, num_frames, frame_size)
-    with atomic_directory(path) as tmp:
+    with atomic_dir(path) as tmp:
         write_archive(model, tmp, (None, t, h, w, 3), input_dtype)
     return path
 

@@ -6,13 +6,14 @@ Order (nothing is loaded before the arguments pass `check_export_arguments`, whi
 
 1. arguments and paths: choices, ranges, combinations, the output path (its folder must be creatable and
    writable; a .tflite path must not be a folder, a SavedModel path must not be a file), the model and
-   data paths exist. A bad one raises `ParameterError` naming the keyword argument.
+   data paths exist (`keras_gst.checks`). A bad one raises `ParameterError` (a missing data path
+   `DataFileError`) naming the keyword argument.
 2. the model (a `GSTVideoClassifier`, or a .keras file / preset directory: `ModelFileError` naming it),
    rebuilt at the requested T / frame size if it fixes others; NaN or infinite weights or logits are
    refused (`ModelFileError`), with or without a parity report.
 3. int8: calibration clips (2 TSN test phases per video, at most `max_calibration_clips`).
 4. conversion: SavedModel directories are written to a temporary folder beside `out` and renamed into
-   place (`atomic_directory`), .tflite files to a temporary file renamed over `out` (`atomic_path`): a
+   place (`keras_gst.atomic.atomic_dir`), .tflite files to a temporary file renamed over `out` (`atomic_path`): a
    failure or a kill leaves a previous `out` intact. int8 files pass the op audit before they are written.
 5. the parity report on real clips (`parity_data`; TFLite: default the calibration data); beyond the
    thresholds `ParityError` (its `.report`, `.result`), the file kept for inspection.
@@ -25,6 +26,7 @@ be read is it an error (`ParameterError` on `calibration` / `parity_data`).
 import dataclasses
 import os
 
+from keras_gst.checks import check_input, check_output
 from keras_gst.errors import ModelFileError, ParameterError
 from keras_gst.models.specs import MIN_SIZE
 
@@ -70,37 +72,17 @@ def is_tflite_output(format, out):
     return format == "tflite" or (format == "streaming" and os.fspath(out).endswith(".tflite"))
 
 
-def check_output_path(path, param, directory=False):
-    """Refuse an output path that cannot be written, before any work: a folder where a file goes (or the
-    reverse), a file among its parent folders, a folder without write permission. Missing folders are
-    fine (the writer creates them)."""
-    path = os.path.abspath(os.fspath(path))
-    if os.path.exists(path) and os.path.isdir(path) != directory:
-        raise ParameterError(param, f"{path} is {'a file' if directory else 'a folder'}; the output is "
-                                    f"{'a folder' if directory else 'a file'}: choose another path")
-    existing = os.path.dirname(path)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise ParameterError(param, f"cannot write {path}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ParameterError(param, f"cannot write {path}: no permission to write in {existing}")
-
-
 def _check_sources(sources, param):
-    if isinstance(sources, (str, os.PathLike)):
-        sources = [sources]
-    for source in sources:
-        if not os.path.exists(source):
-            raise ParameterError(param, f"{source} does not exist (pass {DATA_HELP})")
-    return [os.fspath(s) for s in sources]
+    sources = [sources] if isinstance(sources, (str, os.PathLike)) else sources
+    return [os.fspath(check_input(param, s, "video, frame folder, directory of them or list file")) for s in sources]
 
 
 def check_export_arguments(model, out, format="savedmodel", quantize="none", calibration=None, parity_data=None,
                            parity=True, num_frames=None, size=None, input_dtype="float32", max_calibration_clips=32,
                            temporal_impl="conv2d", threads=2, max_rel_diff=None, min_top1=None):
     """Every check of `export_model` that needs neither the model nor a video (no TensorFlow import);
-    raises `ParameterError` naming the argument. Returns (calibration, parity_data) as lists or None."""
+    raises `ParameterError` (a missing calibration / parity path: `DataFileError`) naming the argument.
+    Returns (calibration, parity_data) as lists or None."""
 
     def choice(name, value, choices):
         if value not in choices:
@@ -131,7 +113,7 @@ def check_export_arguments(model, out, format="savedmodel", quantize="none", cal
                                             f"the report")
     if isinstance(model, (str, os.PathLike)) and not os.path.exists(model):
         raise ModelFileError(model, "no such file or directory (a .keras file or a keras-hub preset directory)")
-    check_output_path(out, "out", directory=not tflite)
+    check_output("out", out, directory=not tflite)
     return (_check_sources(calibration, "calibration") if calibration else None,
             _check_sources(parity_data, "parity_data") if parity_data else None)
 
@@ -221,7 +203,7 @@ def export_model(model, out, format="savedmodel", *, quantize="none", calibratio
         max_rel_diff, min_top1: override the mode's parity thresholds (`PARITY_THRESHOLDS`).
         verbose: print one line per step (calibration, file written).
 
-    Raises `ParameterError`, `ModelFileError`, `OpAuditError` (nothing written) or `ParityError` (file
+    Raises `ParameterError`, `ModelFileError`, `DataFileError`, `OpAuditError` (nothing written) or `ParityError` (file
     kept; `.report` and `.result`).
     """
     calibration, parity_data = check_export_arguments(
@@ -273,10 +255,10 @@ def _convert(model, out, format, tflite, quantize, calibration_clips, shape, inp
 
         return convert_streaming_tflite(model, out, quantize, calibration_clips)
     if format == "streaming":
-        from keras_gst.export.savedmodel import atomic_directory
+        from keras_gst.atomic import atomic_dir
         from keras_gst.export.streaming import export_streaming_savedmodel
 
-        with atomic_directory(out) as tmp:
+        with atomic_dir(out) as tmp:
             stream = export_streaming_savedmodel(model, tmp)
         return stream
     if format == "savedmodel":

@@ -5,7 +5,7 @@
 - `format_load_report`: what `weights=` loaded and skipped, one line per skipped tensor with its reason.
 - `finetune_records`: class folders (or list files) -> train / validation `Annotations`, with the seeded
   stratified split when there is no validation set.
-- `finish_run`: OUT/labels.txt and OUT/model.keras (the best model on validation top-1, = best.keras).
+- `finish_run`: OUT/labels.txt and OUT/model.keras (a copy of best.keras: the best model on validation top-1).
 - `export_run`: OUT/model.tflite from OUT/model.keras with `keras_gst.export.export_model`.
 - `fine_tune`: the whole `keras-gst train` workflow: records -> `fit` -> labels.txt, model.keras ->
   optional TFLite export; returns a `FineTuneResult`. Every argument is checked before any work.
@@ -13,7 +13,6 @@
 
 import dataclasses
 import os
-import shutil
 
 from keras_gst.errors import ParameterError
 
@@ -94,20 +93,15 @@ def finetune_records(recipe, data_dir=None, val_split=None):
 
 
 def finish_run(result, output_dir):
-    """Write OUT/labels.txt (class names, else the class indices) and OUT/model.keras: the best model on
-    validation top-1 under a second name (a hard link to best.keras: one file on disk; a copy where the
-    file system has no hard links). Both are written atomically. Returns their paths."""
-    from keras_gst.atomic import atomic_path
+    """Write OUT/labels.txt (class names, else the class indices) and OUT/model.keras: a copy of the best
+    model on validation top-1 (best.keras), never a link (a later run may rewrite best.keras). Both are
+    written atomically. Returns their paths."""
+    from keras_gst.atomic import copy_file
     from keras_gst.data import write_labels
 
     labels = write_labels(os.path.join(output_dir, "labels.txt"),
                           result.class_names or [str(i) for i in range(result.num_classes)])
-    model = os.path.join(output_dir, "model.keras")
-    with atomic_path(model) as tmp:
-        try:
-            os.link(result.paths["best"], tmp)
-        except OSError:
-            shutil.copyfile(result.paths["best"], tmp)
+    model = copy_file(result.paths["best"], os.path.join(output_dir, "model.keras"))
     return {"labels": labels, "model": model}
 
 
@@ -130,7 +124,7 @@ class FineTuneResult:
 def check_fine_tune(recipe, data_dir=None, val_split=None, export=None):
     """The checks of `fine_tune` that need no model and no video; returns (val_split, export) with their
     defaults filled in. Raises `ParameterError` naming the argument (a `Recipe` field or a keyword)."""
-    from keras_gst.export.workflow import check_output_path
+    from keras_gst.checks import check_output
 
     if data_dir is not None and recipe.train_annotations:
         raise ParameterError("data_dir", "pass either data_dir (class folders) or train_annotations, not both")
@@ -141,7 +135,7 @@ def check_fine_tune(recipe, data_dir=None, val_split=None, export=None):
     export = export or ("int8" if data_dir is not None else "none")
     if export not in EXPORTS:
         raise ParameterError("export", f"must be one of {list(EXPORTS)}, got {export!r}")
-    check_output_path(recipe.output_dir, "output_dir", directory=True)
+    check_output("output_dir", recipe.output_dir, directory=True)
     return (0.2 if val_split is None and data_dir is not None else val_split), export
 
 

@@ -30,9 +30,9 @@ REFUSALS = [
     (["eval", "{model}", "--annotations", "{list}", "--scale-size", "40", "--crop-size", "64"], "--scale-size"),
     (["eval", "{missing}", "--annotations", "{list}"], "MODEL"),
     (["stream", "{video}", "--model", "{missing}"], "--model"),
-    (["stream", "{video}", "--model", "{model}", "--plot", "{missing}/p.png"], "--plot"),
+    (["stream", "{video}", "--model", "{model}", "--plot", "{file}/p.png"], "--plot"),
     (["stream", "{missing}", "--model", "{model}"], "VIDEO"),
-    (["explain", "{video}", "--model", "{model}", "--output", "{missing}/x.png"], "--output"),
+    (["explain", "{video}", "--model", "{model}", "--output", "{file}/sub/x.png"], "--output"),
     (["explain", "{video}", "--model", "{model}", "--output", "{folder}"], "--output"),
     (["explain", "{video}", "--model", "{model}", "--size", "100000"], "--size"),
     (["explain", "{video}", "--model", "{missing}"], "--model"),
@@ -82,3 +82,21 @@ def test_checks_are_library_functions_with_the_parameter_name(tmp_path):
     with pytest.raises(ParameterError) as info:
         check_predict_args(str(tmp_path / "m.tflite"), str(video), timing=True, num_clips=2)
     assert info.value.param == "timing"
+
+
+def test_an_output_in_folders_still_to_be_made_is_accepted(tmp_path):
+    """The writers create missing folders: a path under them passes when the nearest existing ancestor is a
+    writable folder, and is refused when that ancestor is a file."""
+    from keras_gst.checks import check_output
+    from keras_gst.errors import ParameterError
+
+    assert check_output("plot", str(tmp_path / "new" / "deeper" / "p.png")) == str(tmp_path / "new" / "deeper" / "p.png")
+    check_output("output_dir", str(tmp_path / "new" / "run"), directory=True)
+    assert not (tmp_path / "new").exists()  # checking writes nothing that stays
+    (tmp_path / "a_file").write_text("x")
+    for path, directory, text in ((tmp_path / "a_file" / "sub" / "p.png", False, "a_file is a file, not a folder"),
+                                  (tmp_path / "a_file", True, "a_file is a file, not a folder"),
+                                  (tmp_path, False, "is a folder; name a file")):
+        with pytest.raises(ParameterError, match=text) as info:
+            check_output("out", str(path), directory=directory)
+        assert info.value.param == "out"
