@@ -17,6 +17,7 @@ import pytest
 
 import keras_gst
 from keras_gst import GSTBackbone, GSTVideoClassifier, GSTVideoClassifierPreprocessor, GSTVideoConverter
+from test_hub import randomise_  # tests/models/test_hub.py (pytest puts this folder on sys.path)
 
 T, SIZE, CLASSES = 4, 32, 3
 MIXED = ["mixed_bfloat16", "mixed_float16"]
@@ -25,15 +26,7 @@ MIXED = ["mixed_bfloat16", "mixed_float16"]
 def tiny(dtype, seed=0):
     keras.utils.set_random_seed(seed)
     model = keras_gst.GSTResNet18(CLASSES, weights=None, num_frames=T, input_shape=(SIZE, SIZE, 3), dtype=dtype)
-    rng = np.random.default_rng(seed)  # non-trivial BN statistics and head, so outputs differ per weight
-    for w in model.weights:
-        if "moving_variance" in w.path or "gamma" in w.path:
-            w.assign(rng.uniform(0.5, 1.5, w.shape).astype("float32"))
-        elif "moving_mean" in w.path or "beta" in w.path:
-            w.assign(rng.normal(0, 0.1, w.shape).astype("float32"))
-    head = model.get_layer("frame_logits")
-    head.kernel.assign(rng.normal(0, 0.1, head.kernel.shape).astype("float32"))
-    return model
+    return randomise_(model, seed)  # non-trivial BN statistics and head, so outputs differ per weight
 
 
 @pytest.fixture(scope="module")
