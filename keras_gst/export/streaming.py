@@ -1,15 +1,15 @@
 """Streaming GST: frames in one at a time, with the temporal context as explicit state.
 
-GST's temporal convolution is centred ("same" in time): output frame t needs input frame t+1. A stream
-that reproduces the offline model exactly therefore delays each GST unit by one frame. Each unit keeps
-the last two inputs (h[s-2], h[s-1]) as state and, given h[s], emits frame s-1:
-``temporal[s-1] = sum_dt conv2d(h[s-2+dt], k[dt])``, ``spatial[s-1] = conv2d(h[s-1])``; residual
-shortcuts are delayed to match. Frames carry a `valid` flag (delayed with them): an invalid frame enters
-the temporal convolutions as zeros, which is exactly the offline zero padding at the clip end, so after
-the last real frame, `delay` flush steps with ``valid=0`` return the remaining frames. Per-frame logits of
-the stream equal `per_frame_model(model)`'s, and the running mean over valid frames equals the clip
-logits (tested to 1e-5). A causal model (`keras_gst.GSTResNet18(..., causal=True)`) needs no look-ahead: the same state
-gives ``temporal[s] = sum_dt conv2d(h[s-2+dt], k[dt])``, ``spatial[s] = conv2d(h[s])``, delay 0.
+The network steps itself (MoViNet style): every unit knows its frame-by-frame mode (`stream_step`, state
+in, state out; `keras_gst.layers.conv_unit.ConvUnit`), and `GSTVideoClassifier.stream_step` walks the
+clip model's own graph with it (`keras_gst.models.gst_backbone.ResNetLayers.walk`). GST's temporal
+convolution is centred ("same" in time): output frame t needs input frame t+1, so a stream that reproduces
+the offline model exactly delays each GST unit by one frame (residual shortcuts are delayed to match).
+Frames carry a `valid` flag (delayed with them): an invalid frame enters the temporal convolutions as
+zeros, which is exactly the offline zero padding at the clip end, so after the last real frame, `delay`
+flush steps with ``valid=0`` return the remaining frames. Per-frame logits of the stream equal
+`per_frame_model(model)`'s, and the running mean over valid frames equals the clip logits (tested to
+1e-5). A causal model (`keras_gst.GSTResNet18(..., causal=True)`) needs no look-ahead: delay 0.
 
 Every state tensor has rank <= 4 with the batch (one (B, H, W, C) tensor per buffered frame, as the
 GPU / NNAPI delegates require): `state_<unit>_h0`, `_h1` (past inputs), `_valid` (B,) (centred units),
@@ -29,81 +29,22 @@ writes the `call` step as a .tflite file (float32, fp16, dynamic or calibrated a
 
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
-from keras_gst.layers.frames import frame_conv2d
-from keras_gst.layers.gst_block import C2DBlock, GSTBlock
 from keras_gst.models import GSTVideoClassifier
-from keras_gst.models.specs import block_specs
 
 
 class StreamingGST:
-    """Frame-by-frame inference of a `GSTVideoClassifier` (block "gst" or "c2d"), exactly equal to the
-    offline model. The blocks are walked with the topology of `keras_gst.models.specs`."""
+    """Frame-by-frame inference of a `GSTVideoClassifier` (block "gst" or "c2d", static frame size),
+    exactly equal to the offline model: `GSTVideoClassifier.stream_step` plus the running clip mean."""
 
     def __init__(self, model):
-        if not isinstance(model, GSTVideoClassifier) or model.block not in ("gst", "c2d"):
-            raise ValueError("StreamingGST needs a GSTVideoClassifier with block='gst' or 'c2d'")
-        h, w, _ = model.frame_shape
-        if h is None or w is None:
-            raise ValueError("StreamingGST needs a static frame size: rebuild the model with input_shape=(H, W, 3)")
+        if not isinstance(model, GSTVideoClassifier):
+            raise ValueError(f"StreamingGST needs a keras_gst GSTVideoClassifier. Received: {type(model).__name__}")
         self.model = model
-        self.frame_shape = (h, w, 3)
-        self.blocks = block_specs(model.depth)
+        self.frame_shape = tuple(model.frame_shape)
         self.num_classes = model.num_classes
-        self.state_shapes = {}
-        self._probe()
-        self.delay = sum(1 for k in self.state_shapes if k.endswith("_valid"))
-
-    # -- graph walk shared by the shape probe and the stream step
-
-    def _walk(self, x, valid, unit, delay_shortcut):
-        b = self.model.backbone
-        x = b.get_layer("stem")(x, training=False)
-        x = b.get_layer("stem_pool")(x)
-        for spec in self.blocks:
-            shortcut = x
-            if spec.shortcut:
-                shortcut = b.get_layer(spec.shortcut.name)(x, training=False)
-            y, valid_out = x, valid
-            for conv in spec.body:
-                if conv.kind == "unit":
-                    y, valid_out = unit(conv.name, y, valid_out)
-                else:
-                    y = b.get_layer(conv.name)(y, training=False)
-            shortcut = delay_shortcut(spec.name, shortcut, valid, valid_out)
-            x = b.get_layer(f"{spec.name}_out")(b.get_layer(f"{spec.name}_add")([shortcut, y]))
-            valid = valid_out
-        feats = self.model.get_layer("avg_pool")(x)
-        return self.model.get_layer("frame_logits")(feats)[:, 0], valid
-
-    def _probe(self):
-        """Record the state shapes (per sample, each of rank <= 3, so rank <= 4 with the batch) with one
-        offline frame."""
-        delays = {}
-        self.shortcut_delays = {}
-
-        def unit(name, h, valid):
-            layer = self.model.backbone.get_layer(name)
-            if isinstance(layer, GSTBlock):
-                for i in range(layer.temporal_kernel.shape[0] - 1):  # the past input frames, one tensor each
-                    self.state_shapes[f"{name}_h{i}"] = tuple(h.shape[2:])
-                if not layer.causal:  # a centred unit emits the previous frame: one frame of delay
-                    self.state_shapes[f"{name}_valid"] = ()
-                    delays[name] = 1
-            elif not isinstance(layer, C2DBlock):
-                raise ValueError(f"{name}: {type(layer).__name__} cannot stream")
-            return layer(h, training=False), valid
-
-        def delay_shortcut(name, shortcut, valid, valid_out):
-            d = sum(v for k, v in delays.items() if k.startswith(name + "_"))
-            for i in range(d):
-                self.state_shapes[f"{name}_shortcut{i}"] = tuple(shortcut.shape[2:])
-            if d:
-                self.shortcut_delays[name] = d
-            return shortcut
-
-        self._walk(ops.zeros((1, 1) + self.frame_shape), ops.ones((1,)), unit, delay_shortcut)
+        self.state_shapes = model.stream_state_shapes()  # a ValueError for a unit that cannot stream
+        self.delay = model.stream_delay
 
     def init_states(self, batch_size=1, clip_state=True):
         """Zero states: {name: (batch_size, ...)}. `clip_state=False` leaves out the running clip mean
@@ -121,47 +62,7 @@ class StreamingGST:
         frame `delay` steps earlier, valid when "valid" is 1; "clip_logits" (the mean over the valid
         frames so far) when `states` holds the clip state.
         """
-        new = {}
-        valid = tf.cast(valid, tf.float32)
-
-        def unit(name, h, valid_in):
-            layer = self.model.backbone.get_layer(name)
-            if isinstance(layer, C2DBlock):
-                return layer(h, training=False), valid_in
-            past = layer.temporal_kernel.shape[0] - 1
-            window = [states[f"{name}_h{i}"][:, None] for i in range(past)]
-            window.append(h * valid_in[:, None, None, None, None])  # h[s-2], h[s-1], h[s]
-            for i in range(past):
-                new[f"{name}_h{i}"] = window[i + 1][:, 0]
-            # causal: output frame s (current input); centred: frame s-1 (the middle of the window)
-            xs = layer.split_inputs(window[-1] if layer.causal else window[past // 2])[0]
-            xts = [layer.split_inputs(f)[1] for f in window]
-
-            def spatial(kernel, bias, relu):
-                return frame_conv2d(xs, kernel, layer.strides, bias, relu)
-
-            def temporal(kernel, bias, relu):
-                y = sum(frame_conv2d(xts[dt], kernel[dt], layer.strides) for dt in range(kernel.shape[0]))
-                y = y + bias
-                return ops.relu(y) if relu else y
-
-            convs = [(spatial, layer.spatial_kernel), (temporal, layer.temporal_kernel)]
-            y = layer.conv_bn(convs, layer.bn, False, layer.activation)
-            if layer.causal:
-                return y, valid_in
-            new[f"{name}_valid"] = valid_in
-            return y, states[f"{name}_valid"]
-
-        def delay_shortcut(name, shortcut, valid_in, valid_out):
-            d = self.shortcut_delays.get(name, 0)
-            if not d:
-                return shortcut
-            buffer = [states[f"{name}_shortcut{i}"] for i in range(d)] + [shortcut[:, 0]]
-            for i in range(d):
-                new[f"{name}_shortcut{i}"] = buffer[i + 1]
-            return buffer[0][:, None]
-
-        logits, valid_out = self._walk(frame[:, None], valid, unit, delay_shortcut)
+        logits, valid_out, new = self.model.stream_step(frame, tf.cast(valid, tf.float32), states)
         out = {"frame_logits": logits, "valid": valid_out}
         if "clip_sum" in states:
             new["clip_sum"] = states["clip_sum"] + logits * valid_out[:, None]

@@ -1,147 +1,30 @@
 """Convolution units: conv(s) -> BatchNorm -> [ReLU], the building blocks of a (GST-)ResNet.
 
-Every unit maps (B, T, H, W, Cin) -> (B, T, H/s, W/s, filters), with the stride only in space, BatchNorm
-epsilon 1e-5 and momentum 0.9 (PyTorch's defaults), and no conv biases:
+Every unit maps (B, T, H, W, Cin) -> (B, T, H/s, W/s, filters) with the stride only in space, and shares
+the plumbing of `keras_gst.layers.conv_unit.ConvUnit` (BatchNorm folding at inference, dtype policies, the
+frame-by-frame mode):
 
-- `FrameConvBN`: a per-frame k x k Conv2D (the ResNet stem, 1x1 and shortcut convolutions).
+- `FrameConvBN`: a per-frame k x k Conv2D (the ResNet stem, 1x1 and shortcut convolutions; defined in
+  `keras_gst.layers.conv_unit`, importable from here).
 - `GSTBlock`: the paper's grouped spatial-temporal unit (Fig. 3c/d; beta=1 is GST-Large, Fig. 3b).
 - `C2DBlock`: a per-frame 3x3 Conv2D (TSN-style 2D network).
 - `C3DBlock`: a 3x3x3 Conv3D (with `groups`, the C3D-groups baseline).
 - `P3DBlock`: P3D-A, 1x3x3 conv -> BN -> ReLU -> 3x1x1 conv.
 
-Inference folds each BatchNorm into its convolution (see `_ConvUnit.conv_bn`): the conv kernel is scaled
-per output channel and the BN becomes a bias, added with the ReLU right after the conv where TF/oneDNN
-fuse both into the convolution. Training (BatchNorm on batch statistics) runs conv -> BN -> ReLU.
-
-Every unit takes a Keras `dtype` (policy) and serialises it. Under a mixed policy ("mixed_float16",
-"mixed_bfloat16") kernels and BatchNorm statistics stay float32 variables; the BN folding (scale, shift
-and the scaled kernel) is computed in float32 and only its result is cast to the compute dtype.
+GST and C2D units run frame by frame (`stream_step`); C3D and P3D have no frame-by-frame mode.
+Each unit also knows how the authors initialise it from a 2D ImageNet kernel (`load_2d`).
 """
 
 import keras
+import numpy as np
 from keras import ops
 
-from keras_gst.layers.frames import CONV_INITIALIZER, TEMPORAL_IMPLS, conv3d, conv_output_size, frame_conv2d
-
-
-class _ConvUnit(keras.layers.Layer):
-    """Shared plumbing: validation, the output BatchNorm ("bn"), optional ReLU, shapes and config.
-
-    `temporal_impl` picks how temporal convolutions run: "conv3d" (one Conv3D op) or "conv2d" (the
-    exactly equivalent sum of per-frame Conv2Ds on time-shifted frames, for all-int8 TFLite).
-    `causal`: temporal convolutions see only the current and past frames (zero padding before the
-    first frame only), so a stream needs no look-ahead (see `keras_gst.export.streaming`).
-    """
-
-    kernel_size = 3
-
-    def __init__(self, filters, strides=1, activation=True, temporal_impl="conv3d", causal=False, **kwargs):
-        super().__init__(**kwargs)
-        if int(filters) != filters or filters < 1:
-            raise ValueError(f"`filters` must be a positive integer. Received: filters={filters}")
-        if strides not in (1, 2):
-            raise ValueError(f"`strides` must be 1 or 2 (spatial only). Received: strides={strides}")
-        self.filters = int(filters)
-        self.strides = int(strides)
-        self.activation = bool(activation)
-        if temporal_impl not in TEMPORAL_IMPLS:
-            raise ValueError(f"`temporal_impl` must be one of {TEMPORAL_IMPLS}. Received: {temporal_impl!r}")
-        self.temporal_impl = temporal_impl
-        self.causal = bool(causal)
-        self.bn = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name="bn", dtype=self.dtype_policy)
-
-    def _kernel(self, name, shape):
-        # autocast=False: `conv_bn` reads the float32 variable and casts explicitly after the BN folding
-        return self.add_weight(
-            name=name, shape=shape, initializer=keras.initializers.get(CONV_INITIALIZER), autocast=False
-        )
-
-    def _build_bn(self, input_shape):
-        self.bn.build(tuple(input_shape[:-1]) + (self.filters,))
-
-    def conv_bn(self, convs, bn, training, activation):
-        """Convolutions whose outputs, concatenated on channels in order, go through `bn` and a ReLU if
-        `activation`.
-
-        `convs`: a list of (conv, kernel); `conv(kernel, bias, relu)` convolves with `kernel`, whose last
-        axis holds its output channels, and adds `bias` and the ReLU when given.
-
-        While `bn` normalises with batch statistics (training and trainable) this is conv -> concat -> BN
-        -> ReLU. Otherwise `bn` is an affine map per channel, folded into the convolutions: kernel *
-        gamma / sqrt(var + eps) and bias beta - mean * gamma / sqrt(var + eps) (the same formula as
-        Keras' BatchNormalization), with gradients still reaching the kernels (a frozen BN). The folding
-        runs in float32 whatever the compute dtype; kernels and bias are cast to it afterwards.
-        """
-        dtype = self.compute_dtype
-        if training and bn.trainable:
-            outputs = [conv(ops.cast(kernel, dtype), None, False) for conv, kernel in convs]
-            y = bn(outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1), training=training)
-            return ops.relu(y) if activation else y
-        scale = ops.rsqrt(ops.cast(bn.moving_variance, "float32") + bn.epsilon) * ops.cast(bn.gamma, "float32")
-        shift = ops.cast(bn.beta, "float32") - ops.cast(bn.moving_mean, "float32") * scale
-        outputs, start = [], 0
-        for conv, kernel in convs:
-            stop = start + kernel.shape[-1]
-            folded = ops.cast(ops.cast(kernel, "float32") * scale[start:stop], dtype)
-            outputs.append(conv(folded, ops.cast(shift[start:stop], dtype), activation))
-            start = stop
-        return outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        b, t, h, w, _ = input_shape
-        k, s = self.kernel_size, self.strides
-        return (b, t, conv_output_size(h, k, s), conv_output_size(w, k, s), self.filters)
-
-    def _positions(self, input_shape):
-        """Output positions (T * H' * W') for one clip of shape (T, H, W, C)."""
-        t, h, w, _ = input_shape
-        k, s = self.kernel_size, self.strides
-        return t * conv_output_size(h, k, s) * conv_output_size(w, k, s)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            filters=self.filters, strides=self.strides, activation=self.activation, temporal_impl=self.temporal_impl,
-            causal=self.causal,
-        )
-        return config
+from keras_gst.layers.conv_unit import ConvUnit, FrameConvBN  # FrameConvBN: importable from here
+from keras_gst.layers.frames import conv3d, frame_conv2d
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
-class FrameConvBN(_ConvUnit):
-    """Per-frame k x k Conv2D -> BN -> [ReLU] on a (B, T, H, W, C) video (a PyTorch Conv3d with kernel
-    (1, k, k), stride (1, s, s), padding (0, k//2, k//2), then BatchNorm3d). Weights: `kernel`
-    (k, k, Cin, filters), the Keras Conv2D layout, and the BatchNormalization sublayer `bn`."""
-
-    def __init__(self, filters, kernel_size=3, strides=1, activation=True, **kwargs):
-        if int(kernel_size) != kernel_size or kernel_size < 1 or kernel_size % 2 != 1:
-            raise ValueError(f"`kernel_size` must be a positive odd integer. Received: kernel_size={kernel_size}")
-        super().__init__(filters, strides=strides, activation=activation, **kwargs)
-        self.kernel_size = int(kernel_size)
-
-    def build(self, input_shape):
-        k = self.kernel_size
-        self.kernel = self._kernel("kernel", (k, k, input_shape[-1], self.filters))
-        self._build_bn(input_shape)
-
-    def call(self, x, training=None):
-        def conv(kernel, bias, relu):
-            return frame_conv2d(x, kernel, self.strides, bias, relu)
-
-        return self.conv_bn([(conv, self.kernel)], self.bn, training, self.activation)
-
-    def macs(self, input_shape):
-        k = self.kernel_size
-        return self._positions(input_shape) * k * k * input_shape[-1] * self.filters
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(kernel_size=self.kernel_size)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="keras_gst")
-class GSTBlock(_ConvUnit):
+class GSTBlock(ConvUnit):
     """Grouped Spatial-Temporal aggregation (Luo & Yuille, ICCV 2019, Sec. 3.3).
 
     The input channels are split: the spatial path, a per-frame 3x3 Conv2D, reads the first `beta * Cin`
@@ -223,6 +106,54 @@ class GSTBlock(_ConvUnit):
         n = self._positions(input_shape)
         return n * (9 * cin_s * self.spatial_filters + 27 * cin_t * self.temporal_filters)
 
+    def output_paths(self):
+        return self.spatial_filters, self.temporal_filters
+
+    def load_2d(self, kernel, bn_weights):
+        """The spatial kernel takes the 2D kernel's first (1-alpha)*filters outputs and first beta*Cin inputs;
+        the BN takes the whole 2D BN; the temporal kernel keeps its initialisation."""
+        cin_s = self.spatial_kernel.shape[2]
+        self.spatial_kernel.assign(kernel[:, :, :cin_s, : self.spatial_filters])
+        self.bn.set_weights(bn_weights)
+        return [self.temporal_kernel]
+
+    @property
+    def stream_delay(self):
+        return 0 if self.causal else 1  # a centred unit emits the middle frame of its window
+
+    def stream_state_shapes(self, frame_shape):
+        """The past kt - 1 input frames `h0`, `h1` (one (H, W, Cin) tensor each) and, centred, the `valid`
+        flag of the previous frame."""
+        shapes = {f"h{i}": tuple(frame_shape) for i in range(self.temporal_kernel.shape[0] - 1)}
+        if not self.causal:
+            shapes["valid"] = ()
+        return shapes
+
+    def stream_step(self, x, valid, states):
+        """Given h[s] and the state (h[s-2], h[s-1]): centred, output frame s-1, ``temporal[s-1] = sum_dt
+        conv2d(h[s-2+dt], k[dt])`` and ``spatial[s-1] = conv2d(h[s-1])``; causal, frame s, ``temporal[s]``
+        the same sum and ``spatial[s] = conv2d(h[s])``. An invalid frame enters as zeros."""
+        past = self.temporal_kernel.shape[0] - 1
+        window = [states[f"h{i}"][:, None] for i in range(past)]
+        window.append(x * valid[:, None, None, None, None])  # h[s-2], h[s-1], h[s]
+        new = {f"h{i}": window[i + 1][:, 0] for i in range(past)}
+        xs = self.split_inputs(window[-1] if self.causal else window[past // 2])[0]
+        xts = [self.split_inputs(frame)[1] for frame in window]
+
+        def spatial(kernel, bias, relu):
+            return frame_conv2d(xs, kernel, self.strides, bias, relu)
+
+        def temporal(kernel, bias, relu):
+            y = sum(frame_conv2d(xts[dt], kernel[dt], self.strides) for dt in range(kernel.shape[0])) + bias
+            return ops.relu(y) if relu else y
+
+        y = self.conv_bn([(spatial, self.spatial_kernel), (temporal, self.temporal_kernel)], self.bn, False,
+                         self.activation)
+        if self.causal:
+            return y, valid, new
+        new["valid"] = valid
+        return y, states["valid"], new
+
     def get_config(self):
         config = super().get_config()
         config.update(alpha=self.alpha, beta=self.beta)
@@ -235,7 +166,7 @@ class C2DBlock(FrameConvBN):
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
-class C3DBlock(_ConvUnit):
+class C3DBlock(ConvUnit):
     """3x3x3 Conv3D -> BN -> [ReLU] (the C3D baseline); `groups` > 1 gives C3D-groups.
 
     Grouped convolution runs as one Conv3D per channel group on channel slices (grouped convs are not
@@ -271,6 +202,17 @@ class C3DBlock(_ConvUnit):
     def macs(self, input_shape):
         return self._positions(input_shape) * 27 * (input_shape[-1] // self.groups) * self.filters
 
+    def load_2d(self, kernel, bn_weights):
+        """No authors' initialisation exists: the 2D kernel inflated I3D-style (replicated over the 3 time
+        taps, divided by 3), per channel group; the BN copied."""
+        cin, cout = self.kernel.shape[3], self.filters // self.groups
+        grouped = np.concatenate(
+            [kernel[:, :, g * cin : (g + 1) * cin, g * cout : (g + 1) * cout] for g in range(self.groups)], axis=-1
+        )
+        self.kernel.assign(np.repeat(grouped[None], 3, axis=0) / 3.0)
+        self.bn.set_weights(bn_weights)
+        return []
+
     def get_config(self):
         config = super().get_config()
         config.update(groups=self.groups)
@@ -278,7 +220,7 @@ class C3DBlock(_ConvUnit):
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
-class P3DBlock(_ConvUnit):
+class P3DBlock(ConvUnit):
     """P3D-A: per-frame 3x3 conv -> BN (`spatial_bn`) -> ReLU -> 3x1x1 temporal conv -> BN -> [ReLU].
 
     Weights: `spatial_kernel` (3, 3, Cin, filters), `temporal_kernel` (3, 1, 1, filters, filters).
@@ -309,6 +251,12 @@ class P3DBlock(_ConvUnit):
 
     def macs(self, input_shape):
         return self._positions(input_shape) * (9 * input_shape[-1] + 3 * self.filters) * self.filters
+
+    def load_2d(self, kernel, bn_weights):
+        """The spatial kernel and its BN copied; the temporal kernel and the output BN keep their initialisation."""
+        self.spatial_kernel.assign(kernel)
+        self.spatial_bn.set_weights(bn_weights)
+        return [self.temporal_kernel] + list(self.bn.weights)
 
 
 UNITS = {"gst": GSTBlock, "c2d": C2DBlock, "c3d": C3DBlock, "p3d": P3DBlock}

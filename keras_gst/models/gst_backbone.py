@@ -11,8 +11,13 @@ which folds the BN into the convolution at inference (keras_gst.layers.gst_block
 convolutions, a `FrameConvBN`); the 3x3 convolution of a bottleneck, `_2`, is a `GSTBlock` or a
 baseline unit. Basic blocks (ResNet-18/34) have two such units, `_1` and `_2`: the authors' code has no
 GST basic block, so the GST split is applied to both 3x3 convolutions.
+
+The layers and their wiring are defined once (`ResNetLayers`): the clip model is that graph on a clip, and
+the frame-by-frame mode (`GSTBackbone.stream_step`, MoViNet style) walks the same graph one frame at a
+time, each unit stepping with its own state (`keras_gst.layers.conv_unit.ConvUnit.stream_step`).
 """
 
+import dataclasses
 import json
 import os
 
@@ -21,7 +26,7 @@ from keras_hub.models import FeaturePyramidBackbone
 
 from keras_gst.layers.frames import FrameMaxPooling2D
 from keras_gst.layers.gst_block import UNITS, FrameConvBN
-from keras_gst.models.specs import STEM_FILTERS, block_specs, check_model
+from keras_gst.models.specs import STEM_FILTERS, BlockSpec, block_specs, check_model
 
 
 def check_dtype(dtype):
@@ -47,35 +52,91 @@ def check_architecture(depth, block, alpha, beta, groups, num_frames, image_shap
     return image_shape
 
 
-def build_resnet(x, depth, block="gst", alpha=0.25, beta=0.5, groups=1, temporal_impl="conv3d", dtype=None,
-                 causal=False):
-    """Apply the GST-ResNet layers to the frames tensor `x`; returns (features, {"P2".."P5": stage outputs}).
+@dataclasses.dataclass(frozen=True)
+class ResidualBlock:
+    """The layers of one residual block: `shortcut` (a `FrameConvBN`, None for the identity), `body` (the
+    residual branch, ((ConvSpec, layer), ...) in order), `add` and `out` (the ReLU)."""
 
-    The one place where layers are created from the topology of `keras_gst.models.specs`.
-    """
-    options = {"gst": {"alpha": alpha, "beta": beta}, "c3d": {"groups": groups}}.get(block, {})
-    x = FrameConvBN(STEM_FILTERS, 7, strides=2, name="stem", dtype=dtype)(x)
-    x = FrameMaxPooling2D(3, strides=2, name="stem_pool", dtype=dtype)(x)
-    pyramid = {}
-    for spec in block_specs(depth):
-        outputs = {}
-        for conv in spec.convs:
-            if conv.kind == "unit":
-                layer = UNITS[block](conv.filters, strides=conv.strides, activation=conv.activation,
-                                     temporal_impl=temporal_impl, causal=causal, name=conv.name, dtype=dtype,
-                                     **options)
-            else:
-                layer = FrameConvBN(conv.filters, 1, strides=conv.strides, activation=conv.activation,
-                                    name=conv.name, dtype=dtype)
-            outputs[conv.name] = layer
-        shortcut = outputs[spec.shortcut.name](x) if spec.shortcut else x
-        y = x
-        for conv in spec.body:
-            y = outputs[conv.name](y)
-        x = keras.layers.Add(name=f"{spec.name}_add", dtype=dtype)([shortcut, y])
-        x = keras.layers.ReLU(name=f"{spec.name}_out", dtype=dtype)(x)
-        pyramid[f"P{spec.stage + 2}"] = x
-    return x, pyramid
+    spec: BlockSpec
+    shortcut: object
+    body: tuple
+    add: object
+    out: object
+
+    @property
+    def stream_delay(self):
+        """Steps the residual branch delays a frame in the frame-by-frame mode (the shortcut waits as long)."""
+        return sum(layer.stream_delay for _, layer in self.body)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResNetLayers:
+    """The layers of a GST-ResNet, created from the topology of `keras_gst.models.specs` (`create`), and
+    `walk`, their wiring: the one graph definition used by the clip model (`__call__`) and by the
+    frame-by-frame mode (`GSTBackbone.stream_step`)."""
+
+    stem: object
+    stem_pool: object
+    blocks: tuple  # ResidualBlock, in network order
+
+    @classmethod
+    def create(cls, depth, block="gst", alpha=0.25, beta=0.5, groups=1, temporal_impl="conv3d", dtype=None,
+               causal=False):
+        """The one place where layers are created: names `stem`, `stem_pool`, `stack{i}_block{j}_{0,1,2,3}`,
+        `_add` and `_out`."""
+        options = {"gst": {"alpha": alpha, "beta": beta}, "c3d": {"groups": groups}}.get(block, {})
+
+        def conv(spec):
+            if spec.kind == "unit":
+                return UNITS[block](spec.filters, strides=spec.strides, activation=spec.activation,
+                                    temporal_impl=temporal_impl, causal=causal, name=spec.name, dtype=dtype, **options)
+            return FrameConvBN(spec.filters, 1, strides=spec.strides, activation=spec.activation, name=spec.name,
+                               dtype=dtype)
+
+        blocks = tuple(
+            ResidualBlock(spec, conv(spec.shortcut) if spec.shortcut else None,
+                          tuple((c, conv(c)) for c in spec.body),
+                          keras.layers.Add(name=f"{spec.name}_add", dtype=dtype),
+                          keras.layers.ReLU(name=f"{spec.name}_out", dtype=dtype))
+            for spec in block_specs(depth)
+        )
+        stem = FrameConvBN(STEM_FILTERS, 7, strides=2, name="stem", dtype=dtype)
+        return cls(stem, FrameMaxPooling2D(3, strides=2, name="stem_pool", dtype=dtype), blocks)
+
+    def walk(self, x, valid, conv, shortcut):
+        """The graph on frames `x` (B, T, H, W, 3): returns (features, valid, {"P2".."P5": stage outputs}).
+
+        `conv(layer, x, valid)` -> (y, valid of y) runs one convolution (the stem, a 1x1, a shortcut or a
+        3x3 unit); `shortcut(block, s)` -> the shortcut `s` as the block's residual add takes it. `valid` is
+        passed along the convolutions (the frame flags of the frame-by-frame mode; None for a clip).
+        """
+        x, valid = conv(self.stem, x, valid)
+        x = self.stem_pool(x)
+        pyramid = {}
+        for block in self.blocks:
+            s = conv(block.shortcut, x, valid)[0] if block.shortcut else x
+            y = x
+            for _, layer in block.body:
+                y, valid = conv(layer, y, valid)
+            x = block.out(block.add([shortcut(block, s), y]))
+            pyramid[f"P{block.spec.stage + 2}"] = x
+        return x, valid, pyramid
+
+    def __call__(self, x):
+        """The clip model on frames `x` (B, T, H, W, 3): (features, {"P2".."P5": stage outputs})."""
+        x, _, pyramid = self.walk(x, None, lambda layer, y, valid: (layer(y), valid), lambda block, s: s)
+        return x, pyramid
+
+    def conv_layers(self):
+        """Every convolution layer (stem, shortcuts, 1x1 and 3x3 units), in network order."""
+        layers = [self.stem]
+        for block in self.blocks:
+            layers += ([block.shortcut] if block.shortcut else []) + [layer for _, layer in block.body]
+        return layers
+
+    def units(self):
+        """The 3x3 convolution units (GSTBlock or baseline), in network order."""
+        return [layer for block in self.blocks for conv, layer in block.body if conv.kind == "unit"]
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
@@ -123,8 +184,11 @@ class GSTBackbone(FeaturePyramidBackbone):
         image_shape = check_architecture(depth, block, alpha, beta, groups, num_frames, image_shape)
         dtype = check_dtype(dtype)
         inputs = keras.Input(shape=(num_frames,) + image_shape, name="frames")
-        x, pyramid = build_resnet(inputs, depth, block, alpha, beta, groups, temporal_impl, dtype, causal)
+        resnet = ResNetLayers.create(depth, block, alpha, beta, groups, temporal_impl, dtype, causal)
+        x, pyramid = resnet(inputs)
         super().__init__(inputs=inputs, outputs=x, dtype=dtype, **kwargs)
+
+        self.resnet = resnet
 
         self.depth = depth
         self.block = block
@@ -179,7 +243,64 @@ class GSTBackbone(FeaturePyramidBackbone):
 
     def units(self):
         """The 3x3 convolution units (GSTBlock or baseline), in network order."""
-        return [layer for layer in self.layers if isinstance(layer, tuple(UNITS.values()))]
+        return self.resnet.units()
+
+    # -- frame-by-frame mode (MoViNet's stream mode), walking the clip model's graph (`ResNetLayers.walk`)
+
+    @property
+    def stream_delay(self):
+        """Steps between a frame's input and its features in `stream_step` (one per centred GST unit)."""
+        return sum(block.stream_delay for block in self.resnet.blocks)
+
+    def stream_state_shapes(self):
+        """{state name: shape per sample} of `stream_step`: each unit's state, `<unit>_<name>` (see the
+        unit's `stream_state_shapes`), and the delayed shortcut frames `<block>_shortcut<i>`. Each shape has
+        rank <= 3 (rank <= 4 with the batch, as the GPU / NNAPI delegates require)."""
+        if None in self.image_shape:
+            raise ValueError("The frame-by-frame mode needs a static frame size: rebuild the model with "
+                             "input_shape=(H, W, 3)")
+        shapes = {name: shape for layer in self.resnet.conv_layers() for name, (_, shape) in _unit_states(layer).items()}
+        for block in self.resnet.blocks:
+            shapes.update({name: tuple(block.out.output.shape[2:]) for name in _shortcut_states(block)})
+        return shapes
+
+    def stream_step(self, frame, valid, states):
+        """One frame (B, H, W, 3) through the backbone, with `valid` (B,) 1.0 for a real frame and 0.0 for
+        a flush step and `states` {name: (B,) + shape} of `stream_state_shapes` (zeros at the start).
+
+        Returns (features (B, 1, h, w, C), valid, new states): the features of the frame `stream_delay` steps
+        earlier, valid where `valid` is 1. Over a clip and `stream_delay` flush steps, the valid features
+        equal the clip model's frame by frame.
+        """
+        new = {}
+
+        def conv(layer, x, valid_x):
+            names = _unit_states(layer)
+            y, valid_y, unit_new = layer.stream_step(x, valid_x, {key: states[n] for n, (key, _) in names.items()})
+            new.update({n: unit_new[key] for n, (key, _) in names.items()})
+            return y, valid_y
+
+        def shortcut(block, s):
+            names = _shortcut_states(block)
+            if not names:
+                return s
+            buffer = [states[n] for n in names] + [s[:, 0]]
+            new.update(zip(names, buffer[1:]))
+            return buffer[0][:, None]
+
+        x, valid, _ = self.resnet.walk(frame[:, None], valid, conv, shortcut)
+        return x, valid, new
+
+
+def _unit_states(layer):
+    """{state name: (the layer's own key, shape per sample)} of a convolution layer in the stream."""
+    shapes = layer.stream_state_shapes(tuple(layer.input.shape[2:]))
+    return {f"{layer.name}_{key}": (key, shape) for key, shape in shapes.items()}
+
+
+def _shortcut_states(block):
+    """The state names of a block's delayed shortcut frames (oldest first)."""
+    return [f"{block.spec.name}_shortcut{i}" for i in range(block.stream_delay)]
 
 
 def check_local_preset(preset):

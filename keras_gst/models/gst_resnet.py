@@ -13,7 +13,7 @@ import keras
 
 from keras_gst.errors import ModelFileError
 
-from keras_gst.models.gst_backbone import GSTBackbone, build_resnet, check_architecture, check_local_preset
+from keras_gst.models.gst_backbone import GSTBackbone, ResNetLayers, check_architecture, check_local_preset
 from keras_gst.models.gst_video_classifier import GSTVideoClassifier, head_layers
 
 
@@ -35,7 +35,7 @@ class GSTResNet(keras.Model):
             )
         input_shape = check_architecture(depth, block, alpha, beta, groups, num_frames, input_shape)
         inputs = keras.Input(shape=(num_frames,) + input_shape, name="frames")
-        x, _ = build_resnet(inputs, depth, block, alpha, beta, groups, temporal_impl)
+        x, _ = ResNetLayers.create(depth, block, alpha, beta, groups, temporal_impl)(inputs)
         for layer in head_layers(num_classes, dropout):
             x = layer(x)
         super().__init__(inputs=inputs, outputs=x, **kwargs)

@@ -132,6 +132,33 @@ class GSTVideoClassifier(VideoClassifier):
         """The 3x3 convolution units (GSTBlock or baseline), in network order."""
         return self.backbone.units()
 
+    # -- frame-by-frame mode: the backbone's (`GSTBackbone.stream_step`), then the head on each frame
+
+    stream_delay = property(lambda self: self.backbone.stream_delay)
+
+    def stream_state_shapes(self):
+        """{state name: shape per sample} of `stream_step` (the backbone's; the head has no state)."""
+        return self.backbone.stream_state_shapes()
+
+    def stream_step(self, frame, valid, states):
+        """One normalised frame (B, H, W, 3): (frame logits (B, classes) of the frame `stream_delay` steps
+        earlier, its valid flag (B,), new states); see `GSTBackbone.stream_step`. The valid frame logits
+        equal `per_frame_model(self)`'s; `keras_gst.export.StreamingGST` adds the running clip mean.
+
+        Example:
+
+        ```python
+        model = keras_gst.GSTResNet18(5, weights=None, input_shape=(64, 64, 3))
+        clip = np.zeros((1, 4, 64, 64, 3), "float32")  # normalised frames
+        states = {k: np.zeros((1,) + s, "float32") for k, s in model.stream_state_shapes().items()}
+        for s in range(4 + model.stream_delay):  # the clip, then `stream_delay` flush steps
+            frame = clip[:, s] if s < 4 else np.zeros_like(clip[:, 0])
+            logits, valid, states = model.stream_step(frame, np.full((1,), float(s < 4), "float32"), states)
+        ```
+        """
+        x, valid, new = self.backbone.stream_step(frame, valid, states)
+        return self.output_dense(self.pooler(x))[:, 0], valid, new
+
     def get_layer(self, name=None, index=None):
         """A head layer (`avg_pool`, `dropout`, `frame_logits`, `logits`) or, by name, a backbone layer
         (`stem`, `stack{i}_block{j}_{k}`, ...), so names read the same on the classifier as on the backbone."""
