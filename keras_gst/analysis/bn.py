@@ -12,8 +12,6 @@ import os
 
 import numpy as np
 
-from keras_gst.layers.gst_block import GSTBlock
-
 
 def bn_gamma_split(model):
     """[(unit name, |gamma| spatial, |gamma| temporal)] for every GST unit of `model`, in network order.
@@ -23,10 +21,8 @@ def bn_gamma_split(model):
     out = []
     for unit in model.units():
         gamma = np.abs(np.asarray(unit.bn.gamma.numpy(), dtype=np.float64))
-        if isinstance(unit, GSTBlock):
-            out.append((unit.name, gamma[: unit.spatial_filters], gamma[unit.spatial_filters :]))
-        else:
-            out.append((unit.name, gamma, gamma[:0]))
+        spatial, _ = unit.output_paths()
+        out.append((unit.name, gamma[:spatial], gamma[spatial:]))
     return out
 
 

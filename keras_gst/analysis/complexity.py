@@ -2,8 +2,6 @@
 
 import keras
 
-from keras_gst.layers.gst_block import FrameConvBN, UNITS
-
 
 def count_params(model):
     """{"params": trainable parameters (what PyTorch counts), "params_total": all weights, including
@@ -24,11 +22,7 @@ def count_macs(model, input_shape):
         raise TypeError(f"count_macs expects a keras_gst GSTVideoClassifier. Received: {type(model).__name__}")
     t, h, w, _ = input_shape
     static = rebuild(model, t, (h, w))
-    total = 0
-    for layer in static.backbone.layers + static.layers:
-        if isinstance(layer, (FrameConvBN,) + tuple(UNITS.values())):
-            total += layer.macs(tuple(layer.input.shape[1:]))
-        elif isinstance(layer, keras.layers.Dense):
-            frames, features = layer.input.shape[1:]
-            total += frames * features * layer.units
-    return total
+    total = sum(layer.macs(tuple(layer.input.shape[1:])) for layer in static.backbone.resnet.conv_layers())
+    head = static.output_dense  # the per-frame classifier
+    frames, features = head.input.shape[1:]
+    return total + frames * features * head.units

@@ -14,14 +14,12 @@ up to the suffix (keras-hub's `X_conv` / `X_bn` are our unit `X`'s `kernel` / `b
 - P3D unit: spatial kernel and its BN copied; temporal kernel Kaiming, output BN at its default init;
 - the classifier is never loaded (new classes).
 
-The layers are walked with the topology of `keras_gst.models.specs`.
+The layers are walked with the topology of `keras_gst.models.specs`; each unit applies its own rule
+(`load_2d` of `keras_gst.layers.gst_block`).
 """
 
 import os
 
-import numpy as np
-
-from keras_gst.layers.gst_block import C3DBlock, FrameConvBN, GSTBlock, P3DBlock
 from keras_gst.models.specs import RESNET_SPECS, STAGE_FILTERS, block_specs
 
 PRESETS = {18: "resnet_18_imagenet", 50: "resnet_50_imagenet", 101: "resnet_101_imagenet"}
@@ -94,27 +92,5 @@ def load_2d_resnet(model, backbone, source="backbone"):
     names = [("stem", "conv1")] + [(c.name, c.name) for spec in block_specs(model.depth) for c in spec.convs]
     loads = [(model.get_layer(ours), *weights(theirs)) for ours, theirs in names]
     for unit, kernel, bn in loads:
-        load_unit_2d(unit, kernel, bn)
+        unit.load_2d(kernel, bn)
     return None
-
-
-def load_unit_2d(unit, kernel, bn_weights):
-    """Initialise one unit (GST, a baseline or a `FrameConvBN`) from a 2D (k, k, Cin, Cout) kernel and its BN
-    weights."""
-    if isinstance(unit, GSTBlock):
-        cin_s = unit.spatial_kernel.shape[2]
-        unit.spatial_kernel.assign(kernel[:, :, :cin_s, : unit.spatial_filters])
-        unit.bn.set_weights(bn_weights)
-    elif isinstance(unit, FrameConvBN):  # C2D units, stem, 1x1 and shortcut convolutions
-        unit.kernel.assign(kernel)
-        unit.bn.set_weights(bn_weights)
-    elif isinstance(unit, C3DBlock):
-        cin, cout = unit.kernel.shape[3], unit.filters // unit.groups
-        grouped = np.concatenate(
-            [kernel[:, :, g * cin : (g + 1) * cin, g * cout : (g + 1) * cout] for g in range(unit.groups)], axis=-1
-        )
-        unit.kernel.assign(np.repeat(grouped[None], 3, axis=0) / 3.0)
-        unit.bn.set_weights(bn_weights)
-    elif isinstance(unit, P3DBlock):
-        unit.spatial_kernel.assign(kernel)
-        unit.spatial_bn.set_weights(bn_weights)

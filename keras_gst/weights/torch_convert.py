@@ -27,35 +27,33 @@ Two sources are recognised from the tensors themselves:
   ..., `fc.*`). Mapped exactly as the authors initialise GST (their `GST.resnet50`): 2D kernels copied
   into the per-frame convolutions; the 3x3 kernel of a GST unit sliced to its first (1-alpha)*filters
   outputs and first beta*Cin inputs (the temporal kernel keeps its initialisation); the unit's BN takes the
-  full ImageNet BN; `fc.*` (ImageNet classes) is skipped. Baseline units follow
-  `keras_gst.weights.imagenet` (same rules as the keras-hub ImageNet path).
+  full ImageNet BN; `fc.*` (ImageNet classes) is skipped. Each unit applies its own rule (its `load_2d`,
+  the same as on the keras-hub ImageNet path, `keras_gst.weights.imagenet`).
 
 Every key must be accounted for: unexpected keys, missing keys and shape mismatches raise one
-`ValueError` that names each of them, before any weight of the model is changed. Files are read with
-`torch.load(..., weights_only=True)` (tensors and plain containers only, no code is unpickled).
+`ValueError` that names each of them, before any weight of the model is changed. Reading and recognising
+the file is `keras_gst.weights.torch_checkpoint` (`read_checkpoint`, `inspect_checkpoint`, `describe_state`,
+importable from here too): `torch.load(..., weights_only=True)`, tensors and plain containers only, no code
+is unpickled.
 """
 
 import dataclasses
-import os
-from collections.abc import Mapping
 from fractions import Fraction
 
 import numpy as np
 
-from keras_gst.layers.gst_block import C2DBlock, C3DBlock, GSTBlock, P3DBlock
 from keras_gst.models.specs import RESNET_SPECS, block_specs
-
-TORCH_HINT = (
-    'Reading PyTorch checkpoints needs PyTorch: pip install "keras-gst[torch]" (it pins torch==2.13.0).'
+from keras_gst.weights.torch_checkpoint import (
+    TORCH_HINT,
+    canonical_keys,
+    describe_state,
+    inspect_checkpoint,
+    read_checkpoint,
 )
 
-# blocks per stage -> depth, for each block type
-_DEPTHS = {
-    ("bottleneck", (3, 4, 6, 3)): 50,
-    ("bottleneck", (3, 4, 23, 3)): 101,
-    ("basic", (2, 2, 2, 2)): 18,
-    ("basic", (3, 4, 6, 3)): 34,
-}
+__all__ = ["TORCH_HINT", "ConversionReport", "describe_state", "inspect_checkpoint", "load_torch_weights",
+           "read_checkpoint"]
+
 MAX_LISTED = 40  # problems listed in one error message
 _BN_FIELDS = (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"), ("running_var", "moving_variance"))
 
@@ -89,150 +87,8 @@ def _summarise(keys):
     items = [f"{k} x{n}" if n > 1 else k for k, n in kinds.items()]
     return ", ".join(items[:6]) + (", ..." if len(items) > 6 else "") if items else "none"
 
-
-def _import_torch():
-    try:
-        import torch
-    except ImportError as error:
-        raise ImportError(TORCH_HINT) from error
-    return torch
-
-
-def _to_numpy(value):
-    if hasattr(value, "detach"):  # a torch.Tensor
-        value = value.detach().cpu()
-        if value.is_floating_point():
-            value = value.float()
-        return value.numpy()
-    return np.asarray(value)
-
-
-def _to_python(value):
-    if hasattr(value, "detach"):
-        return value.item() if value.numel() == 1 else _to_numpy(value).tolist()
-    return value
-
-
-def read_checkpoint(path_or_state_dict):
-    """Load a .pth/.pt file (or take a dict) -> (state: {key: np.ndarray}, meta: {field: value}).
-
-    Accepts the authors' checkpoint dict (tensors under 'state_dict') or a bare state_dict.
-    """
-    if isinstance(path_or_state_dict, (str, os.PathLike)):
-        path = os.fspath(path_or_state_dict)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"No such PyTorch checkpoint: {path}")
-        torch = _import_torch()
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:
-            lines = [line.strip() for line in str(error).splitlines() if "Unsupported global" in line]
-            reason = lines[0] if lines else f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-            raise ValueError(
-                f"{path}: torch.load(weights_only=True) failed ({reason}). keras-gst only reads checkpoints made "
-                f"of tensors and plain containers; it never unpickles code. If you trust the file, keep only its "
-                f"tensors: torch.save(torch.load(path, weights_only=False)['state_dict'], 'clean.pth')."
-            ) from error
-    else:
-        obj = path_or_state_dict
-    if not isinstance(obj, Mapping):
-        raise TypeError(f"Expected a state_dict or a checkpoint dict with 'state_dict'. Received: {type(obj).__name__}")
-    meta = {}
-    if "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
-        meta = {str(k): _to_python(v) for k, v in obj.items() if k != "state_dict"}
-        obj = obj["state_dict"]
-    state = {}
-    for key, value in obj.items():
-        if not hasattr(value, "shape"):
-            raise ValueError(f"{key}: not a tensor ({type(value).__name__}); is this a state_dict?")
-        state[str(key)] = _to_numpy(value)
-    if not state:
-        raise ValueError("The state_dict is empty.")
-    return state, meta
-
-
-def _canonical_keys(state):
-    """Strip `module.` (DataParallel) and `base_model.` (TemporalModel).
-
-    Returns ({canonical key: original key}, source, spell) where `spell(canonical)` writes a key the way
-    this checkpoint would (for naming missing keys).
-    """
-    keys = list(state)
-    outer = "module." if all(k.startswith("module.") for k in keys) else ""
-    keys = [k[len(outer):] for k in keys]
-    authors_prefix = any(k.startswith("base_model.") for k in keys)
-    canonical = {}
-    for original, key in zip(state, keys):
-        if key.startswith("base_model."):
-            key = key[len("base_model."):]
-        if key in canonical:
-            raise ValueError(f"Keys {canonical[key]!r} and {original!r} map to the same tensor {key!r}.")
-        canonical[key] = original
-    conv1 = canonical.get("conv1.weight")
-    if conv1 is None:
-        raise ValueError(
-            "No stem convolution (`conv1.weight`, `base_model.conv1.weight` or `module.base_model.conv1.weight`) "
-            f"in the state_dict: not a GST or torchvision ResNet checkpoint. First keys: {list(state)[:5]}"
-        )
-    ndim = state[conv1].ndim
-    if authors_prefix or ndim == 5 or any(".Tconv." in k or k.startswith("new_fc.") for k in canonical):
-        source = "authors"
-    elif ndim == 4:
-        source = "torchvision"
-    else:
-        raise ValueError(f"{conv1}: a {ndim}-D stem kernel; expected 5-D (GST, Conv3d) or 4-D (torchvision, Conv2d).")
-
-    def spell(key):
-        if key in canonical:
-            return canonical[key]
-        base = "base_model." if authors_prefix and not key.startswith("new_fc.") else ""
-        return outer + base + key
-
-    return canonical, source, spell
-
-
 def _fraction(x):
     return str(Fraction(x).limit_denominator(64))
-
-
-def inspect_checkpoint(path_or_state_dict):
-    """Describe a checkpoint without building a model: source, depth, alpha, beta, num_classes, meta.
-
-    For the authors' checkpoints alpha and beta are read from the first GST unit's kernel shapes.
-    """
-    state, meta = read_checkpoint(path_or_state_dict)
-    return describe_state(state, meta)
-
-
-def describe_state(state, meta=None):
-    """`inspect_checkpoint` for a state already read by `read_checkpoint`."""
-    canonical, source, _ = _canonical_keys(state)
-
-    def shape(key):
-        return state[canonical[key]].shape
-
-    blocks = []
-    for stage in range(1, 5):
-        n = 0
-        while f"layer{stage}.{n}.conv1.weight" in canonical:
-            n += 1
-        blocks.append(n)
-    block_type = "bottleneck" if "layer1.0.conv3.weight" in canonical else "basic"
-    depth = _DEPTHS.get((block_type, tuple(blocks)))
-    info = {"source": source, "depth": depth, "block_type": block_type, "blocks": blocks, "meta": meta or {}}
-    if source == "authors":
-        head = "new_fc.weight" if "new_fc.weight" in canonical else "fc.weight"
-        info["num_classes"] = shape(head)[0] if head in canonical else None
-        if "layer1.0.conv2.weight" in canonical and "layer1.0.Tconv.weight" in canonical:
-            s_out, s_in = shape("layer1.0.conv2.weight")[:2]
-            t_out, t_in = shape("layer1.0.Tconv.weight")[:2]
-            planes = s_out + t_out
-            info["alpha"] = t_out / planes
-            info["beta"] = 1.0 if s_in == planes and t_in == planes else s_in / planes
-    else:
-        info["num_classes"] = shape("fc.weight")[0] if "fc.weight" in canonical else None
-    return info
-
 
 class _Plan:
     """Expected torch tensors for a model: key -> (expected shape, keras variable, transform)."""
@@ -242,8 +98,8 @@ class _Plan:
         self.entries = {}
         self.optional = set()  # keys that may be absent (num_batches_tracked, old torchvision files)
         self.dropped = set()  # keys that may be present and are ignored
-        self.kept_init = []
-        self.unit_loads = []  # torchvision: (unit, 2D kernel key, bn prefix) handed to imagenet.load_unit_2d
+        self.kept_init = []  # the head's weights when it is not loaded
+        self.unit_loads = []  # torchvision: (unit, 2D kernel key, bn prefix) handed to the unit's load_2d
 
     def add(self, key, torch_shape, variable, transform):
         self.entries[key] = (tuple(torch_shape), variable, transform)
@@ -273,7 +129,10 @@ def _plan(model, source, include_head):
     `keras_gst.models.specs`: torch `layer{i+1}.{j}.conv{k}` / `bn{k}` (`downsample.0` / `.1` for the
     shortcut) is Keras `stack{i}_block{j}_{k}`."""
     backbone = model.backbone if hasattr(model, "backbone") else model
-    if source == "authors" and backbone.block == "gst" and RESNET_SPECS[backbone.depth][0] != "bottleneck":
+    if source == "authors" and backbone.block != "gst":
+        raise ValueError(f"The authors' checkpoints hold GST models; this model has block={backbone.block!r}. "
+                         f"Build the model with block='gst'.")
+    if source == "authors" and RESNET_SPECS[backbone.depth][0] != "bottleneck":
         raise ValueError("The authors' GST code has bottleneck ResNets only (50, 101); this model is "
                          f"a basic-block ResNet-{backbone.depth}.")
     plan = _Plan(source)
@@ -307,46 +166,21 @@ def _plan(model, source, include_head):
 
 
 def _plan_unit(plan, unit, prefix, index, source):
-    """One 3x3 unit: the authors' GST (conv2 + Tconv + bn2), or a torchvision 3x3 conv + BN to inflate."""
+    """One 3x3 unit: the authors' GST (conv2 + Tconv + bn2), or a torchvision 3x3 conv + BN that the unit
+    initialises itself from (its `load_2d`)."""
     key, bn = f"{prefix}.conv{index}.weight", f"{prefix}.bn{index}"
     if source == "authors":
-        if not isinstance(unit, GSTBlock):
-            raise ValueError(
-                f"The authors' checkpoints hold GST models; {unit.name} is a {type(unit).__name__}. "
-                f"Build the model with block='gst'."
-            )
         kh, kw, cin, cout = unit.spatial_kernel.shape
         plan.add(key, (cout, cin, 1, kh, kw), unit.spatial_kernel, lambda a: a[:, :, 0].transpose(2, 3, 1, 0))
         plan.conv3d(f"{prefix}.Tconv.weight", unit.temporal_kernel)
         plan.bn(bn, unit.bn)
         return
-    if not isinstance(unit, (GSTBlock, C2DBlock, C3DBlock, P3DBlock)):
-        raise ValueError(f"{unit.name}: no ImageNet mapping for {type(unit).__name__}.")
-    plan.add(key, (unit.filters, _unit_input_channels(unit), 3, 3), None, None)
+    plan.add(key, (unit.filters, unit.input_channels, 3, 3), None, None)
     for torch_name, _ in _BN_FIELDS:
         plan.add(f"{bn}.{torch_name}", (unit.filters,), None, None)
     plan.dropped.add(f"{bn}.num_batches_tracked")
     plan.optional.add(f"{bn}.num_batches_tracked")
     plan.unit_loads.append((unit, key, bn))
-    plan.kept_init += _imagenet_kept_init(unit)
-
-
-def _unit_input_channels(unit):
-    if isinstance(unit, GSTBlock):
-        cin_s, cin_t = unit.spatial_kernel.shape[2], unit.temporal_kernel.shape[3]
-        return cin_s if unit.beta == 1.0 else cin_s + cin_t
-    if isinstance(unit, C3DBlock):
-        return unit.kernel.shape[3] * unit.groups
-    kernel = unit.spatial_kernel if hasattr(unit, "spatial_kernel") else unit.kernel
-    return kernel.shape[2]
-
-
-def _imagenet_kept_init(unit):
-    if isinstance(unit, GSTBlock):
-        return [unit.temporal_kernel.path]
-    if isinstance(unit, P3DBlock):
-        return [unit.temporal_kernel.path] + [w.path for w in unit.bn.weights]
-    return []
 
 
 def _authors_fc_alias(canonical, plan):
@@ -372,7 +206,7 @@ def load_torch_weights(model, path_or_state_dict, include_head=True):
         ImportError if a path is given and PyTorch is not installed.
     """
     state, meta = read_checkpoint(path_or_state_dict)
-    canonical, source, spell = _canonical_keys(state)
+    canonical, source, spell = canonical_keys(state)
     plan = _plan(model, source, include_head)
     if source == "authors":
         _authors_fc_alias(canonical, plan)
@@ -401,16 +235,14 @@ def load_torch_weights(model, path_or_state_dict, include_head=True):
         if variable is not None:
             value = transform(state[canonical[key]])
             variable.assign(np.asarray(value, dtype=variable.dtype))
-    if plan.unit_loads:
-        from keras_gst.weights.imagenet import load_unit_2d
-
-        for unit, conv_key, bn_prefix in plan.unit_loads:
-            kernel = state[canonical[conv_key]].transpose(2, 3, 1, 0)
-            bn = [state[canonical[f"{bn_prefix}.{name}"]] for name, _ in _BN_FIELDS]
-            load_unit_2d(unit, kernel, bn)
+    kept_init = []  # the units' weights a 2D kernel does not set, then the head's
+    for unit, conv_key, bn_prefix in plan.unit_loads:
+        kernel = state[canonical[conv_key]].transpose(2, 3, 1, 0)
+        bn = [state[canonical[f"{bn_prefix}.{name}"]] for name, _ in _BN_FIELDS]
+        kept_init += [variable.path for variable in unit.load_2d(kernel, bn)]
     loaded = [canonical[k] for k in plan.entries if k in canonical]
     dropped = [canonical[k] for k in canonical if k not in plan.entries]
-    return ConversionReport(source, loaded, dropped, plan.kept_init, meta)
+    return ConversionReport(source, loaded, dropped, kept_init + plan.kept_init, meta)
 
 
 def _describe_short(state):

@@ -222,3 +222,99 @@ def test_gst_block_rejects_input_channels_that_do_not_split():
 def test_c3d_groups_must_divide_filters():
     with pytest.raises(ValueError, match="groups"):
         C3DBlock(6, groups=4)
+
+
+# -- frame-by-frame mode (stream_step) and the 2D ImageNet initialisation (load_2d), per unit class
+
+
+def stream_clip(layer, x):
+    """Feed the clip x (B, T, H, W, C) to `layer.stream_step` frame by frame from zero states, then
+    `stream_delay` flush steps; returns the valid output frames stacked on T."""
+    b, t = x.shape[:2]
+    states = {k: np.zeros((b,) + s, "float32") for k, s in layer.stream_state_shapes(x.shape[2:]).items()}
+    frames, flags = [], []
+    for s in range(t + layer.stream_delay):
+        frame = x[:, s : s + 1] if s < t else np.zeros_like(x[:, :1])
+        y, valid, states = layer.stream_step(frame, np.full((b,), float(s < t), "float32"), states)
+        flags.append(keras.ops.convert_to_numpy(valid)[0])
+        if flags[-1] == 1.0:
+            frames.append(keras.ops.convert_to_numpy(y))
+    assert flags == [0.0] * layer.stream_delay + [1.0] * t  # output frame s - delay at step s
+    return np.concatenate(frames, axis=1)
+
+
+@pytest.mark.parametrize("beta,strides,causal", [(0.5, 1, False), (1.0, 2, False), (0.5, 2, True), (1.0, 1, True)])
+def test_gst_stream_step_equals_the_numpy_clip_frame_by_frame(beta, strides, causal):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2, 5, 7, 6, 8)).astype("float32")
+    layer = GSTBlock(8, alpha=0.25, beta=beta, strides=strides, causal=causal)
+    layer.build(x.shape)
+    randomise(layer, rng)
+    xs, xt = (x, x) if beta == 1.0 else (x[..., :4], x[..., 4:])
+    spatial = np_conv(xs, layer.spatial_kernel.numpy()[None], strides)
+    if causal:  # out[t] = sum_dt x[t - 2 + dt] k[dt]: the centred conv of the clip after one zero frame
+        temporal = np_conv(np.concatenate([np.zeros_like(xt[:, :1]), xt], 1), layer.temporal_kernel.numpy(), strides)[:, :5]
+    else:
+        temporal = np_conv(xt, layer.temporal_kernel.numpy(), strides)
+    expected = np.maximum(np_bn(np.concatenate([spatial, temporal], -1), layer.bn), 0)
+    past = (7, 6, 8)
+    assert layer.stream_state_shapes(past) == ({"h0": past, "h1": past} if causal else {"h0": past, "h1": past, "valid": ()})
+    assert layer.stream_delay == (0 if causal else 1)
+    np.testing.assert_allclose(stream_clip(layer, x), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_per_frame_units_stream_without_state_and_3d_baselines_refuse():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(2, 3, 5, 5, 4)).astype("float32")
+    for layer in (C2DBlock(6, strides=2), FrameConvBN(6, 1, activation=False)):
+        layer.build(x.shape)
+        randomise(layer, rng)
+        expected = np_bn(np_conv(x, layer.kernel.numpy()[None], layer.strides), layer.bn)
+        expected = np.maximum(expected, 0) if layer.activation else expected
+        assert layer.stream_state_shapes((5, 5, 4)) == {} and layer.stream_delay == 0
+        np.testing.assert_allclose(stream_clip(layer, x), expected, atol=1e-4, rtol=1e-4)
+    for layer in (C3DBlock(6), P3DBlock(6)):
+        layer.build(x.shape)
+        with pytest.raises(ValueError, match="no frame-by-frame mode.*block='gst' or 'c2d'"):
+            layer.stream_state_shapes((5, 5, 4))
+
+
+def test_load_2d_follows_the_authors_imagenet_rules():
+    """GST: spatial kernel = the 2D kernel's first (1-alpha)*filters outputs and first beta*Cin inputs, BN
+    copied, temporal kernel kept; C3D: I3D inflation (kernel/3 on each of 3 taps) per channel group; P3D:
+    spatial kernel and its BN copied, temporal kernel and output BN kept; FrameConvBN / C2D: copied."""
+    rng = np.random.default_rng(9)
+    kernel = rng.normal(size=(3, 3, 8, 8)).astype("float32")
+    bn = [rng.normal(size=8).astype("float32") for _ in range(3)] + [rng.uniform(0.5, 1.5, 8).astype("float32")]
+    shape = (1, 2, 5, 5, 8)
+
+    gst = GSTBlock(8, alpha=0.25)
+    gst.build(shape)
+    temporal = gst.temporal_kernel.numpy().copy()
+    assert gst.load_2d(kernel, bn) == [gst.temporal_kernel]
+    np.testing.assert_array_equal(gst.spatial_kernel.numpy(), kernel[:, :, :4, :6])
+    np.testing.assert_array_equal(gst.temporal_kernel.numpy(), temporal)
+    for ours, theirs in zip(gst.bn.get_weights(), bn, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+    c3d = C3DBlock(8, groups=2)
+    c3d.build(shape)
+    assert c3d.load_2d(kernel, bn) == []
+    expected = np.zeros((3, 3, 3, 4, 8), "float32")
+    for t in range(3):
+        expected[t, ..., :4] = kernel[:, :, :4, :4] / 3  # group 0: inputs 0-3 -> outputs 0-3
+        expected[t, ..., 4:] = kernel[:, :, 4:, 4:] / 3  # group 1: inputs 4-7 -> outputs 4-7
+    np.testing.assert_allclose(c3d.kernel.numpy(), expected, rtol=1e-6)
+
+    p3d = P3DBlock(8)
+    p3d.build(shape)
+    kept = p3d.load_2d(kernel, bn)
+    assert [v.path for v in kept] == [p3d.temporal_kernel.path] + [w.path for w in p3d.bn.weights]
+    np.testing.assert_array_equal(p3d.spatial_kernel.numpy(), kernel)
+    np.testing.assert_array_equal(p3d.spatial_bn.get_weights()[0], bn[0])
+
+    c2d = C2DBlock(8)
+    c2d.build(shape)
+    assert c2d.load_2d(kernel, bn) == [] and c2d.input_channels == 8
+    np.testing.assert_array_equal(c2d.kernel.numpy(), kernel)
+    assert gst.output_paths() == (6, 2) and c2d.output_paths() == (8, 0)
