@@ -2,7 +2,7 @@
 
 `GSTVideoConverter` is keras-hub's `VideoConverter` (per-frame resize, scale, offset; saved in presets
 as video_converter.json) with GST's defaults: 224x224 frames, `(x / 255 - mean) / std` with ImageNet's
-mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225). Input: (B, T, H, W, 3) RGB pixels in
+`IMAGENET_MEAN` (0.485, 0.456, 0.406) and `IMAGENET_STD` (0.229, 0.224, 0.225) below. Input: (B, T, H, W, 3) RGB pixels in
 [0, 255], uint8 or float. Resizing crops each frame to the target aspect ratio around its centre and
 resizes (bilinear): for square frames that is "short side to the crop size, centre crop". The paper's
 test protocol (short side 256, centre crop 224) is `keras_gst.data.build_dataset(training=False)`, whose
