@@ -89,6 +89,9 @@ def test_test_views(real_data):
     (three, _), = batches(build_dataset(records, SMALL.replace(num_clips=1, num_crops=3), batch_size=1))
     assert three.shape == (1, 3, 4, 32, 32, 3)
     np.testing.assert_allclose(three[0, 1], single[0], atol=1e-5)
+    # the views are the evaluation's: training with the same spec takes one random view per clip
+    (train, _), = batches(build_dataset(records, SMALL.replace(num_clips=2, num_crops=10), training=True, batch_size=1))
+    assert train.shape == (1, 4, 32, 32, 3)
 
 
 def write_folder(folder, image, count):
