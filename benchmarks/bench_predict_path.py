@@ -43,7 +43,7 @@ def main(argv=None):
     from keras_gst.export import export_savedmodel, frozen_function, load_predictor, normalize_clip
 
     depth, t, s, classes = (18, 4, 64, 5) if args.tiny else (50, 8, 224, 174)
-    model = build_classifier(depth, classes, num_frames=t, input_shape=(s, s, 3))
+    model = build_classifier(depth, classes, num_frames=t, input_shape=(s, s, 3), preprocessor=False)  # x is normalised
     rng = np.random.default_rng(1)
     for layer in model._flatten_layers():  # trained-like BatchNorm statistics, so folding has work to do
         if isinstance(layer, keras.layers.BatchNormalization):

@@ -3,25 +3,30 @@
 The one-line constructors, like `keras.applications`: `keras_gst.GSTResNet50(num_classes=174)` is a
 GST-ResNet-50 (alpha 1/4, beta 1/2) initialised from keras-hub's ImageNet ResNet-50, as the paper trains
 it. `weights` is validated before anything is built; the returned model carries `load_report` (what was
-loaded and skipped, see `keras_gst.weights.load_weights`).
+loaded and skipped, see `keras_gst.weights.load_weights`) and the preprocessor a preset gives
+(`GSTVideoClassifierPreprocessor.for_image_shape`): `model.predict(uint8_clips)` resizes and normalises
+like a model loaded from a preset, and `model(x)` runs the bare network on normalised frames.
 
 Layering: applications import models and weights.
 """
 
-from keras_gst.models import GSTBackbone, GSTVideoClassifier
+from keras_gst.models import GSTBackbone, GSTVideoClassifier, GSTVideoClassifierPreprocessor
 from keras_gst.weights import IMAGENET_PRESETS, check_weights, load_weights
 
 
 def build_classifier(depth, num_classes, weights=None, alpha=0.25, beta=0.5, num_frames=None, input_shape=None,
                      dropout=0.3, block="gst", groups=1, dtype=None, temporal_impl="conv3d", causal=False,
-                     name=None):
-    """A `GSTVideoClassifier` of ResNet-`depth` with `weights` loaded (see `keras_gst.weights.load_weights`)."""
+                     name=None, preprocessor=True):
+    """A `GSTVideoClassifier` of ResNet-`depth` with `weights` loaded (see `keras_gst.weights.load_weights`) and
+    GST's preprocessor at its frame size; `preprocessor=False` leaves it off (as `keras_gst.models.load_model`),
+    for callers that feed normalised clips to `fit` / `predict` (the training loop on `keras_gst.data`'s pipeline)."""
     check_weights(weights, depth)
     name = name or f"{block}_resnet{depth}"
     backbone = GSTBackbone(depth=depth, block=block, alpha=alpha, beta=beta, groups=groups, num_frames=num_frames,
                            image_shape=input_shape, temporal_impl=temporal_impl, causal=causal, dtype=dtype,
                            name=f"{name}_backbone")
-    model = GSTVideoClassifier(backbone, num_classes, dropout=dropout, name=name)
+    preprocessor = GSTVideoClassifierPreprocessor.for_image_shape(backbone.image_shape) if preprocessor else None
+    model = GSTVideoClassifier(backbone, num_classes, preprocessor=preprocessor, dropout=dropout, name=name)
     model.load_report = load_weights(model, weights) if weights is not None else None
     return model
 

@@ -99,8 +99,7 @@ def run(args):
 
         model = keras.models.load_model(result.paths["best"])
         val = read_list_file(val_list, class_names=class_file)
-        ds = build_dataset(val, num_frames=args.frames, training=False, batch_size=args.batch_size,
-                           scale_size=video_size, crop_size=args.size)
+        ds = build_dataset(val, recipe.data, batch_size=args.batch_size)
         scores, labels = predict_scores(model, ds)
         clip, label = next(iter(ds.unbatch().skip(0).take(1)))
         probs = frame_probabilities(model, clip.numpy())

@@ -22,7 +22,7 @@ ALLOWED = {
     "checks": {"errors"},
     "quiet": set(),
     "private_api": set(),
-    "data": {"data"},
+    "data": {"data", "models"},
     "evaluation": {"evaluation"},
     "export": {"layers", "models", "data", "evaluation", "export"},
     "training": {"layers", "models", "weights", "applications", "data", "analysis", "evaluation", "export", "training"},

@@ -43,10 +43,10 @@ def pipeline_rate(paths, frames, size, batch_size, batches, warmup):
 
 def clip_rate(source, frames, size, batch_size, batches, warmup, template="auto", seed=0):
     """Training clips/s of `build_dataset(source)` (augmentation on), after `warmup` batches."""
-    from keras_gst.data import build_dataset
+    from keras_gst.data import DataSpec, build_dataset
 
-    ds = build_dataset(source, num_frames=frames, training=True, batch_size=batch_size, crop_size=size,
-                       template=template, repeat=True, seed=seed)
+    spec = DataSpec(num_frames=frames, crop_size=size, template=template)
+    ds = build_dataset(source, spec, training=True, batch_size=batch_size, repeat=True, seed=seed)
     it = iter(ds)
     for _ in range(warmup):
         next(it)
@@ -62,9 +62,9 @@ def model_rate(frames, size, batch_size, steps):
     import keras
     import tensorflow as tf
 
-    from keras_gst import GSTResNet50
+    from keras_gst.applications import build_classifier
 
-    model = GSTResNet50(num_classes=174, num_frames=frames, weights=None)
+    model = build_classifier(50, 174, num_frames=frames, preprocessor=False)  # the bare network, as in training
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = tf.random.normal((batch_size, frames, size, size, 3))

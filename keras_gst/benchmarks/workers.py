@@ -65,7 +65,8 @@ def worker_keras(cfg):
 
     t, s, b, mode = cfg["frames"], cfg["size"], cfg["batch"], cfg["mode"]
     dtype = "mixed_bfloat16" if mode == "bf16" else None
-    model = build_classifier(50, 174, num_frames=t, input_shape=(s, s, 3), dtype=dtype, **MODELS[cfg["model"]])
+    model = build_classifier(50, 174, num_frames=t, input_shape=(s, s, 3), dtype=dtype, preprocessor=False,
+                             **MODELS[cfg["model"]])  # the bare network on normalised frames
     macs = count_macs(model, (t, s, s, 3))
     rng = np.random.default_rng(1)
     for layer in model._flatten_layers():

@@ -149,11 +149,9 @@ def _save_preset(model, out, labels, size):
     """`save_to_preset` with GST's preprocessor (uint8 / [0, 255] clips -> the model's frames, normalised)
     and labels.txt."""
     from keras_gst.data import write_labels
-    from keras_gst.models import GSTVideoClassifierPreprocessor, GSTVideoConverter
+    from keras_gst.models import GSTVideoClassifierPreprocessor
 
-    h, w, _ = model.frame_shape
-    hw = (size, size) if size else (h or 224, w or 224)
-    model.preprocessor = GSTVideoClassifierPreprocessor(GSTVideoConverter(image_size=hw))
+    model.preprocessor = GSTVideoClassifierPreprocessor.for_image_shape((size, size, 3) if size else model.frame_shape)
     model.save_to_preset(out)
     if labels:
         write_labels(os.path.join(out, "labels.txt"), labels)

@@ -61,7 +61,7 @@ def _explain(args):
     import numpy as np
 
     from keras_gst.analysis.bn import frame_probabilities, plot_frame_probabilities
-    from keras_gst.data import VideoRecord, build_dataset
+    from keras_gst.data import DataSpec, VideoRecord, build_dataset
     from keras_gst.errors import DataFileError, ParameterError
     from keras_gst.export.clips import scale_size_for
     from keras_gst.export.predictor import read_labels
@@ -76,8 +76,8 @@ def _explain(args):
                                        f"{model.num_classes} classes: pass the labels the model was trained with")
     record = VideoRecord(args.video, None, 0)
     template = "auto" if os.path.isdir(args.video) else "{:05d}.jpg"
-    ds = build_dataset([record], num_frames=frames, training=False, batch_size=1, num_classes=model.num_classes,
-                       template=template, scale_size=args.scale_size or scale_size_for(crop), crop_size=crop)
+    spec = DataSpec(num_frames=frames, crop_size=crop, scale_size=args.scale_size or scale_size_for(crop), template=template)
+    ds = build_dataset([record], spec, batch_size=1, num_classes=model.num_classes)
     try:
         clip = next(iter(ds))[0][0].numpy()
     except Exception as e:  # tf.data's decode errors (InvalidArgumentError, ...) name the file in their text

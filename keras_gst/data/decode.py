@@ -32,11 +32,11 @@ from keras_gst.data.jpeg_frames import (  # noqa: F401 (re-exported: decode.read
     read_frame_bytes,
     read_frames,
 )
+from keras_gst.data.spec import DEFAULT_TIMEOUT  # noqa: F401 (seconds per video; re-exported)
 from keras_gst.data.video_readers import open_reader, show_decoder_logs  # noqa: F401 (re-exported)
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 60.0  # seconds per video
 SEEK_THRESHOLD = 128  # frames; shorter gaps are crossed with grab()
 
 # Per-process memory of what decoding taught us: true frame counts and videos OpenCV cannot read.

@@ -3,7 +3,9 @@
 Per element: sample frame indices (`sampling`), decode only those frames in a `tf.numpy_function`
 (videos: OpenCV/PyAV; frame folders: JPEGs checked and decoded with OpenCV), so an unreadable item is a
 Python error naming the file (`on_error`); then one crop box and one flip for the whole clip
-(`transforms`), ImageNet normalisation. Training yields ``((B, T, S, S, 3) float32, labels)``; testing
+(`transforms`), then the classifier's normalisation (`GSTVideoConverter`, through
+`keras_gst.models.gst_video_classifier_preprocessor.normalize_clips`). What a clip is comes from a `DataSpec`.
+Training yields ``((B, T, S, S, 3) float32, labels)``; testing
 with ``num_clips * num_crops > 1`` views yields ``(B, V, T, S, S, 3)`` with views clip-major, to be
 averaged by the evaluator.
 """
@@ -17,8 +19,10 @@ import tensorflow as tf
 
 from keras_gst.data import decode, shard_reader, transforms
 from keras_gst.data.annotations import Annotations, VideoRecord, derive_flip_map, read_list_file
-from keras_gst.data.sampling import SAMPLING_MODES, sample_indices
+from keras_gst.data.sampling import sample_indices
+from keras_gst.data.spec import DataSpec
 from keras_gst.errors import ParameterError
+from keras_gst.models.gst_video_classifier_preprocessor import normalize_clips
 
 logger = logging.getLogger(__name__)
 
@@ -111,36 +115,22 @@ def _flip_setting(flip, flip_map, class_names):
 
 def build_dataset(
     source,
+    spec=None,
     *,
-    num_frames=8,
     training=False,
     batch_size=8,
     class_names=None,
     num_classes=None,
-    template="{:05d}.jpg",
-    start_index=1,
-    sampling="segment",
-    frame_interval=1,
-    scale_size=256,
-    crop_size=224,
-    scales=transforms.MULTISCALE_SCALES,
-    flip="auto",
-    flip_map=None,
-    num_clips=1,
-    num_crops=1,
-    mean=transforms.IMAGENET_MEAN,
-    std=transforms.IMAGENET_STD,
     shuffle=None,
     shuffle_buffer=None,
     cache=False,
     repeat=False,
     drop_remainder=None,
-    on_error="raise",
     skip_log=None,
-    decode_timeout=decode.DEFAULT_TIMEOUT,
     seed=None,
     input_context=None,
     num_parallel_calls=AUTOTUNE,
+    normalize=True,
 ):
     """Build the input pipeline.
 
@@ -149,40 +139,43 @@ def build_dataset(
             `Shards` of `read_shards` (TFRecord shards of `keras-gst shard`: files read interleaved,
             each input pipeline its own files; `shuffle_buffer` default 256 records).
             All records must be videos or all frame folders.
-        num_frames: T, frames per clip. sampling: "segment" (TSN) or "dense" (`frame_interval` apart).
-        training: random sampling, multi-scale crop and flip; else centre sampling and `num_crops` crops.
+        spec: a `DataSpec` (frames, size, sampling, augmentation, test views, frame files, `on_error`);
+            None: `DataSpec()`.
+        training: random sampling, multi-scale crop and flip; else centre sampling and the spec's test
+            views (`num_clips` x `num_crops`; training ignores them).
         batch_size: global batch size (per replica: `input_context.get_per_replica_batch_size`).
         class_names / num_classes: label space (default: the Annotations' class names).
-        template, start_index: frame-folder file names, `template.format(start_index + i)`;
-            template "auto" picks per folder the first of `decode.FRAME_TEMPLATES` that exists.
-        flip: "auto" (flip with the left/right map derived from class names; off when directional
-            classes lack mirrors or names are unknown), True, or False. flip_map: explicit {a: b}.
-        num_clips, num_crops: test views (crops 1, 3, 5 or 10); V = num_clips * num_crops > 1 adds a
-            view axis.
         shuffle (default: training), shuffle_buffer (default: all records), cache (eval only: True or a
             file name), repeat, drop_remainder (default: training: every batch has `batch_size` clips,
             the last partial batch of a pass is dropped; fewer clips than one batch without `repeat`
             is a `ParameterError` naming `batch_size`, as the dataset would yield nothing).
-        on_error: "raise" stops on an unreadable item with an error naming the file; "skip" drops it,
-            logs it, and reports the epoch's count (collected in `skip_log`, a `SkipLog`).
-        decode_timeout: seconds allowed per video. seed: makes sampling, crops and flips repeatable.
+        skip_log: a `SkipLog` collecting the items skipped with `spec.on_error="skip"` (each logged, and
+            each epoch's count).
+        seed: makes sampling, crops and flips repeatable.
         input_context: a `tf.distribute.InputContext` (from `distribute_datasets_from_function`).
+        normalize: True: clips are ImageNet-normalised float32 as the classifier's preprocessor makes them;
+            False: float32 RGB pixels in [0, 255] (for a model file that normalises itself).
+
+    Example:
+
+    ```python
+    from keras_gst.data import DataSpec, build_dataset, read_list_file
+
+    train = read_list_file("train.txt")
+    ds = build_dataset(train, DataSpec(num_frames=8, crop_size=224), training=True, batch_size=8, seed=0)
+    ```
     """
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip'. Received: on_error={on_error!r}")
+    spec = DataSpec() if spec is None else spec
+    if not isinstance(spec, DataSpec):
+        raise TypeError(f"build_dataset takes a keras_gst.data.DataSpec as `spec`, got {type(spec).__name__}")
+    num_frames, crop_size, scale_size = spec.num_frames, spec.crop_size, spec.scale_size
+    sampling, frame_interval, on_error = spec.sampling, spec.frame_interval, spec.on_error
+    template, start_index = spec.template, spec.start_index
+    num_clips, num_crops = (1, 1) if training else (spec.num_clips, spec.num_crops)
     records, class_names = _as_records(source, class_names, on_error)
     if not records:
         raise ValueError(f"build_dataset: {_describe(source)} holds no usable clips"
                          + (f" ({len(source.skipped)} entries skipped)" if getattr(source, "skipped", None) else ""))
-    if sampling not in SAMPLING_MODES:
-        raise ValueError(f"sampling must be one of {SAMPLING_MODES}. Received: sampling={sampling!r}")
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip'. Received: on_error={on_error!r}")
-    if num_crops not in transforms.NUM_CROPS:
-        raise ValueError(f"num_crops must be one of {transforms.NUM_CROPS}. Received: {num_crops}")
-    if training and (num_clips != 1 or num_crops != 1):
-        raise ValueError(f"training takes one view per clip. Received: num_clips={num_clips}, "
-                         f"num_crops={num_crops}")
     if training and cache:
         raise ValueError("cache=True with training would freeze the random sampling and crops; "
                          "cache only evaluation datasets")
@@ -208,7 +201,7 @@ def build_dataset(
             labels[i, list(r.label if isinstance(r.label, tuple) else (r.label,))] = 1.0
     else:
         labels = np.array([r.label for r in records], np.int32)
-    flip_pairs = _flip_setting(flip, flip_map, class_names) if training else None
+    flip_pairs = _flip_setting(spec.flip, spec.flip_map, class_names) if training else None
     flip_table = None if flip_pairs is None else transforms.flip_lookup(flip_pairs, num_classes)
 
     clip_len = num_frames * num_clips
@@ -236,7 +229,7 @@ def build_dataset(
         rng = np.random.default_rng(int(seed) % 2**63)
         try:
             frames, available = decode.load_video_clip(path, sampler(rng), num_frames=None if n < 0 else int(n),
-                                                       offset=int(offset), timeout=decode_timeout)
+                                                       offset=int(offset), timeout=spec.decode_timeout)
             warn_if_short(path, available)
             return decode.shrink_frames(frames, scale_size), True
         except _DECODE_ERRORS as e:
@@ -301,23 +294,23 @@ def build_dataset(
         height, width = shape[1], shape[2]
         if training:
             box = transforms.multiscale_crop_box(height, width, tf.stack([seed, 1]), scale_size=scale_size,
-                                                 crop_size=crop_size, scales=scales)
+                                                 crop_size=crop_size, scales=spec.scales)
             do_flip = False
             if flip_table is not None:
                 do_flip = tf.random.stateless_uniform([], tf.stack([seed, 2])) < 0.5
                 label = tf.cond(do_flip, lambda: transforms.swap_label(label, flip_table), lambda: label)
-            clip = transforms.crop_resize(frames, box[None], crop_size, [do_flip], scale_size)[0]
+            views = transforms.crop_resize(frames, box[None], crop_size, [do_flip], scale_size)
         else:
             boxes, flips = transforms.view_crop_boxes(height, width, num_crops, scale_size=scale_size,
                                                       crop_size=crop_size)
             views = transforms.crop_resize(frames, boxes, crop_size, flips, scale_size)
-            if num_views == 1:
-                clip = views[0]
-            else:  # (crops, clips*T, ...) -> (clips, crops, T, ...) -> (V, T, ...)
+            if num_views > 1:  # (crops, clips*T, ...) -> (clips, crops, T, ...) -> (V, T, ...)
                 views = tf.reshape(views, [num_crops, num_clips, num_frames, crop_size, crop_size, 3])
                 views = tf.transpose(views, [1, 0, 2, 3, 4, 5])
-                clip = tf.reshape(views, [num_views, num_frames, crop_size, crop_size, 3])
-        return transforms.normalize(clip, mean, std), label
+                views = tf.reshape(views, [num_views, num_frames, crop_size, crop_size, 3])
+        if normalize:  # views (V, T, S, S, 3) as a batch of clips
+            views = normalize_clips(views)
+        return (views[0] if num_views == 1 else views), label
 
     def load_record(record, seed):
         jpegs, media_id, label = record

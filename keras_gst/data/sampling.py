@@ -8,7 +8,8 @@ carries its temporal order. Dense sampling takes `clip_len` frames `interval` ap
 
 import numpy as np
 
-SAMPLING_MODES = ("segment", "dense")
+from keras_gst.data.spec import SAMPLING_MODES
+
 
 
 def _check(num_frames, length):

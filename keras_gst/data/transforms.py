@@ -12,10 +12,8 @@ decoding), like the authors' resize-then-crop.
 import numpy as np
 import tensorflow as tf
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)
-NUM_CROPS = (1, 3, 5, 10)
+from keras_gst.checks import CROPS
+from keras_gst.data.spec import MULTISCALE_SCALES
 
 
 def crop_size_pairs(scale_size=256, crop_size=224, scales=MULTISCALE_SCALES, max_distort=1):
@@ -66,8 +64,8 @@ def multiscale_crop_box(height, width, seed, *, scale_size=256, crop_size=224,
 def view_crop_boxes(height, width, num_crops=1, *, scale_size=256, crop_size=224):
     """Windows and flip flags of the test views: 1 centre; 3 along the long side; 5 corners + centre;
     10 = the 5 and their flips. Returns (windows (num_crops, 4) as fractions, flips: list of bool)."""
-    if num_crops not in NUM_CROPS:
-        raise ValueError(f"num_crops must be one of {NUM_CROPS}. Received: num_crops={num_crops}")
+    if num_crops not in CROPS:
+        raise ValueError(f"num_crops must be one of {CROPS}. Received: num_crops={num_crops}")
     rh, rw = resized_shape(height, width, scale_size)
     c = float(crop_size)
     center = (tf.round((rh - c) / 2.0), tf.round((rw - c) / 2.0))
@@ -127,13 +125,6 @@ def crop_resize(frames, boxes, size, flips=None, scale_size=256):
         raise ValueError("crop_resize needs a static number of boxes")
     flips = [False] * num_views if flips is None else flips
     return tf.stack([_crop_one(frames, boxes[i], size, flips[i]) for i in range(num_views)])
-
-
-def normalize(frames, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-    """[0, 255] pixels -> ((x / 255) - mean) / std, float32 (one multiply-add)."""
-    scale = tf.constant(1.0 / (255.0 * np.asarray(std)), tf.float32)
-    shift = tf.constant(-np.asarray(mean) / np.asarray(std), tf.float32)
-    return tf.cast(frames, tf.float32) * scale + shift
 
 
 def flip_lookup(flip_map, num_classes):

@@ -6,8 +6,8 @@ makes it: TSN test sampling (the middle frame of each of T segments), the short 
 are kept apart here so `predict --timing` can time them separately.
 
 Clips are float32 RGB pixel values in [0, 255], shape (T, size, size, 3) (not yet normalised);
-`model_input(clips, dtype)` turns them into what a model file takes: ImageNet-normalised float32, or
-rounded uint8 pixels for models exported with `input_dtype="uint8"`.
+`model_input(clips, dtype)` turns them into what a model file takes: float32 normalised by the classifier's
+preprocessor (`normalize_clip`), or rounded uint8 pixels for models exported with `input_dtype="uint8"`.
 """
 
 import logging
@@ -16,7 +16,9 @@ import time
 
 import numpy as np
 
-from keras_gst.data import IMAGENET_MEAN, IMAGENET_STD, VideoDecodeError, load_video_clip, read_list_file, sample_indices
+import keras
+
+from keras_gst.data import VideoDecodeError, load_video_clip, read_list_file, sample_indices
 from keras_gst.data import decode as _decode
 from keras_gst.data.annotations import is_video_path
 
@@ -98,10 +100,15 @@ def load_clip(path, num_frames, size, timings=None):
 
 
 def normalize_clip(clips):
-    """Pixels in [0, 255] -> float32 ((x / 255) - ImageNet mean) / std, what the Keras models take."""
-    mean = np.asarray(IMAGENET_MEAN, np.float32)
-    std = np.asarray(IMAGENET_STD, np.float32)
-    return ((np.asarray(clips, np.float32) / 255.0) - mean) / std
+    """Pixels in [0, 255], (..., T, H, W, 3) -> float32 NumPy frames as the Keras models take them: the
+    classifier's normalisation (`keras_gst.models.gst_video_classifier_preprocessor.normalize_clips`)."""
+    from keras_gst.models.gst_video_classifier_preprocessor import normalize_clips
+
+    clips = np.asarray(clips)
+    if clips.ndim < 4:
+        raise ValueError(f"normalize_clip takes (..., T, H, W, 3) clips, got shape {clips.shape}")
+    x = normalize_clips(clips.reshape((-1,) + clips.shape[-4:]))
+    return keras.ops.convert_to_numpy(x).reshape(clips.shape)
 
 
 def to_uint8(clips):

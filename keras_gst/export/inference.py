@@ -125,14 +125,16 @@ def _single_view(predictor, video, timing, runs):
                     "runs": len(passes), "first_call_ms": {k: 1e3 * first[k] for k in ("decode", "preprocess", "model")}}
 
 
-def _pixel_dataset(predictor, records, **options):
-    """The evaluation pipeline with pixels kept in [0, 255]: `Predictor.logits` normalises for its file."""
-    from keras_gst.data import build_dataset
+def _pixel_dataset(predictor, records, views, **options):
+    """The evaluation pipeline at the model's T and size with pixels kept in [0, 255] (`Predictor.logits`
+    normalises for its file); `views`: `DataSpec` fields (scale_size None: `scale_size_for` the size),
+    `options`: `build_dataset` keywords."""
+    from keras_gst.data import DataSpec, build_dataset
     from keras_gst.export.clips import scale_size_for
 
-    options.setdefault("scale_size", scale_size_for(predictor.size))
-    return build_dataset(records, num_frames=predictor.num_frames, training=False, crop_size=predictor.size,
-                         mean=(0.0, 0.0, 0.0), std=(1 / 255, 1 / 255, 1 / 255), **options)
+    views = dict(views, scale_size=views.get("scale_size") or scale_size_for(predictor.size))
+    spec = DataSpec(num_frames=predictor.num_frames, crop_size=predictor.size, **views)
+    return build_dataset(records, spec, normalize=False, **options)
 
 
 def _multi_view_logits(predictor, video, num_clips, num_crops):
@@ -140,8 +142,8 @@ def _multi_view_logits(predictor, video, num_clips, num_crops):
     from keras_gst.data import VideoRecord
     from keras_gst.evaluation import predict_scores
 
-    ds = _pixel_dataset(predictor, [VideoRecord(video, None, 0)], batch_size=1, template="auto",
-                        num_clips=num_clips, num_crops=num_crops, on_error="raise")
+    ds = _pixel_dataset(predictor, [VideoRecord(video, None, 0)],
+                        dict(template="auto", num_clips=num_clips, num_crops=num_crops, on_error="raise"), batch_size=1)
     scores, _ = predict_scores(predictor, ds, forward=predictor.logits)
     return scores[0]
 
@@ -212,9 +214,9 @@ def evaluate_model(model, annotations, class_names=None, num_frames=None, size=N
     top = max(r.label for r in records)
     if top >= predictor.num_classes:
         raise ParameterError("annotations", f"label {top} is out of range for the model's {predictor.num_classes} classes")
-    ds = _pixel_dataset(predictor, records, batch_size=batch_size, template=template, sampling=sampling,
-                        num_clips=num_clips, num_crops=num_crops, on_error=on_error, num_classes=predictor.num_classes,
-                        **({"scale_size": scale_size} if scale_size else {}))
+    views = dict(template=template, sampling=sampling, num_clips=num_clips, num_crops=num_crops, on_error=on_error,
+                 scale_size=scale_size)
+    ds = _pixel_dataset(predictor, records, views, batch_size=batch_size, num_classes=predictor.num_classes)
     result = evaluate(predictor, ds, class_names, output_dir, average=average, max_batches=max_batches,
                       forward=predictor.logits, progress=progress)
     return EvalResult(predictor.path, num_clips * num_crops, result["top1"], result["top5"],

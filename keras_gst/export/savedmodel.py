@@ -2,7 +2,7 @@
 
 Signature `serving_default`: input `frames` (batch, T, H, W, 3), batch dynamic, either float32 frames
 normalised as the model expects, or (``input_dtype="uint8"``) raw RGB pixels in [0, 255] that the
-signature normalises with the ImageNet mean/std on [0, 1]. Outputs: a dict with `logits` (batch,
+signature normalises as the classifier's preprocessor does (`normalize_clips`). Outputs: a dict with `logits` (batch,
 classes) and `probabilities` (their softmax).
 
 The archive is written with `keras.export.ExportArchive`, which tracks the Keras 3 variables so they
@@ -28,10 +28,10 @@ def serving_function(model, input_dtype="float32"):
     """frames -> {"logits", "probabilities"}; uint8 frames are normalised inside."""
     if input_dtype not in INPUT_DTYPES:
         raise ParameterError("input_dtype", f"must be one of {INPUT_DTYPES}, got {input_dtype!r}")
-    from keras_gst.data.transforms import normalize
+    from keras_gst.models.gst_video_classifier_preprocessor import normalize_clips
 
     def serve(frames):
-        x = normalize(frames) if input_dtype == "uint8" else frames  # the training pipeline's normalisation
+        x = normalize_clips(frames) if input_dtype == "uint8" else frames  # the classifier's normalisation
         logits = model(x, training=False)
         return {"logits": logits, "probabilities": tf.nn.softmax(logits, axis=-1)}
 

@@ -2,14 +2,19 @@
 
 `GSTVideoConverter` is keras-hub's `VideoConverter` (per-frame resize, scale, offset; saved in presets
 as video_converter.json) with GST's defaults: 224x224 frames, `(x / 255 - mean) / std` with ImageNet's
-mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225). Input: (B, T, H, W, 3) RGB pixels in
+`IMAGENET_MEAN` (0.485, 0.456, 0.406) and `IMAGENET_STD` (0.229, 0.224, 0.225) below. Input: (B, T, H, W, 3) RGB pixels in
 [0, 255], uint8 or float. Resizing crops each frame to the target aspect ratio around its centre and
 resizes (bilinear): for square frames that is "short side to the crop size, centre crop". The paper's
 test protocol (short side 256, centre crop 224) is `keras_gst.data.build_dataset(training=False)`, whose
 clips are already normalised: run those through the bare network (`classifier(x)`) or set
 `classifier.preprocessor = None`.
+
+This module is keras_gst's one normalisation: `IMAGENET_MEAN` / `IMAGENET_STD` are defined here only, and
+`normalize_clips` (the converter's scale and offset without its resize) is what the tf.data pipeline,
+predict / eval and the uint8 export signature call.
 """
 
+import functools
 import sys
 
 import keras
@@ -49,6 +54,29 @@ class GSTVideoConverter(VideoConverter):
         return tf.reshape(frames, tf.concat([shape[:2], tf.shape(frames)[1:]], 0))
 
 
+@functools.cache
+def _normalizer():
+    return GSTVideoConverter(image_size=None, dtype="float32", name="normalize_clips")
+
+
+def normalize_clips(clips):
+    """(B, T, H, W, 3) RGB pixels in [0, 255] (uint8 or float, a tensor or NumPy array) -> float32
+    `(x / 255 - IMAGENET_MEAN) / IMAGENET_STD`, the same size: `GSTVideoConverter`'s normalisation without
+    its resize. Works eagerly on any backend and inside `tf.data` / `tf.function`; returns a backend tensor
+    (a TensorFlow tensor inside TensorFlow graphs).
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.models.gst_video_classifier_preprocessor import normalize_clips
+
+    x = normalize_clips(np.full((1, 4, 32, 32, 3), 255, np.uint8))  # (1, 4, 32, 32, 3) float32
+    ```
+    """
+    return _normalizer()(clips)
+
+
 @keras.saving.register_keras_serializable(package="keras_gst")
 class GSTVideoClassifierPreprocessor(Preprocessor):
     """keras-hub `Preprocessor` of `GSTVideoClassifier`: applies its `video_converter` to x, passes y and
@@ -61,6 +89,23 @@ class GSTVideoClassifierPreprocessor(Preprocessor):
         super().__init__(**kwargs)
         self.video_converter = video_converter
 
+    @classmethod
+    def for_image_shape(cls, image_shape=None):
+        """GST's preprocessor for frames of `image_shape` (a `GSTBackbone`'s (H, W, 3); 224 x 224 where it is
+        None or has None sides): what a classifier gets from a preset without video_converter.json and what
+        the `keras_gst.GSTResNet50`, ... factories attach.
+
+        Example:
+
+        ```python
+        from keras_gst.models import GSTVideoClassifierPreprocessor
+
+        preprocessor = GSTVideoClassifierPreprocessor.for_image_shape((112, 112, 3))  # pixels -> 112 x 112, normalised
+        ```
+        """
+        h, w = tuple(image_shape or (None, None, 3))[:2]
+        return cls(GSTVideoConverter(image_size=(h or DEFAULT_SIZE, w or DEFAULT_SIZE)))
+
     @preprocessing_function
     def call(self, x, y=None, sample_weight=None):
         if self.video_converter is not None:
@@ -72,6 +117,6 @@ class GSTVideoClassifierPreprocessor(Preprocessor):
         """A backbone-only preset has no video_converter.json: use GST's default converter at the
         backbone's frame size (224 where the backbone takes any size)."""
         if "video_converter" not in kwargs and not check_file_exists(loader.preset, VIDEO_CONVERTER_CONFIG_FILE):
-            h, w = (loader.config.get("config", {}).get("image_shape") or [None, None, 3])[:2]
-            kwargs["video_converter"] = GSTVideoConverter(image_size=(h or DEFAULT_SIZE, w or DEFAULT_SIZE))
+            image_shape = loader.config.get("config", {}).get("image_shape")
+            kwargs["video_converter"] = cls.for_image_shape(image_shape).video_converter
         return super()._add_missing_kwargs(loader, kwargs)

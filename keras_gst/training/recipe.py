@@ -2,7 +2,8 @@
 
 Recipes in `recipes/` fill one with the paper's defaults for a dataset and call `keras_gst.training.fit`.
 `load_annotations(recipe, split)` turns the data fields into `keras_gst.data.Annotations` with the
-matching reader; `build_datasets` makes the tf.data pipelines with `keras_gst.data.build_dataset`.
+matching reader; `recipe.data` is the clip fields as one `keras_gst.data.DataSpec` (checked there, once),
+which `keras_gst.data.build_dataset` takes whole (`dataset_options`).
 """
 
 import dataclasses
@@ -31,6 +32,9 @@ class Recipe:
         num_classes: default from the class names.
         flip: horizontal flip: "auto" (mirror left/right classes, off if a direction has no mirror), True, False.
         on_error: "skip" (default: bad items are logged, counted and dropped) or "raise".
+
+    Clips (`num_frames`, `sampling`, `scale_size`, `crop_size`, `val_num_clips` x `val_num_crops` test views of
+    the final evaluation, with the data fields `template`, `flip`, `on_error`) are `recipe.data`, a `DataSpec`.
     """
 
     name: str = "gst"
@@ -99,10 +103,12 @@ class Recipe:
 
         if self.dataset not in DATASETS:
             bad("dataset", f"one of {DATASETS}")
-        if self.on_error not in ("skip", "raise"):
-            bad("on_error", "'skip' or 'raise'")
-        for field in ("epochs", "batch_size", "num_frames", "base_batch", "crop_size", "scale_size", "val_num_clips",
-                      "groups"):
+        try:
+            self.data  # noqa: B018 (the clip fields, checked by DataSpec)
+        except ParameterError as e:
+            raise ParameterError({"num_clips": "val_num_clips", "num_crops": "val_num_crops"}.get(e.param, e.param),
+                                 e.detail) from None
+        for field in ("epochs", "batch_size", "base_batch", "groups"):
             if int(getattr(self, field)) < 1:
                 bad(field, ">= 1")
         for field in ("steps_per_epoch", "validation_steps", "num_classes"):
@@ -115,8 +121,6 @@ class Recipe:
             bad("decay_factor", "> 0")
         if not 0 <= self.dropout < 1:
             bad("dropout", "in [0, 1)")
-        if self.val_num_crops not in (1, 3, 5, 10):
-            bad("val_num_crops", "1, 3, 5 or 10")
         try:
             check_model(self.depth, self.block, self.alpha, self.beta, self.groups, self.num_frames, self.crop_size)
         except ParameterError as e:
@@ -126,6 +130,16 @@ class Recipe:
         self.decay_epochs = tuple(int(e) for e in self.decay_epochs)
         if self.devices is not None:
             self.devices = tuple(self.devices)
+
+    @property
+    def data(self):
+        """The recipe's clips as a `keras_gst.data.DataSpec`, the form `keras_gst.data.build_dataset` takes:
+        test views `val_num_clips` x `val_num_crops`, frame files `frame_template(recipe)`."""
+        from keras_gst.data.spec import DataSpec
+
+        return DataSpec(num_frames=self.num_frames, crop_size=self.crop_size, scale_size=self.scale_size,
+                        sampling=self.sampling, flip=self.flip, num_clips=self.val_num_clips,
+                        num_crops=self.val_num_crops, template=frame_template(self), on_error=self.on_error)
 
     def to_json(self):
         return json.dumps(dataclasses.asdict(self), indent=2, default=str)
@@ -190,24 +204,15 @@ def frame_template(recipe):
     return recipe.template
 
 
-def dataset_options(recipe, training, class_names, num_classes):
-    """Keyword arguments of `keras_gst.data.build_dataset` for the recipe's train or val split."""
-    options = dict(
-        num_frames=recipe.num_frames,
-        training=training,
-        class_names=class_names or None,
-        num_classes=num_classes,
-        template=frame_template(recipe),
-        sampling=recipe.sampling,
-        scale_size=recipe.scale_size,
-        crop_size=recipe.crop_size,
-        on_error=recipe.on_error,
-        seed=recipe.seed,
-    )
+def dataset_options(recipe, training, class_names, num_classes, single_view=False):
+    """Keyword arguments of `keras_gst.data.build_dataset` for the recipe's train or val split: `spec` is
+    `recipe.data`, whole; `single_view=True` keeps the centre clip and crop only (validation during training;
+    the final evaluation uses the recipe's views)."""
+    spec = recipe.data.replace(num_clips=1, num_crops=1) if single_view else recipe.data
+    options = dict(spec=spec, training=training, class_names=class_names or None, num_classes=num_classes,
+                   seed=recipe.seed)
     if training:
-        options.update(flip=recipe.flip, repeat=True)
-    else:
-        options.update(num_clips=recipe.val_num_clips, num_crops=recipe.val_num_crops)
+        options.update(repeat=True)
     return options
 
 

@@ -100,6 +100,7 @@ def _build_model(recipe, num_classes):
         temporal_impl=recipe.temporal_impl,
         causal=recipe.causal,
         name=f"{recipe.block}_resnet{recipe.depth}",
+        preprocessor=False,
     )
 
 
@@ -226,7 +227,7 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
     train_options = dataset_options(recipe, True, class_names, num_classes)
     # validation during training: one view per clip (the centre clip and crop); the final evaluation of the
     # best model uses the recipe's views
-    val_options = dict(dataset_options(recipe, False, class_names, num_classes), num_clips=1, num_crops=1)
+    val_options = dataset_options(recipe, False, class_names, num_classes, single_view=True)
     if multi_worker:
         # Every worker must run the same number of validation steps (collectives): repeat and bound.
         per_worker = len(val) // strategy.extended._num_workers if val is not None else 0  # noqa: SLF001

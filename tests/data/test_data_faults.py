@@ -169,7 +169,7 @@ def test_skip_counts_are_distinct_files_and_list_paths_get_on_error(tmp_path):
     """Before: 2 bad files were reported as "10 unreadable items" after 5 passes (a sum over epochs);
     `build_dataset(path, on_error="skip")` read the list with on_error="raise"; an empty list's error
     named no file."""
-    from keras_gst.data import SkipLog, build_dataset
+    from keras_gst.data import DataSpec, SkipLog, build_dataset
 
     _videos(str(tmp_path / "videos"), count=4, frames=4)
     for i in (1, 2):
@@ -177,8 +177,7 @@ def test_skip_counts_are_distinct_files_and_list_paths_get_on_error(tmp_path):
     listing = tmp_path / "list.txt"
     listing.write_text("".join(f"videos/v{i}.mp4 {i % 2}\n" for i in range(4)) + "videos/gone.mp4 0\n")
     log = SkipLog()
-    ds = build_dataset(str(listing), num_frames=2, training=False, batch_size=2, scale_size=36, crop_size=32,
-                       on_error="skip", skip_log=log)
+    ds = build_dataset(str(listing), DataSpec(num_frames=2, scale_size=36, crop_size=32, on_error="skip"), training=False, batch_size=2, skip_log=log)
     for _ in range(3):  # three passes over the data
         assert sum(int(x.shape[0]) for x, _ in ds) == 2
     assert [len(e) for e in log.epochs] == [2, 2, 2]
@@ -188,4 +187,4 @@ def test_skip_counts_are_distinct_files_and_list_paths_get_on_error(tmp_path):
     assert log.end_epoch(4) == 1 and log.total == 2
     listing.write_text("# nothing here\n")
     with pytest.raises(ValueError, match="list.txt holds no usable clips"):
-        build_dataset(str(listing), num_frames=2, training=False, batch_size=2)
+        build_dataset(str(listing), DataSpec(num_frames=2), training=False, batch_size=2)

@@ -13,12 +13,13 @@ from keras_gst.data import (
     Annotations,
     SkipLog,
     VideoRecord,
+    DataSpec,
     build_dataset,
     read_label_map,
     read_list_file,
 )
 
-SMALL = dict(num_frames=4, scale_size=36, crop_size=32)
+SMALL = DataSpec(num_frames=4, scale_size=36, crop_size=32)
 REAL_VIDEOS = ["test.mp4", "test.avi", "demo.mp4", "bottle-detection.mp4", "sthv2/13201.webm"]
 
 
@@ -37,28 +38,28 @@ def real_frame_list(real_data):
 
 def test_frame_folders_training_and_eval(real_data):
     ann = real_frame_list(real_data)
-    train = batches(build_dataset(ann, training=True, batch_size=2, template="auto", seed=0, **SMALL))
+    train = batches(build_dataset(ann, SMALL.replace(template="auto"), training=True, batch_size=2, seed=0))
     assert [x.shape for x, _ in train] == [(2, 4, 32, 32, 3)] * 2
     assert sorted(np.concatenate([y for _, y in train]).tolist()) == [10, 32, 68, 79]
     assert train[0][0].dtype == np.float32 and -2.2 < train[0][0].min() < train[0][0].max() < 2.7
-    evals = batches(build_dataset(ann, batch_size=3, template="auto", **SMALL))
+    evals = batches(build_dataset(ann, SMALL.replace(template="auto"), batch_size=3))
     assert [x.shape for x, _ in evals] == [(3, 4, 32, 32, 3), (1, 4, 32, 32, 3)]
     assert np.concatenate([y for _, y in evals]).tolist() == [10, 68, 79, 32]  # eval keeps the order
 
 
 def test_every_real_video(real_data):
     records = [VideoRecord(str(real_data / "videos" / name), None, i) for i, name in enumerate(REAL_VIDEOS)]
-    (x, y), = batches(build_dataset(records, batch_size=5, **SMALL))
+    (x, y), = batches(build_dataset(records, SMALL, batch_size=5))
     assert x.shape == (5, 4, 32, 32, 3) and y.tolist() == [0, 1, 2, 3, 4]
     assert np.all(x.std(axis=(1, 2, 3, 4)) > 0.1)  # real content, not blank frames
-    (x, y), = batches(build_dataset(records, batch_size=5, training=True, seed=1, **SMALL))
+    (x, y), = batches(build_dataset(records, SMALL, batch_size=5, training=True, seed=1))
     assert x.shape == (5, 4, 32, 32, 3) and sorted(y.tolist()) == [0, 1, 2, 3, 4]
 
 
 def test_mmaction2_video_list_and_offsets(real_data, tmp_path):
     ann = real_data / "annotations" / "mmaction2"
     vids = read_list_file(ann / "video_test_list.txt", root=real_data / "videos")
-    (x, y), = batches(build_dataset(vids, batch_size=2, **SMALL))
+    (x, y), = batches(build_dataset(vids, SMALL, batch_size=2))
     assert x.shape == (2, 4, 32, 32, 3) and y.tolist() == [0, 0]
     # `imgs 2 5 127`: frames 3..7 of imgs/ == a folder holding copies of img_00003..7 as 1..5
     offset = read_list_file(ann / "rawframe_test_list_with_offset.txt", root=real_data / "rawframes",
@@ -67,27 +68,30 @@ def test_mmaction2_video_list_and_offsets(real_data, tmp_path):
     copy.mkdir()
     for i in range(5):
         shutil.copy(real_data / "rawframes" / "imgs" / f"img_{i + 3:05d}.jpg", copy / f"img_{i + 1:05d}.jpg")
-    kw = dict(num_frames=5, scale_size=36, crop_size=32, template="img_{:05d}.jpg", batch_size=1)
-    (a, _), _ = batches(build_dataset(offset, **kw))
-    (b, _), = batches(build_dataset([VideoRecord(str(copy), 5, 127)], **kw))
+    spec = DataSpec(num_frames=5, scale_size=36, crop_size=32, template="img_{:05d}.jpg")
+    (a, _), _ = batches(build_dataset(offset, spec, batch_size=1))
+    (b, _), = batches(build_dataset([VideoRecord(str(copy), 5, 127)], spec, batch_size=1))
     np.testing.assert_array_equal(a, b)
     multi = read_list_file(ann / "rawframe_test_list_multi_label.txt", root=real_data / "rawframes",
                            multi_label=True)
-    (x, y), = batches(build_dataset(multi, batch_size=2, template="img_{:05d}.jpg", num_classes=6, **SMALL))
+    (x, y), = batches(build_dataset(multi, SMALL.replace(template="img_{:05d}.jpg"), batch_size=2, num_classes=6))
     np.testing.assert_array_equal(y, [[0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 0, 1]])
 
 
 def test_test_views(real_data):
     records = [VideoRecord(str(real_data / "videos" / "test.avi"), None, 3)]
-    (single, _), = batches(build_dataset(records, batch_size=1, **SMALL))
-    (views, y), = batches(build_dataset(records, batch_size=1, num_clips=2, num_crops=10, **SMALL))
+    (single, _), = batches(build_dataset(records, SMALL, batch_size=1))
+    (views, y), = batches(build_dataset(records, SMALL.replace(num_clips=2, num_crops=10), batch_size=1))
     assert views.shape == (1, 20, 4, 32, 32, 3) and y.tolist() == [3]
     np.testing.assert_allclose(views[0, 4], single[0], atol=1e-5)  # clip 0, centre crop = single view
     np.testing.assert_allclose(views[0, 5:10], views[0, 0:5, ..., ::-1, :], atol=1e-5)  # flipped crops
     assert np.abs(views[0, 10 + 4] - views[0, 4]).mean() > 0.01  # clip 1 samples other frames
-    (three, _), = batches(build_dataset(records, batch_size=1, num_clips=1, num_crops=3, **SMALL))
+    (three, _), = batches(build_dataset(records, SMALL.replace(num_clips=1, num_crops=3), batch_size=1))
     assert three.shape == (1, 3, 4, 32, 32, 3)
     np.testing.assert_allclose(three[0, 1], single[0], atol=1e-5)
+    # the views are the evaluation's: training with the same spec takes one random view per clip
+    (train, _), = batches(build_dataset(records, SMALL.replace(num_clips=2, num_crops=10), training=True, batch_size=1))
+    assert train.shape == (1, 4, 32, 32, 3)
 
 
 def write_folder(folder, image, count):
@@ -106,7 +110,7 @@ def gradient_folder(tmp_path, name="clip"):
 
 def test_same_crop_and_flip_for_every_frame(tmp_path):
     folder = gradient_folder(tmp_path)
-    ds = build_dataset([VideoRecord(folder, 6, 0)] * 16, training=True, batch_size=16, seed=3, flip=True, **SMALL)
+    ds = build_dataset([VideoRecord(folder, 6, 0)] * 16, SMALL.replace(flip=True), training=True, batch_size=16, seed=3)
     (x, _), = batches(ds)
     np.testing.assert_allclose(x, np.broadcast_to(x[:, :1], x.shape), atol=1e-6)  # frames identical
     assert len({tuple(np.round(clip[0, 16, :, 0], 3)) for clip in x}) > 3  # but crops differ per clip
@@ -116,8 +120,7 @@ def test_flip_swaps_left_right_labels(tmp_path, real_data):
     folder = gradient_folder(tmp_path)
     names = ssv2_names(real_data)
     records = [VideoRecord(folder, 6, 86)] * 12 + [VideoRecord(folder, 6, 166)] * 12 + [VideoRecord(folder, 6, 5)] * 8
-    (x, y), = batches(build_dataset(Annotations(records, names), training=True, batch_size=32, seed=0,
-                                    shuffle=False, **SMALL))
+    (x, y), = batches(build_dataset(Annotations(records, names), SMALL, training=True, batch_size=32, seed=0, shuffle=False))
     flipped = x[:, 0, :, :4, 0].mean(axis=(1, 2)) < x[:, 0, :, -4:, 0].mean(axis=(1, 2))  # bright side on the right
     expected = np.array([86] * 12 + [166] * 12 + [5] * 8)
     swapped = np.where(expected == 86, 87, np.where(expected == 166, 167, 5))
@@ -129,22 +132,23 @@ def test_no_flip_for_direction_classes_without_mirrors(tmp_path):
     folder = gradient_folder(tmp_path)
     names = ["turning left", "waving"]
     records = [VideoRecord(folder, 6, 0)] * 16
-    (x, y), = batches(build_dataset(Annotations(records, names), training=True, batch_size=16, seed=0, **SMALL))
+    (x, y), = batches(build_dataset(Annotations(records, names), SMALL, training=True, batch_size=16, seed=0))
     assert np.all(x[:, 0, :, :4, 0].mean(axis=(1, 2)) > x[:, 0, :, -4:, 0].mean(axis=(1, 2)))
     with pytest.raises(ValueError, match="no mirror class"):
-        build_dataset(Annotations(records, names), training=True, flip=True, **SMALL)
+        build_dataset(Annotations(records, names), SMALL.replace(flip=True), training=True)
 
 
 def test_seed_makes_training_repeatable(real_data):
     ann = real_frame_list(real_data)
-    kw = dict(training=True, batch_size=4, template="auto", **SMALL)
-    a = batches(build_dataset(ann, seed=5, **kw))
-    b = batches(build_dataset(ann, seed=5, **kw))
-    c = batches(build_dataset(ann, seed=6, **kw))
+    kw = dict(training=True, batch_size=4)
+    spec = SMALL.replace(template="auto")
+    a = batches(build_dataset(ann, spec, seed=5, **kw))
+    b = batches(build_dataset(ann, spec, seed=5, **kw))
+    c = batches(build_dataset(ann, spec, seed=6, **kw))
     np.testing.assert_array_equal(a[0][0], b[0][0])
     np.testing.assert_array_equal(a[0][1], b[0][1])
     assert not np.array_equal(a[0][0], c[0][0])
-    ds = build_dataset(ann, seed=5, **kw)
+    ds = build_dataset(ann, spec, seed=5, **kw)
     first, second = batches(ds), batches(ds)
     assert not np.array_equal(first[0][0], second[0][0])  # new crops / order every epoch
 
@@ -154,13 +158,13 @@ def test_distribute_input_context(real_data):
     seen = []
     for pipeline in range(2):
         ctx = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline, num_replicas_in_sync=2)
-        out = batches(build_dataset(ann, batch_size=4, template="auto", input_context=ctx, **SMALL))
+        out = batches(build_dataset(ann, SMALL.replace(template="auto"), batch_size=4, input_context=ctx))
         assert [x.shape[0] for x, _ in out] == [2]  # per-replica batch
         seen += out[0][1].tolist()
     assert sorted(seen) == [10, 32, 68, 79]
     strategy = tf.distribute.get_strategy()
     dist = strategy.distribute_datasets_from_function(
-        lambda ctx: build_dataset(ann, batch_size=4, template="auto", input_context=ctx, **SMALL))
+        lambda ctx: build_dataset(ann, SMALL.replace(template="auto"), batch_size=4, input_context=ctx))
     assert sum(int(tf.shape(y)[0]) for _, y in dist) == 4
 
 
@@ -177,7 +181,7 @@ def test_bad_video_raises_naming_the_file(real_data, tmp_path, kind):
     path = bad_videos(real_data, tmp_path)[kind]
     records = [VideoRecord(str(real_data / "videos" / "test.avi"), None, 0), VideoRecord(str(path), None, 1)]
     with pytest.raises(tf.errors.OpError, match=path.name):
-        batches(build_dataset(records, batch_size=2, **SMALL))
+        batches(build_dataset(records, SMALL, batch_size=2))
 
 
 def test_bad_videos_are_skipped_counted_and_reported(real_data, tmp_path, caplog):
@@ -185,7 +189,7 @@ def test_bad_videos_are_skipped_counted_and_reported(real_data, tmp_path, caplog
     records = [VideoRecord(str(real_data / "videos" / "test.avi"), None, 0)]
     records += [VideoRecord(str(p), None, 1) for p in bad.values()]
     log = SkipLog()
-    ds = build_dataset(records, batch_size=4, on_error="skip", skip_log=log, **SMALL)
+    ds = build_dataset(records, SMALL.replace(on_error="skip"), batch_size=4, skip_log=log)
     with caplog.at_level(logging.WARNING):
         (x, y), = batches(ds)
     assert x.shape == (1, 4, 32, 32, 3) and y.tolist() == [0]
@@ -204,10 +208,9 @@ def test_bad_frame_folder_entries(real_data, tmp_path):
     records = [VideoRecord(str(good), 38, 0), VideoRecord(str(broken), 38, 1),
                VideoRecord(str(tmp_path / "no_folder"), 10, 2)]
     with pytest.raises(tf.errors.OpError, match=r"truncated \(no end marker\): .*broken/00020\.jpg"):
-        batches(build_dataset(records[:2], batch_size=2, num_frames=38, scale_size=36, crop_size=32))
+        batches(build_dataset(records[:2], DataSpec(num_frames=38, scale_size=36, crop_size=32), batch_size=2))
     log = SkipLog()
-    (x, y), = batches(build_dataset(records, batch_size=3, num_frames=38, scale_size=36, crop_size=32,
-                                    on_error="skip", skip_log=log))
+    (x, y), = batches(build_dataset(records, DataSpec(num_frames=38, scale_size=36, crop_size=32, on_error="skip"), batch_size=3, skip_log=log))
     assert y.tolist() == [0]
     reasons = " ".join(r for _, r in log.epochs[0])
     assert "broken/00020.jpg" in reasons and "frame folder not found" in reasons and "no_folder" in reasons
@@ -216,7 +219,7 @@ def test_bad_frame_folder_entries(real_data, tmp_path):
 def test_short_frame_folder_is_sampled_from_present_frames(real_data, caplog):
     folder = str(real_data / "rawframes" / "gst_style" / "57082")
     with caplog.at_level(logging.WARNING):
-        (x, _), = batches(build_dataset([VideoRecord(folder, 60, 0)], batch_size=1, **SMALL))
+        (x, _), = batches(build_dataset([VideoRecord(folder, 60, 0)], SMALL, batch_size=1))
     assert x.shape == (1, 4, 32, 32, 3)
     assert "57082: the annotation says 60 frames, 38 are present" in caplog.text
 
@@ -229,9 +232,8 @@ def test_clips_longer_than_the_video_repeat_frames_with_a_warning(real_data, tmp
     writer.release()
     folder = str(real_data / "rawframes" / "imgs")
     with caplog.at_level(logging.WARNING):
-        (x, _), = batches(build_dataset([VideoRecord(str(video), None, 0)], batch_size=1, **SMALL))
-        (y, _), = batches(build_dataset([VideoRecord(folder, None, 0)], batch_size=1, template="img_{:05d}.jpg",
-                                        num_frames=16, scale_size=36, crop_size=32))
+        (x, _), = batches(build_dataset([VideoRecord(str(video), None, 0)], SMALL, batch_size=1))
+        (y, _), = batches(build_dataset([VideoRecord(folder, None, 0)], DataSpec(template="img_{:05d}.jpg", num_frames=16, scale_size=36, crop_size=32), batch_size=1))
     assert x.shape == (1, 4, 32, 32, 3) and y.shape == (1, 16, 32, 32, 3)
     # T=4 over 3 frames: indices 0, 1, 1, 2 (order kept, one repeat)
     np.testing.assert_allclose(x[0, 1], x[0, 2])
@@ -246,10 +248,8 @@ def test_argument_errors(real_data, tmp_path):
         build_dataset(ann, training=True, cache=True)
     with pytest.raises(ValueError, match="mix video files and frame folders"):
         build_dataset(ann.records + [VideoRecord(str(real_data / "videos" / "test.avi"), None, 0)])
-    with pytest.raises(ValueError, match="one view"):
-        build_dataset(ann, training=True, num_crops=5)
-    with pytest.raises(ValueError, match="num_crops"):
-        build_dataset(ann, num_crops=4)
+    with pytest.raises(TypeError, match="DataSpec"):
+        build_dataset(ann, dict(num_frames=4))
     with pytest.raises(ValueError, match="label 79 is out of range for num_classes=50"):
         build_dataset(ann, num_classes=50)
 
@@ -259,11 +259,11 @@ import sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from keras_gst.data import build_dataset, read_list_file
+from keras_gst.data import DataSpec, build_dataset, read_list_file
 ann = read_list_file(sys.argv[1], root=sys.argv[2])
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-dist = strategy.distribute_datasets_from_function(lambda ctx: build_dataset(
-    ann, batch_size=4, template="auto", num_frames=2, scale_size=36, crop_size=32, input_context=ctx))
+spec = DataSpec(num_frames=2, scale_size=36, crop_size=32, template="auto")
+dist = strategy.distribute_datasets_from_function(lambda ctx: build_dataset(ann, spec, batch_size=4, input_context=ctx))
 labels = []
 for x, y in dist:
     parts = strategy.experimental_local_results(y)
@@ -304,7 +304,7 @@ def test_corrupt_jpeg_mid_stream_raises_naming_the_file(tmp_path, corrupt_jpeg):
     folders, bad = tiny_folders(tmp_path, corrupt_jpeg)
     records = [VideoRecord(str(f), 3, i) for i, f in enumerate(folders)]
     with pytest.raises(tf.errors.OpError) as info:
-        batches(build_dataset(records, batch_size=4, num_frames=3, scale_size=36, crop_size=32))
+        batches(build_dataset(records, DataSpec(num_frames=3, scale_size=36, crop_size=32), batch_size=4))
     message = str(info.value)
     assert "frame JPEG is corrupt (marker 0x" in message
     assert f": {bad}; re-extract the frames of {folders[2]} (`keras-gst extract-frames`)" in message
@@ -314,8 +314,7 @@ def test_corrupt_jpeg_mid_stream_is_skipped_and_counted(tmp_path, corrupt_jpeg, 
     folders, bad = tiny_folders(tmp_path, corrupt_jpeg)
     records = [VideoRecord(str(f), 3, i) for i, f in enumerate(folders)]
     log = SkipLog()
-    ds = build_dataset(records, batch_size=4, num_frames=3, scale_size=36, crop_size=32, training=True, seed=0,
-                       drop_remainder=False, on_error="skip", skip_log=log)
+    ds = build_dataset(records, DataSpec(num_frames=3, scale_size=36, crop_size=32, on_error="skip"), batch_size=4, training=True, seed=0, drop_remainder=False, skip_log=log)
     with caplog.at_level(logging.WARNING):
         (x, y), = batches(ds)
     assert x.shape == (3, 3, 32, 32, 3) and sorted(y.tolist()) == [0, 1, 3]
@@ -333,8 +332,7 @@ def test_real_frame_folder_clip_is_the_pil_frames_transformed(real_data):
     from keras_gst.data import sample_indices, transforms
 
     folder = real_data / "rawframes" / "imgs"
-    (x, _), = batches(build_dataset([VideoRecord(str(folder), 10, 0)], batch_size=1, template="img_{:05d}.jpg",
-                                    **SMALL))
+    (x, _), = batches(build_dataset([VideoRecord(str(folder), 10, 0)], SMALL.replace(template="img_{:05d}.jpg"), batch_size=1))
     # TSN test sampling, written out: the middle frame of each of 4 equal segments of 10 frames
     indices = [int(10 / 4 * k + 10 / 8) for k in range(4)]
     assert indices == [1, 3, 6, 8] and list(sample_indices(10, 4, training=False)) == indices

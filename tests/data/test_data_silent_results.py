@@ -148,10 +148,10 @@ def test_write_shards_refuses_impossible_numbers_naming_the_argument(tmp_path):
 def test_fewer_clips_than_one_training_batch_is_an_error_naming_batch_size(tmp_path):
     """Before: docs/data.md's `build_dataset(read_shards(...), training=True, batch_size=24)` on 17 videos
     gave a dataset with no batch (drop_remainder) and `next(iter(ds))` raised StopIteration, no warning."""
-    from keras_gst.data import VideoRecord, build_dataset
+    from keras_gst.data import DataSpec, VideoRecord, build_dataset
 
     records = [VideoRecord(_frames(tmp_path / f"c{i}", range(1, 5)), 4, i % 2) for i in range(5)]
-    options = dict(num_frames=2, training=True, scale_size=18, crop_size=16, seed=0)
+    options = dict(spec=DataSpec(num_frames=2, scale_size=18, crop_size=16), training=True, seed=0)
     with pytest.raises(ParameterError, match="5 clips are fewer than one batch of 8") as error:
         build_dataset(records, batch_size=8, **options)
     assert error.value.param == "batch_size"

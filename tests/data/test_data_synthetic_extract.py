@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from keras_gst import cli
-from keras_gst.data import build_dataset, derive_flip_map, read_list_file
+from keras_gst.data import DataSpec, build_dataset, derive_flip_map, read_list_file
 from keras_gst.data import decode as D
 from keras_gst.data import synthetic as S
 
@@ -40,8 +40,7 @@ def test_write_synthetic_dataset(tmp_path):
         assert D.read_video_frames(record.path, [0]).shape == (1, 32, 32, 3)
     # flipping mirrors left/right and clockwise/counterclockwise: labels swap in pairs
     assert derive_flip_map(names) == ({0: 1, 1: 0, 4: 5, 5: 4}, [])
-    (x, y), = [(a.numpy(), b.numpy()) for a, b in build_dataset(
-        tr, training=True, num_frames=4, batch_size=24, scale_size=32, crop_size=28, seed=0)]
+    (x, y), = [(a.numpy(), b.numpy()) for a, b in build_dataset(tr, DataSpec(num_frames=4, scale_size=32, crop_size=28), training=True, batch_size=24, seed=0)]
     # random flips swap 0<->1 and 4<->5 (a clip keeps or swaps its label, per draw): compare up to the pairs
     pair = {0: 0, 1: 0, 4: 4, 5: 4}
     assert x.shape == (24, 4, 28, 28, 3)

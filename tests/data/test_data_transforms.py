@@ -112,13 +112,6 @@ def test_large_frames_are_downscaled_without_moving_the_crop():
     np.testing.assert_allclose(out[5, :, 0], expected, atol=3)
 
 
-def test_normalize_uses_imagenet_statistics():
-    pixel = np.array(T.IMAGENET_MEAN, np.float32) * 255
-    np.testing.assert_allclose(T.normalize(pixel[None]).numpy(), 0.0, atol=1e-6)
-    np.testing.assert_allclose(T.normalize(np.full((1, 3), 255.0, np.float32)).numpy()[0],
-                               (1 - np.array(T.IMAGENET_MEAN)) / np.array(T.IMAGENET_STD), rtol=1e-6)
-
-
 def test_label_swap():
     table = T.flip_lookup(pairs_to_map(SSV2_FLIP_PAIRS), 174)
     swap = lambda x: int(T.swap_label(tf.constant(x), table))  # noqa: E731

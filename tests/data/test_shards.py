@@ -19,7 +19,7 @@ import tensorflow as tf
 
 pytest.importorskip("apache_beam")
 
-from keras_gst.data import VideoRecord, build_dataset, decode, read_shards  # noqa: E402
+from keras_gst.data import DataSpec, VideoRecord, build_dataset, decode, read_shards  # noqa: E402
 from keras_gst.data.shard_reader import record_dataset  # noqa: E402
 from keras_gst.data.shards import ShardError, pipeline_options, write_shards  # noqa: E402
 
@@ -133,13 +133,12 @@ def test_read_shards_feeds_build_dataset_like_the_videos(videos, sharded):
     root, _ = videos
     shards = read_shards(sharded[0])
     assert len(shards) == 3 and 1 <= len(shards.files) <= 3  # empty shards (0 bytes) are not read
-    ds = build_dataset(shards, num_frames=4, training=True, batch_size=3, scale_size=SHORT, crop_size=56,
-                       num_classes=2, seed=0)
+    ds = build_dataset(shards, DataSpec(num_frames=4, scale_size=SHORT, crop_size=56), training=True, batch_size=3, num_classes=2, seed=0)
     x, y = next(iter(ds))
     assert x.shape == (3, 4, 56, 56, 3) and sorted(y.numpy().tolist()) == [0, 0, 1]
     # test views from the shards = test views from the source videos, within JPEG error
-    views = dict(num_frames=4, training=False, batch_size=1, scale_size=SHORT, crop_size=56, num_classes=2,
-                 num_clips=2, num_crops=3)
+    views = dict(spec=DataSpec(num_frames=4, scale_size=SHORT, crop_size=56, num_clips=2, num_crops=3), batch_size=1,
+                 num_classes=2)
     by_shards = {}
     for x, y in build_dataset(shards, **views):
         by_shards.setdefault(int(y[0]), []).append(x[0].numpy())
@@ -188,13 +187,14 @@ def test_a_damaged_frame_in_a_shard_is_skipped_or_named(sharded, tmp_path):
     with tf.io.TFRecordWriter(path) as writer:
         writer.write(good)
         writer.write(sequence_example([b"\xff\xd8 not jpeg data \xff\xd9"] * 5, "/videos/bad.mp4", 1))
-    options = dict(num_frames=4, batch_size=1, scale_size=SHORT, crop_size=56, num_classes=2)
+    spec = DataSpec(num_frames=4, scale_size=SHORT, crop_size=56)
+    options = dict(batch_size=1, num_classes=2)
     log = SkipLog()
-    clips = list(build_dataset(read_shards(path), on_error="skip", skip_log=log, **options))
+    clips = list(build_dataset(read_shards(path), spec.replace(on_error="skip"), skip_log=log, **options))
     assert len(clips) == 1 and log.epochs[0][0][0] == "/videos/bad.mp4"
     assert "frame 0 of /videos/bad.mp4" in log.epochs[0][0][1] and "keras-gst shard" in log.epochs[0][0][1]
     with pytest.raises(tf.errors.OpError, match="cannot be decoded: frame .* of /videos/bad.mp4"):
-        list(build_dataset(read_shards(path), on_error="raise", **options))
+        list(build_dataset(read_shards(path), spec, **options))
 
 
 def test_refuses_a_non_empty_out_before_any_work(videos, tmp_path):

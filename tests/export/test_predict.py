@@ -132,7 +132,7 @@ def test_frozen_function_equals_the_model_any_batch_and_is_a_weight_snapshot():
     forward = frozen_function(model, (None, NUM_FRAMES, SIZE, SIZE, 3))
     for batch in (1, 3):
         x = rng.normal(size=(batch, NUM_FRAMES, SIZE, SIZE, 3)).astype("float32")
-        expected = model.predict_on_batch(x)
+        expected = np.asarray(model(x, training=False))
         np.testing.assert_allclose(forward(x).numpy(), expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
     # the weights are constants of the graph: no variable reads, and later weight changes do not leak in
     graph = forward.concrete_function.graph.as_graph_def()
@@ -143,4 +143,4 @@ def test_frozen_function_equals_the_model_any_batch_and_is_a_weight_snapshot():
     head = model.get_layer("frame_logits")
     head.bias.assign(head.bias + 1.0)
     np.testing.assert_array_equal(forward(x).numpy(), before)
-    np.testing.assert_allclose(model.predict_on_batch(x), before + 1.0, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(model(x, training=False), before + 1.0, rtol=1e-4, atol=1e-4)

@@ -17,6 +17,7 @@ from keras_gst.cli import main
 from keras_gst.data import (
     AnnotationError,
     Annotations,
+    DataSpec,
     SkipLog,
     VideoRecord,
     build_dataset,
@@ -114,8 +115,7 @@ def test_predict_names_a_class_of_labels_txt(trained, real_data, model_file):
     assert (result["frames"], result["size"]) == (FRAMES, SIZE)
     # reference: the Keras model on the tf.data evaluation view of the video (the training pipeline's
     # decoder and transforms, not predict's), softmax in NumPy, names from labels.txt
-    (clip, _), = build_dataset([VideoRecord(str(video), None, 0)], num_frames=FRAMES, training=False, batch_size=1,
-                               scale_size=round(SIZE * 256 / 224), crop_size=SIZE).take(1)
+    (clip, _), = build_dataset([VideoRecord(str(video), None, 0)], DataSpec(num_frames=FRAMES, scale_size=round(SIZE * 256 / 224), crop_size=SIZE), training=False, batch_size=1).take(1)
     logits = np.asarray(keras.saving.load_model(out / "model.keras")(clip, training=False))[0].astype(np.float64)
     probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
     expected = {CLASSES[i]: probs[i] for i in range(len(CLASSES))}
@@ -238,11 +238,11 @@ def test_unreadable_video_is_raised_or_counted(tmp_path):
     broken.write_bytes(b"\x00\x01 not an mp4 " * 64)
     data = read_class_folders(tmp_path)
     assert str(broken) in [r.path for r in data]
-    options = dict(num_frames=FRAMES, training=False, batch_size=5, scale_size=36, crop_size=32)
+    spec = DataSpec(num_frames=FRAMES, scale_size=36, crop_size=32)
     with pytest.raises(tf.errors.OpError, match="broken.mp4"):
-        list(build_dataset(data, on_error="raise", **options))
+        list(build_dataset(data, spec.replace(on_error="raise"), batch_size=5))
     log = SkipLog()
-    clips = sum(int(x.shape[0]) for x, _ in build_dataset(data, on_error="skip", skip_log=log, **options))
+    clips = sum(int(x.shape[0]) for x, _ in build_dataset(data, spec.replace(on_error="skip"), batch_size=5, skip_log=log))
     assert clips == 4 and log.total == 1 and str(broken) in log.epochs[0][0][0]
 
 

@@ -106,13 +106,13 @@ def trained_model(synthetic_data, tmp_path_factory):
     import keras
 
     from keras_gst import GSTResNet18
-    from keras_gst.data import build_dataset, read_list_file
+    from keras_gst.data import DataSpec, build_dataset, read_list_file
 
     keras.utils.set_random_seed(0)
     model = GSTResNet18(2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    model.preprocessor = None  # the pipeline's clips are normalised
     records = read_list_file(synthetic_data["train"], os.path.dirname(synthetic_data["train"]))
-    ds = build_dataset(records, num_frames=4, training=True, batch_size=4, num_classes=2, scale_size=37, crop_size=32,
-                       seed=0, repeat=True)
+    ds = build_dataset(records, DataSpec(num_frames=4, scale_size=37, crop_size=32), training=True, batch_size=4, num_classes=2, seed=0, repeat=True)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(ds, steps_per_epoch=6, epochs=1, verbose=0)
     path = str(tmp_path_factory.mktemp("trained") / "trained.keras")

@@ -137,14 +137,14 @@ def _validation_accuracy(out, block, frames, size):
     import keras
     import numpy as np
 
-    from keras_gst.data import build_dataset, read_list_file
+    from keras_gst.data import DataSpec, build_dataset, read_list_file
 
     data = out / "data"
     val = read_list_file(str(data / "val.txt"), str(data), class_names=str(data / "classes.txt"))
     video_size = int(round(size * 1.25 / 2) * 2)
     model = keras.saving.load_model(out / block / "best.keras")
     logits, labels = [], []
-    for x, y in build_dataset(val, num_frames=frames, training=False, batch_size=4, scale_size=video_size, crop_size=size):
+    for x, y in build_dataset(val, DataSpec(num_frames=frames, scale_size=video_size, crop_size=size), training=False, batch_size=4):
         logits.append(np.asarray(model(x, training=False)))
         labels.append(np.asarray(y))
     logits, labels = np.concatenate(logits), np.concatenate(labels)
