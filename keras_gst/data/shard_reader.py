@@ -31,7 +31,7 @@ class Shards(Annotations):
     from keras_gst.data import Annotations, Shards, VideoRecord
 
     shards = Shards([VideoRecord("clip_a", 6, 1)], ["jump", "run"], files=["train-00000-of-00001.tfrecord"])
-    print(isinstance(shards, Annotations), len(shards), shards.files)  # True 1 ['train-00000-of-00001.tfrecord']
+    print(isinstance(shards, Annotations), len(shards.files))  # True 1
     ```
     """
 
