@@ -112,6 +112,17 @@ def expected_output(source):
             if token.type == tokenize.COMMENT and token.line.lstrip().startswith("print(")]
 
 
+def missing_output(source, output):
+    """The first line `source`'s print comments expect that `output` lacks (in order), else None."""
+    printed = [line.strip() for line in output.splitlines()]
+    position = 0
+    for expected in expected_output(source):
+        if expected not in printed[position:]:
+            return expected
+        position += printed[position:].index(expected) + 1
+    return None
+
+
 @contextlib.contextmanager
 def restored_process_state():
     """Environment variables and logger levels as they were (examples may set them, as users' scripts do)."""
@@ -133,13 +144,9 @@ def restored_process_state():
 def test_example_runs_and_prints_what_it_says(name, index, block, tmp_path, capsys):
     with restored_process_state():
         docs_runner.run_python(block, {"__name__": "__main__"}, tmp_path)
-    printed = [line.strip() for line in capsys.readouterr().out.splitlines()]
-    position = 0
-    for expected in expected_output(block.text):
-        assert expected in printed[position:], (
-            f"{block.doc}:{block.line}: the example should print {expected!r} (after {printed[:position]}); "
-            f"it printed {printed}")
-        position += printed[position:].index(expected) + 1
+    output = capsys.readouterr().out
+    missing = missing_output(block.text, output)
+    assert missing is None, f"{block.doc}:{block.line}: the example should print {missing!r}; it printed:\n{output}"
 
 
 def annotation_namespace(module):
@@ -176,5 +183,9 @@ def test_the_checks_find_what_is_missing():
 
     assert not has_example(bare)
     assert [p.annotation for p in inspect.signature(bare).parameters.values()] == [inspect.Parameter.empty] * 2
-    assert expected_output("x = 1  # not a print\nprint(x)  # 1\nprint(2)\n") == ["1"]
+    source = "x = 1  # not a print\nprint(x)  # 1\nprint(2)\nprint(x + 2)  # 3\n"
+    assert expected_output(source) == ["1", "3"]
+    assert missing_output(source, "1\n2\n3\n") is None
+    assert missing_output(source, "1\n2\n4\n") == "3"
+    assert missing_output(source, "3\n1\n") == "3"  # in order
     assert len(API) >= 60 and len(CASES) >= len(API)
