@@ -11,6 +11,7 @@ the output it must print: that line must appear in the example's output, in orde
 
 import ast
 import contextlib
+import functools
 import importlib
 import inspect
 import io
@@ -149,6 +150,7 @@ def test_example_runs_and_prints_what_it_says(name, index, block, tmp_path, caps
     assert missing is None, f"{block.doc}:{block.line}: the example should print {missing!r}; it printed:\n{output}"
 
 
+@functools.cache
 def annotation_namespace(module):
     """`module`'s globals plus the names it imports under ``if TYPE_CHECKING:``."""
     namespace = dict(vars(module))
@@ -158,31 +160,46 @@ def annotation_namespace(module):
     return namespace
 
 
+def annotated_function(obj):
+    """The function whose signature documents `obj` (a class: its own constructor; None for one inherited
+    from outside keras_gst, e.g. an exception's)."""
+    function = obj.__init__ if inspect.isclass(obj) else obj
+    return function if getattr(function, "__module__", "").startswith("keras_gst") else None
+
+
+def missing_hints(obj):
+    """The parameters of `obj`'s signature without a type hint, plus "return" for a function without one."""
+    function = annotated_function(obj)
+    if function is None:
+        return []
+    signature = inspect.signature(function)
+    missing = [p.name for p in signature.parameters.values() if p.name != "self"
+               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.annotation is inspect.Parameter.empty]
+    if inspect.isfunction(obj) and signature.return_annotation is inspect.Signature.empty:
+        missing.append("return")
+    return missing
+
+
 @pytest.mark.parametrize("name", list(API))
 def test_public_name_has_an_example_and_type_hints(name):
     obj = API[name]
     assert has_example(obj), f"{name}: the docstring needs an 'Example:' line followed by a ```python block"
-    function = obj.__init__ if inspect.isclass(obj) else obj
-    if inspect.isclass(obj) and not getattr(function, "__module__", "").startswith("keras_gst"):
-        return  # an inherited constructor (e.g. an exception's): nothing of ours to annotate
-    signature = inspect.signature(function)
-    unhinted = [p.name for p in signature.parameters.values() if p.name != "self"
-                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.annotation is inspect.Parameter.empty]
-    assert not unhinted, f"{name}: parameters without a type hint: {unhinted}"
-    if inspect.isfunction(obj):
-        assert signature.return_annotation is not inspect.Signature.empty, f"{name}: no return annotation"
-    # every annotation names real types (a typo or a missing import fails here, not only in a type checker)
-    module = importlib.import_module(getattr(inspect.unwrap(function), "__module__", None) or obj.__module__)
-    typing.get_type_hints(function, globalns=annotation_namespace(module))
+    assert not missing_hints(obj), f"{name}: no type hint for {missing_hints(obj)}"
+    function = annotated_function(obj)
+    if function is not None:  # every annotation names real types (a typo or a missing import fails here)
+        module = importlib.import_module(inspect.unwrap(function).__module__)
+        typing.get_type_hints(function, globalns=annotation_namespace(module))
 
 
 def test_the_checks_find_what_is_missing():
     """The checks above fail on a name without hints or an example (they are not vacuous)."""
-    def bare(path, n=1):
+    def bare(path, *args, n=1, **kwargs):
         """Does nothing."""
 
+    bare.__module__ = "keras_gst.example"
     assert not has_example(bare)
-    assert [p.annotation for p in inspect.signature(bare).parameters.values()] == [inspect.Parameter.empty] * 2
+    assert missing_hints(bare) == ["path", "n", "return"]
+    assert has_example(API["keras_gst.atomic.write_text"]) and not missing_hints(API["keras_gst.atomic.write_text"])
     source = "x = 1  # not a print\nprint(x)  # 1\nprint(2)\nprint(x + 2)  # 3\n"
     assert expected_output(source) == ["1", "3"]
     assert missing_output(source, "1\n2\n3\n") is None
