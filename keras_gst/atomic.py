@@ -25,6 +25,7 @@ import shutil
 import signal
 import sys
 import uuid
+from collections.abc import Iterator
 
 TMP_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"  # a folder replaced by `atomic_dir`, removed once the new one is in place
@@ -64,10 +65,24 @@ def _remove(path):
             os.remove(path)
 
 
-def remove_stale_temporaries(path):
+def remove_stale_temporaries(path: str | os.PathLike) -> None:
     """Remove leftovers of killed writes of `path`: temporaries whose writing process has ended (a live
     process may be writing its own right now). A folder that a killed `atomic_dir` had moved aside and not
-    yet replaced is put back first."""
+    yet replaced is put back first.
+
+    Example:
+
+    ```python
+    import os
+
+    from keras_gst.atomic import remove_stale_temporaries
+
+    # a temporary of model.keras left by a write whose process (pid 999999999) has ended
+    open(".tmp-999999999-0123abcd-model.keras", "wb").close()
+    remove_stale_temporaries("model.keras")
+    print(os.path.exists(".tmp-999999999-0123abcd-model.keras"))  # False
+    ```
+    """
     for old in _leftovers(path, OLD_PREFIX):
         if not os.path.exists(path):
             os.replace(old, path)
@@ -77,8 +92,20 @@ def remove_stale_temporaries(path):
         _remove(old)
 
 
-def fsync_path(path):
-    """fsync a file or folder (its data, or its entries) to disk."""
+def fsync_path(path: str | os.PathLike) -> None:
+    """fsync a file or folder (its data, or its entries) to disk.
+
+    Example:
+
+    ```python
+    from keras_gst.atomic import fsync_path
+
+    with open("log.txt", "w") as f:
+        f.write("epoch 1")
+    fsync_path("log.txt")  # the file's data is on disk
+    fsync_path(".")  # and so is its entry in the folder
+    ```
+    """
     flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if os.path.isdir(path) else 0)
     fd = os.open(path, flags)
     try:
@@ -95,10 +122,23 @@ def _fsync_tree(root):
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path next to `path` with the same suffix; on success fsync it, rename it to
     `path` and fsync the folder. On an exception the temporary file is removed and `path` is left as it
-    was."""
+    was.
+
+    Example:
+
+    ```python
+    import numpy as np
+
+    from keras_gst.atomic import atomic_path
+
+    with atomic_path("scores.npy") as tmp:  # tmp ends in ".npy" too
+        np.save(tmp, np.arange(3))
+    print(np.load("scores.npy"))  # [0 1 2]
+    ```
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     remove_stale_temporaries(path)
@@ -114,12 +154,26 @@ def atomic_path(path):
 
 
 @contextlib.contextmanager
-def atomic_dir(path):
+def atomic_dir(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary folder next to `path` (e.g. for `tf.saved_model.save`); on success fsync every
     file in it and put it in place of `path`. An existing `path` is moved aside only once the new folder is
     complete, and removed after the new one is in place (a kill in between leaves both; the next write or
     `remove_stale_temporaries(path)` puts the previous one back). On an exception the temporary folder is
-    removed and `path` is left as it was."""
+    removed and `path` is left as it was.
+
+    Example:
+
+    ```python
+    import os
+
+    from keras_gst.atomic import atomic_dir
+
+    with atomic_dir("export") as tmp:
+        with open(os.path.join(tmp, "saved_model.pb"), "wb") as f:
+            f.write(b"...")
+    print(os.listdir("export"))  # ['saved_model.pb']
+    ```
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     remove_stale_temporaries(path)
@@ -146,35 +200,91 @@ def atomic_dir(path):
             _remove(old)
 
 
-def require_space(folder, nbytes):
+def require_space(folder: str | os.PathLike, nbytes: int) -> None:
     """Raise OSError(ENOSPC) naming `folder` unless it has `nbytes` free (checked before a large write:
-    some writers, such as h5py, do not recover from a full disk in the middle of a file)."""
+    some writers, such as h5py, do not recover from a full disk in the middle of a file).
+
+    Example:
+
+    ```python
+    import errno
+
+    from keras_gst.atomic import require_space
+
+    require_space(".", 1024)  # 1 kB is free here: returns
+    try:
+        require_space(".", 2**80)  # a yottabyte is not
+    except OSError as e:
+        print(e.errno == errno.ENOSPC, e.filename)  # True .
+    ```
+    """
     stat = os.statvfs(folder)
     free = stat.f_bavail * stat.f_frsize
     if free < nbytes:
         raise OSError(errno.ENOSPC, f"{free / 2**20:.0f} MB free, {nbytes / 2**20:.0f} MB needed", folder)
 
 
-def write_text(path, text):
-    """Write `text` to `path` atomically."""
+def write_text(path: str | os.PathLike, text: str) -> str | os.PathLike:
+    """Write `text` to `path` atomically (UTF-8); returns `path`.
+
+    Example:
+
+    ```python
+    from keras_gst.atomic import write_text
+
+    write_text("metrics.txt", "top-1 0.75")
+    print(open("metrics.txt").read())  # top-1 0.75
+    ```
+    """
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
     return path
 
 
-def copy_file(source, path):
+def copy_file(source: str | os.PathLike, path: str | os.PathLike) -> str | os.PathLike:
     """Copy `source` to `path` atomically (a separate file: never a link that a later write of `source`
-    could change)."""
+    could change); returns `path`.
+
+    Example:
+
+    ```python
+    from keras_gst.atomic import copy_file, write_text
+
+    write_text("best.txt", "epoch 3")
+    copy_file("best.txt", "final.txt")
+    write_text("best.txt", "epoch 7")
+    print(open("final.txt").read())  # epoch 3
+    ```
+    """
     with atomic_path(path) as tmp:
         shutil.copyfile(source, tmp)
     return path
 
 
 class FolderLockedError(RuntimeError):
-    """Another process writes into the folder (`holder`: its pid, command and start time)."""
+    """Another process writes into the folder (`holder`: its pid, command and start time, `{}` if unknown).
 
-    def __init__(self, folder, holder):
+    Example:
+
+    ```python
+    import fcntl
+    import os
+
+    from keras_gst.atomic import FolderLockedError, output_lock
+
+    os.makedirs("runs/a")
+    with open("runs/a/.keras-gst.lock", "w") as other:  # the lock another writer of runs/a holds
+        fcntl.flock(other, fcntl.LOCK_EX)
+        try:
+            with output_lock("runs/a"):
+                pass
+        except FolderLockedError as e:
+            print(e.folder)  # runs/a
+    ```
+    """
+
+    def __init__(self, folder: str | os.PathLike, holder: dict):
         self.folder, self.holder = folder, holder
         who = (f"pid {holder.get('pid', '?')} (`{holder.get('command', '?')}`, started {holder.get('started', '?')})"
                if holder else "another process")
@@ -192,12 +302,25 @@ def _read_holder(fd):
 
 
 @contextlib.contextmanager
-def output_lock(folder, command=None):
-    """Hold the write lock of `folder` (created if needed) for the `with` block; raise
+def output_lock(folder: str | os.PathLike, command: str | None = None) -> Iterator[str | os.PathLike]:
+    """Hold the write lock of `folder` (created if needed) for the `with` block, which gets `folder`; raise
     `FolderLockedError` at once, naming the holder, if another process holds it. The lock file
     `folder/.keras-gst.lock` holds the holder's pid, command (default: this process's command line) and
     start time, and is removed on release; a folder this call created is removed on release if it is
-    still empty. The lock of a process that has ended is free (flock), whatever its file says."""
+    still empty. The lock of a process that has ended is free (flock), whatever its file says.
+
+    Example:
+
+    ```python
+    import os
+
+    from keras_gst.atomic import output_lock, write_text
+
+    with output_lock("runs/a", command="my_training.py") as folder:
+        write_text(os.path.join(folder, "metrics.txt"), "top-1 0.75")  # no other writer of runs/a meanwhile
+    print(os.listdir("runs/a"))  # ['metrics.txt']
+    ```
+    """
     key = os.path.realpath(folder)
     if key in _HELD:  # nested in the same process (e.g. `train` then its export step)
         _HELD[key][1] += 1
@@ -244,18 +367,48 @@ def output_lock(folder, command=None):
 
 
 class Interrupted(KeyboardInterrupt):
-    """The process got SIGINT or SIGTERM; `exit_code` is 128 + the signal number (130, 143)."""
+    """The process got SIGINT or SIGTERM; `exit_code` is 128 + the signal number (130, 143).
 
-    def __init__(self, message="interrupted", signum=signal.SIGINT):
+    Example:
+
+    ```python
+    import signal
+
+    from keras_gst.atomic import Interrupted
+
+    error = Interrupted(signum=signal.SIGTERM)
+    print(error.exit_code, isinstance(error, KeyboardInterrupt))  # 143 True
+    ```
+    """
+
+    def __init__(self, message: str = "interrupted", signum: int = signal.SIGINT):
         super().__init__(message)
         self.signum = int(signum)
         self.exit_code = 128 + self.signum
 
 
 @contextlib.contextmanager
-def signals_as_interrupts():
+def signals_as_interrupts() -> Iterator[None]:
     """In the `with` block (main thread), SIGTERM and SIGINT raise `Interrupted` (a `KeyboardInterrupt`)
-    in the main thread; the previous handlers come back after it."""
+    in the main thread; the previous handlers come back after it.
+
+    Example:
+
+    ```python
+    import os
+    import signal
+    import time
+
+    from keras_gst.atomic import Interrupted, signals_as_interrupts
+
+    try:
+        with signals_as_interrupts():
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` from a shell or a job scheduler does
+            time.sleep(5)
+    except Interrupted as e:
+        print(e.exit_code)  # 143
+    ```
+    """
     def handler(signum, frame):
         raise Interrupted(signum=signum)
 

@@ -9,14 +9,17 @@ DirectRunner worker processes (`keras-gst shard`) log "WARNING:root:apitools not
 "INFO:__main__:Logging handler created." from their own interpreters. None of these go through this
 process's Python, so only a filter on the file descriptor can drop them.
 
-`quiet_runtime_logs()` is what the ``keras-gst`` command (unless ``--verbose``) and the recipes run:
-
-    from keras_gst.quiet import quiet_runtime_logs
-
-    with quiet_runtime_logs():
-        ...  # TensorFlow work; our own prints and Python warnings still reach stderr
-
+`quiet_runtime_logs()` is what the ``keras-gst`` command (unless ``--verbose``) and the recipes run.
 Standard library only (the CLI runs it before importing TensorFlow).
+
+Example:
+
+```python
+from keras_gst.quiet import quiet_runtime_logs
+
+with quiet_runtime_logs():
+    ...  # TensorFlow work; our own prints and Python warnings still reach stderr
+```
 """
 
 import logging
@@ -42,11 +45,26 @@ QUIET_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR", "GL
 
 
 class NativeLogFilter:
-    """Route file descriptor 2 through a pipe; a thread forwards every line but `NATIVE_LOG_LINE`s to the
+    r"""Route file descriptor 2 through a pipe; a thread forwards every line but `NATIVE_LOG_LINE`s to the
     real stderr. Python's `sys.stderr` writes to the real stderr directly. A context manager; `close()`
-    restores file descriptor 2."""
+    restores file descriptor 2.
 
-    def __init__(self):
+    Example:
+
+    ```python
+    import os
+
+    from keras_gst.quiet import NativeLogFilter
+
+    with NativeLogFilter():
+        # what TensorFlow's C++ runtime writes: dropped
+        os.write(2, b"I0000 00:00:1796216093.259119  6692 port.cc:153] oneDNN custom operations are on.\n")
+        # any other line written to file descriptor 2: kept
+        os.write(2, b"a line of our own\n")
+    ```
+    """
+
+    def __init__(self) -> None:
         sys.stderr.flush()
         self._stderr = os.dup(2)
         read, self._write = os.pipe()
@@ -108,10 +126,22 @@ def _fileno(stream):
         return None
 
 
-def quiet_runtime_logs():
+def quiet_runtime_logs() -> NativeLogFilter | _NoFilter:
     """Set `QUIET_ENVIRONMENT` defaults (a variable already set wins), raise TensorFlow's and absl's Python
     loggers to ERROR, and start a `NativeLogFilter` on file descriptor 2. Returns it (a context manager;
-    or a no-op one where fd 2 cannot be redirected, e.g. an embedded interpreter): `close()` it when done."""
+    or a no-op one where fd 2 cannot be redirected, e.g. an embedded interpreter): `close()` it when done.
+
+    Example:
+
+    ```python
+    import logging
+
+    from keras_gst.quiet import quiet_runtime_logs
+
+    with quiet_runtime_logs():
+        print(logging.getLogger("tensorflow").level == logging.ERROR)  # True
+    ```
+    """
     for name, value in QUIET_ENVIRONMENT.items():
         os.environ.setdefault(name, value)
     for name in ("tensorflow", "absl", "h5py"):

@@ -7,16 +7,35 @@
 - Fig. 5: per-frame class probabilities over time for one video (softmax of the per-frame logits).
 """
 
+from __future__ import annotations
+
 import math
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from keras_gst.models import GSTBackbone, GSTVideoClassifier
 
 
-def bn_gamma_split(model):
+def bn_gamma_split(model: GSTVideoClassifier | GSTBackbone) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """[(unit name, |gamma| spatial, |gamma| temporal)] for every GST unit of `model`, in network order.
 
     Non-GST units (baselines) are returned with all channels as "spatial" and an empty temporal array.
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.analysis import bn_gamma_split
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    name, spatial, temporal = bn_gamma_split(model)[0]  # the first unit: 64 channels, alpha = 1/4 temporal
+    print(name, spatial.shape, temporal.shape)  # stack0_block0_1 (48,) (16,)
+    ```
     """
     out = []
     for unit in model.units():
@@ -26,10 +45,21 @@ def bn_gamma_split(model):
     return out
 
 
-def gamma_histograms(model, bins=20):
+def gamma_histograms(model: GSTVideoClassifier | GSTBackbone, bins: int = 20) -> dict[str, dict[str, np.ndarray]]:
     """Fig. 4 as numbers: {unit: {"edges", "spatial", "temporal"}} with shared bin edges per unit.
 
     The bins span [min, max] of the unit's |gamma| (both paths), so counts sum to each path's channel count.
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.analysis import gamma_histograms
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    counts = gamma_histograms(model, bins=10)["stack0_block0_1"]
+    print(len(counts["edges"]), counts["spatial"].sum(), counts["temporal"].sum())  # 11 48 16
+    ```
     """
     result = {}
     for name, spatial, temporal in bn_gamma_split(model):
@@ -55,10 +85,25 @@ def _pyplot():
     return plt
 
 
-def plot_gamma_histograms(model, path, bins=20, columns=4):
-    """Write the Fig. 4 grid (one panel per GST unit, spatial vs temporal |gamma|) as a PNG.
+def plot_gamma_histograms(model: GSTVideoClassifier | GSTBackbone, path: str | os.PathLike, bins: int = 20,
+                          columns: int = 4) -> dict[str, dict[str, np.ndarray]]:
+    """Write the Fig. 4 grid (one panel per GST unit, spatial vs temporal |gamma|; `columns` panels a row)
+    as a PNG.
 
     Returns `gamma_histograms(model, bins)`, the counts drawn.
+
+    Example:
+
+    ```python
+    import os
+
+    import keras_gst
+    from keras_gst.analysis import plot_gamma_histograms
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    counts = plot_gamma_histograms(model, "plots/fig4.png", bins=10)
+    print(len(counts), os.path.isfile("plots/fig4.png"))  # 16 True
+    ```
     """
     plt = _pyplot()
     hists = gamma_histograms(model, bins)
@@ -91,8 +136,20 @@ def plot_gamma_histograms(model, path, bins=20, columns=4):
     return hists
 
 
-def gamma_summary(model):
-    """[(unit, spatial channels, temporal channels, mean |gamma| spatial, mean |gamma| temporal)]."""
+def gamma_summary(model: GSTVideoClassifier | GSTBackbone) -> list[tuple[str, int, int, float, float]]:
+    """[(unit, spatial channels, temporal channels, mean |gamma| spatial, mean |gamma| temporal)] (NaN for a
+    path without channels).
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.analysis import gamma_summary
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    print(gamma_summary(model)[0])  # ('stack0_block0_1', 48, 16, 1.0, 1.0)
+    ```
+    """
     rows = []
     for name, spatial, temporal in bn_gamma_split(model):
         rows.append((name, spatial.size, temporal.size, float(spatial.mean()) if spatial.size else float("nan"),
@@ -100,8 +157,23 @@ def gamma_summary(model):
     return rows
 
 
-def frame_probabilities(model, clip):
-    """Per-frame class probabilities (T, classes) of one clip (T, H, W, 3) (paper Fig. 5)."""
+def frame_probabilities(model: GSTVideoClassifier, clip: ArrayLike) -> np.ndarray:
+    """Per-frame class probabilities (T, classes) of one clip (T, H, W, 3) (paper Fig. 5).
+
+    Example:
+
+    ```python
+    import numpy as np
+
+    import keras_gst
+    from keras_gst.analysis import frame_probabilities
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    clip = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3))
+    probabilities = frame_probabilities(model, clip)
+    print(probabilities.shape, np.allclose(probabilities.sum(axis=1), 1.0))  # (4, 2) True
+    ```
+    """
     import keras
 
     from keras_gst.models import per_frame_model
@@ -110,10 +182,26 @@ def frame_probabilities(model, clip):
     return np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1)))
 
 
-def plot_frame_probabilities(probabilities, path, class_names=None, top_k=5, title=None, frame_indices=None):
-    """Write Fig. 5: probability over time of the `top_k` classes (by mean probability) as a PNG.
+def plot_frame_probabilities(probabilities: ArrayLike, path: str | os.PathLike,
+                             class_names: Sequence[str] | None = None, top_k: int = 5, title: str | None = None,
+                             frame_indices: Sequence[int] | None = None) -> list[int]:
+    """Write Fig. 5: probability over time of the `top_k` classes (by mean probability) as a PNG, over
+    `frame_indices` (the sampled frames' numbers in the video) if given.
 
     Returns the class indices drawn, most probable first.
+
+    Example:
+
+    ```python
+    import numpy as np
+
+    from keras_gst.analysis import plot_frame_probabilities
+
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.5, 0.4, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1]])  # 4 frames
+    top = plot_frame_probabilities(probabilities, "plots/fig5.png", ["jump", "run", "walk"], top_k=2,
+                                   frame_indices=[2, 6, 10, 14])
+    print(top)  # [1, 0]
+    ```
     """
     plt = _pyplot()
     probabilities = np.asarray(probabilities)

@@ -17,6 +17,7 @@ import logging
 import os
 import stat
 import time
+from collections.abc import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -79,12 +80,30 @@ def _decode(path, indices, backend, deadline, timeout, seek_threshold):
     return np.stack([got[int(i)] for i in indices])
 
 
-def read_video_frames(path, indices, *, timeout=DEFAULT_TIMEOUT, seek_threshold=SEEK_THRESHOLD,
-                      backend="auto"):
+def read_video_frames(path: str | os.PathLike, indices: Sequence[int] | np.ndarray, *,
+                      timeout: float = DEFAULT_TIMEOUT, seek_threshold: int = SEEK_THRESHOLD,
+                      backend: str = "auto") -> np.ndarray:
     """Decode the frames at 0-based `indices` (any order, repeats allowed): (len, H, W, 3) uint8 RGB.
+    `backend`: ``"auto"`` (OpenCV, then PyAV), ``"opencv"`` or ``"pyav"``.
 
     Raises ShortVideoError if the video ends before the largest index (with the number of frames that
     decode), VideoDecodeError if it cannot be decoded, FileNotFoundError if it does not exist.
+
+    Example:
+
+    ```python
+    import cv2
+    import numpy as np
+
+    from keras_gst.data import read_video_frames
+
+    writer = cv2.VideoWriter("clip.mp4", cv2.VideoWriter_fourcc(*"mp4v"), 12, (64, 48))
+    for t in range(8):  # 8 frames of 64x48
+        writer.write(np.full((48, 64, 3), 30 * t, np.uint8))
+    writer.release()
+    frames = read_video_frames("clip.mp4", [7, 0, 0])
+    print(frames.shape, frames.dtype)  # (3, 48, 64, 3) uint8
+    ```
     """
     path = os.fspath(path)
     check_file(path)
@@ -109,8 +128,24 @@ def read_video_frames(path, indices, *, timeout=DEFAULT_TIMEOUT, seek_threshold=
                            "check the file with ffprobe, re-encode it (H.264) or remove it")
 
 
-def count_video_frames(path, *, timeout=DEFAULT_TIMEOUT):
-    """The number of frames that really decode (not the container's claim); remembered per process."""
+def count_video_frames(path: str | os.PathLike, *, timeout: float = DEFAULT_TIMEOUT) -> int:
+    """The number of frames that really decode (not the container's claim); remembered per process.
+
+    Example:
+
+    ```python
+    import cv2
+    import numpy as np
+
+    from keras_gst.data import count_video_frames
+
+    writer = cv2.VideoWriter("clip.mp4", cv2.VideoWriter_fourcc(*"mp4v"), 12, (64, 48))
+    for t in range(8):  # 8 frames of 64x48
+        writer.write(np.full((48, 64, 3), 30 * t, np.uint8))
+    writer.release()
+    print(count_video_frames("clip.mp4"))  # 8
+    ```
+    """
     path = os.fspath(path)
     if path in _true_counts:
         return _true_counts[path]
@@ -140,8 +175,25 @@ def count_video_frames(path, *, timeout=DEFAULT_TIMEOUT):
     return n
 
 
-def iter_video_frames(path, *, timeout=DEFAULT_TIMEOUT):
-    """Yield every decodable frame (H, W, 3) uint8 RGB: OpenCV, or PyAV if OpenCV decodes none."""
+def iter_video_frames(path: str | os.PathLike, *, timeout: float = DEFAULT_TIMEOUT) -> Iterator[np.ndarray]:
+    """Yield every decodable frame (H, W, 3) uint8 RGB: OpenCV, or PyAV if OpenCV decodes none.
+
+    Example:
+
+    ```python
+    import cv2
+    import numpy as np
+
+    from keras_gst.data import iter_video_frames
+
+    writer = cv2.VideoWriter("clip.mp4", cv2.VideoWriter_fourcc(*"mp4v"), 12, (64, 48))
+    for t in range(8):  # 8 frames of 64x48
+        writer.write(np.full((48, 64, 3), 30 * t, np.uint8))
+    writer.release()
+    shapes = {frame.shape for frame in iter_video_frames("clip.mp4")}
+    print(shapes)  # {(48, 64, 3)}
+    ```
+    """
     path = os.fspath(path)
     check_file(path)
     deadline = time.monotonic() + timeout
@@ -192,13 +244,32 @@ def claimed_frame_count(path, *, timeout=DEFAULT_TIMEOUT):
     return _claimed_counts[path]
 
 
-def load_video_clip(path, sample, *, num_frames=None, offset=0, timeout=DEFAULT_TIMEOUT,
-                    seek_threshold=SEEK_THRESHOLD):
+def load_video_clip(path: str | os.PathLike, sample: Callable[[int], np.ndarray], *, num_frames: int | None = None,
+                    offset: int = 0, timeout: float = DEFAULT_TIMEOUT,
+                    seek_threshold: int = SEEK_THRESHOLD) -> tuple[np.ndarray, int]:
     """Decode the clip `sample(n)` picks from a video's `n` frames (0-based, relative to `offset`).
 
     `n` is `num_frames` if given, else the true count if known, else the container's claim. If the
     video turns out shorter, the true count is remembered, a warning names the file, and `sample` is
     called again with the frames that decode. Returns (frames (len, H, W, 3) uint8 RGB, n).
+
+    Example:
+
+    ```python
+    import cv2
+    import numpy as np
+
+    from keras_gst.data import load_video_clip, segment_indices
+
+    writer = cv2.VideoWriter("clip.mp4", cv2.VideoWriter_fourcc(*"mp4v"), 12, (64, 48))
+    for t in range(8):  # 8 frames of 64x48
+        writer.write(np.full((48, 64, 3), 30 * t, np.uint8))
+    writer.release()
+    frames, n = load_video_clip("clip.mp4", lambda n: segment_indices(n, 4, training=False))
+    print(frames.shape, n)  # (4, 48, 64, 3) 8
+    # the middle frames of 4 segments of 2 (frame t has brightness 30 * t, up to the codec's loss)
+    print(np.round(frames[:, 0, 0, 0] / 30).astype(int).tolist())  # [1, 3, 5, 7]
+    ```
     """
     path = os.fspath(path)
     check_file(path)

@@ -158,14 +158,39 @@ def check_extract_arguments(video_dir, template, start_index, short_side, qualit
         raise ValueError(f"timeout must be > 0. Received: timeout={timeout}")
 
 
-def extract_frames(video_dir, out_dir, *, template="{:05d}.jpg", start_index=1, short_side=0, quality=95,
-                   workers=None, labels=None, list_file=None, timeout=600.0, progress=True):
+def extract_frames(video_dir: str | os.PathLike, out_dir: str | os.PathLike, *, template: str = "{:05d}.jpg",
+                   start_index: int = 1, short_side: int = 0, quality: int = 95, workers: int | None = None,
+                   labels: str | os.PathLike | None = None, list_file: str | os.PathLike | None = None,
+                   timeout: float = 600.0, progress: bool = True) -> list[ExtractResult]:
     """Extract every video under `video_dir`; write `list_file` (default ``OUT_DIR/frames_list.txt``)
     with ``<stem> <num_frames> <label>`` lines (label from `labels`, an MMAction2 video list
     ``path label``; else -1). Returns the list of `ExtractResult`; the list file names only folders
     that hold their finished extraction when it is written (a folder deleted during the run is an
     `ExtractResult.error`). `progress` shows a bar on stderr when it is a terminal (none otherwise).
-    Raises `FileNotFoundError` / `ValueError` naming a bad argument before any work."""
+    `short_side` (0: keep) resizes the frames, `quality` is the JPEG quality, `workers` the processes
+    (default: one per CPU core). Raises `FileNotFoundError` / `ValueError` naming a bad argument before
+    any work.
+
+    Example:
+
+    ```python
+    import os
+
+    import cv2
+    import numpy as np
+
+    from keras_gst.data import extract_frames
+
+    os.makedirs("videos")
+    writer = cv2.VideoWriter("videos/clip.mp4", cv2.VideoWriter_fourcc(*"mp4v"), 12, (64, 48))
+    for t in range(8):  # 8 frames of 64x48
+        writer.write(np.full((48, 64, 3), 30 * t, np.uint8))
+    writer.release()
+    results = extract_frames("videos", "frames", workers=1, progress=False)
+    print(results[0].num_frames, sorted(os.listdir("frames/clip"))[:3])  # 8 ['.done', '00001.jpg', '00002.jpg']
+    print(open("frames/frames_list.txt").read().strip())  # clip 8 -1
+    ```
+    """
     check_extract_arguments(video_dir, template, start_index, short_side, quality, timeout)
     videos = find_videos(video_dir)
     stems = {}

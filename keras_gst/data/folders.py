@@ -14,6 +14,7 @@ when the pipeline decodes them (`build_dataset(on_error=...)`, `SkipLog`).
 
 import logging
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,11 +27,25 @@ def _visible(names):
     return sorted(n for n in names if not n.startswith("."))
 
 
-def read_class_folders(directory, *, on_error="raise"):
+def read_class_folders(directory: str | os.PathLike, *, on_error: str = "raise") -> Annotations:
     """Read ``directory/<class>/**/<video>`` into `Annotations` (labels = index of the sorted class names).
 
     Raises `FileNotFoundError` (no such directory), `AnnotationError` (fewer than two class folders, a
     class folder without videos, a file that is not a video with ``on_error="raise"``).
+
+    Example:
+
+    ```python
+    import os
+
+    from keras_gst.data import read_class_folders
+
+    for name in ("jump/a.mp4", "jump/b.mp4", "run/c.mp4"):
+        os.makedirs(os.path.dirname(os.path.join("videos", name)), exist_ok=True)
+        open(os.path.join("videos", name), "wb").close()  # listed by name only: not decoded here
+    annotations = read_class_folders("videos")
+    print(annotations.class_names, [r.label for r in annotations])  # ['jump', 'run'] [0, 0, 1]
+    ```
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip'. Received: on_error={on_error!r}")
@@ -76,12 +91,24 @@ def read_class_folders(directory, *, on_error="raise"):
     return Annotations(records, class_names, skipped)
 
 
-def split_annotations(annotations, val_split=0.2, seed=0):
+def split_annotations(annotations: Annotations, val_split: float = 0.2,
+                      seed: int = 0) -> tuple[Annotations, Annotations]:
     """A seeded, stratified split of `annotations` into (train, val) `Annotations`.
 
     Each class keeps ``round(n * val_split)`` of its n clips for validation, at least 1 when n >= 2
     and never all of them (a class with one clip stays in training). Raises `ValueError` when the
     split leaves no validation clip at all.
+
+    Example:
+
+    ```python
+    from keras_gst.data import Annotations, VideoRecord, split_annotations
+
+    records = [VideoRecord(f"{name}{i}.mp4", None, label) for label, name in enumerate(["jump", "run"])
+               for i in range(5)]
+    train, val = split_annotations(Annotations(records, ["jump", "run"]), val_split=0.2, seed=0)
+    print(len(train), len(val), sorted(r.label for r in val))  # 8 2 [0, 1]
+    ```
     """
     if not 0.0 < val_split < 1.0:
         raise ValueError(f"val_split must be in (0, 1). Received: val_split={val_split}")
@@ -102,8 +129,23 @@ def split_annotations(annotations, val_split=0.2, seed=0):
     return Annotations(train, names, list(annotations.skipped)), Annotations(val, names, [])
 
 
-def check_label_range(annotations, num_classes, source):
-    """`AnnotationError` naming `source` and the first records whose label is outside [0, num_classes)."""
+def check_label_range(annotations: Annotations, num_classes: int, source: str) -> None:
+    """`AnnotationError` naming `source` and the first records whose label is outside [0, num_classes)
+    (-1, unlabelled, is not checked).
+
+    Example:
+
+    ```python
+    from keras_gst.data import AnnotationError, Annotations, VideoRecord, check_label_range
+
+    annotations = Annotations([VideoRecord("a.mp4", None, 0), VideoRecord("b.mp4", None, 5)], [])
+    check_label_range(annotations, num_classes=6, source="val.txt")  # labels 0 and 5 are in range
+    try:
+        check_label_range(annotations, num_classes=2, source="val.txt")
+    except AnnotationError as e:
+        print(e)  # val.txt: 1 labels are beyond the 2 classes: b.mp4 (label 5)
+    ```
+    """
     bad = [r for r in annotations.records for v in (r.label if isinstance(r.label, tuple) else (r.label,))
            if v != -1 and not 0 <= v < num_classes]
     if bad:
@@ -112,9 +154,22 @@ def check_label_range(annotations, num_classes, source):
                               + (", ..." if len(bad) > 5 else ""))
 
 
-def require_labels(annotations, source):
+def require_labels(annotations: Annotations, source: str) -> None:
     """`AnnotationError` if a record has label -1 (unlabelled, e.g. a test split, or a list written by
-    `keras-gst extract-frames` without --labels): training and validation need a label for every clip."""
+    `keras-gst extract-frames` without --labels): training and validation need a label for every clip.
+
+    Example:
+
+    ```python
+    from keras_gst.data import AnnotationError, Annotations, VideoRecord, require_labels
+
+    annotations = Annotations([VideoRecord("a.mp4", None, 0), VideoRecord("b.mp4", None, -1)], ["jump", "run"])
+    try:
+        require_labels(annotations, "train.txt")
+    except AnnotationError as e:
+        print(str(e).split(";")[0])  # train.txt: 1 entries have label -1 (no label), e.g. b.mp4
+    ```
+    """
     bad = [r.path for r in annotations.records
            if -1 in (r.label if isinstance(r.label, tuple) else (r.label,))]
     if bad:
@@ -125,8 +180,18 @@ def require_labels(annotations, source):
             f"remove those lines")
 
 
-def write_labels(path, class_names):
-    """Write one class name a line, in label order (`read_label_map` reads it back)."""
+def write_labels(path: str | os.PathLike, class_names: Sequence[str]) -> str | os.PathLike:
+    """Write one class name a line, in label order (`read_label_map` reads it back); returns `path`.
+
+    Example:
+
+    ```python
+    from keras_gst.data import read_label_map, write_labels
+
+    write_labels("labels.txt", ["jump", "run"])
+    print(read_label_map("labels.txt"))  # ['jump', 'run']
+    ```
+    """
     names = [str(n) for n in class_names]
     if any("\n" in n or not n.strip() for n in names):
         raise ValueError(f"class names must be non-empty single lines. Received: {names}")

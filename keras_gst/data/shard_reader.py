@@ -12,6 +12,7 @@ datasets also carry `AutoShardPolicy.FILE` for `strategy.experimental_distribute
 import dataclasses
 import glob
 import os
+from collections.abc import Sequence
 
 from keras_gst.data.annotations import Annotations, VideoRecord
 from keras_gst.data.shards import FORMAT, FRAMES_KEY, LABEL_KEY, MANIFEST, MEDIA_ID_KEY, read_manifest
@@ -21,10 +22,21 @@ DEFAULT_SHUFFLE_BUFFER = 256  # records (whole videos' JPEGs: ~0.5 MB each for S
 
 @dataclasses.dataclass
 class Shards(Annotations):
-    """`Annotations` backed by TFRecord shards: `files` (sorted) and the `manifest` dicts they came from."""
+    """`Annotations` backed by TFRecord shards: `files` (sorted) and the `manifest` dicts they came from.
+    `read_shards` makes them; `build_dataset` reads them.
 
-    files: list = dataclasses.field(default_factory=list)
-    manifests: list = dataclasses.field(default_factory=list)
+    Example:
+
+    ```python
+    from keras_gst.data import Annotations, Shards, VideoRecord
+
+    shards = Shards([VideoRecord("clip_a", 6, 1)], ["jump", "run"], files=["train-00000-of-00001.tfrecord"])
+    print(isinstance(shards, Annotations), len(shards.files))  # True 1
+    ```
+    """
+
+    files: list[str] = dataclasses.field(default_factory=list)
+    manifests: list[dict] = dataclasses.field(default_factory=list)
 
 
 def _glob(pattern):
@@ -35,10 +47,29 @@ def _glob(pattern):
     return sorted(glob.glob(pattern))
 
 
-def read_shards(dir_or_pattern):
+def read_shards(dir_or_pattern: str | os.PathLike | Sequence[str | os.PathLike]) -> Shards:
     """`Shards` of one or more `keras-gst shard` outputs: a folder holding manifest.json, a glob pattern
     of shard files (``out/train-*.tfrecord``; their folder's manifest gives the records if the pattern
-    covers all its shards, else the files are scanned once), or a list of those."""
+    covers all its shards, else the files are scanned once), or a list of those.
+
+    Example:
+
+    ```python
+    import cv2
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_gst.data import read_shards
+    from keras_gst.data.shards import sequence_example
+
+    # one shard file as `keras-gst shard` writes it: a video of 6 JPEG frames, label 1
+    jpeg = cv2.imencode(".jpg", np.zeros((32, 32, 3), np.uint8))[1].tobytes()
+    with tf.io.TFRecordWriter("train-00000-of-00001.tfrecord") as writer:
+        writer.write(sequence_example([jpeg] * 6, "clip_a", 1))
+    shards = read_shards("train-*.tfrecord")
+    print(shards.records)  # [VideoRecord(path='clip_a', num_frames=6, label=1, offset=0)]
+    ```
+    """
     sources = [dir_or_pattern] if isinstance(dir_or_pattern, (str, os.PathLike)) else list(dir_or_pattern)
     files, records, manifests, class_names = [], [], [], None
     for source in map(os.fspath, sources):

@@ -2,7 +2,7 @@
 
 import os
 
-from keras_gst.data.annotations.records import AnnotationError, Collector, read_lines
+from keras_gst.data.annotations.records import AnnotationError, Annotations, Collector, read_lines
 
 
 def _read_egtea_index(path):
@@ -19,22 +19,37 @@ def _read_egtea_index(path):
 
 
 def read_egtea(
-    split_txt,
-    root,
+    split_txt: str | os.PathLike,
+    root: str | os.PathLike,
     *,
-    action_idx=None,
-    verb_idx=None,
-    noun_idx=None,
-    target="action",
-    path_format="{session}/{clip}.mp4",
-    on_error="raise",
-    check_files=True,
-):
-    """EGTEA Gaze+: split txt ``clip_name action verb noun [noun ...]`` (1-indexed ids, made 0-indexed).
+    action_idx: str | os.PathLike | None = None,
+    verb_idx: str | os.PathLike | None = None,
+    noun_idx: str | os.PathLike | None = None,
+    target: str = "action",
+    path_format: str = "{session}/{clip}.mp4",
+    on_error: str = "raise",
+    check_files: bool = True,
+) -> Annotations:
+    r"""EGTEA Gaze+: split txt ``clip_name action verb noun [noun ...]`` (1-indexed ids, made 0-indexed).
 
     `target`: ``"action"`` (106 classes), ``"verb"`` (19) or ``"noun"`` (53; the first noun).
     Clips are ``root/<path_format>``; `session` is the clip name's first three '-' parts
-    (``OP01-R01-PastaSalad``), the layout of the released cropped clips.
+    (``OP01-R01-PastaSalad``), the layout of the released cropped clips. `action_idx` / `verb_idx` /
+    `noun_idx`: the index file (``name id`` lines) that names the classes of `target`.
+
+    Example:
+
+    ```python
+    from keras_gst.data import read_egtea
+
+    with open("verb_idx.txt", "w") as f:
+        f.write("Take 1\nPut 2\n")
+    with open("test_split1.txt", "w") as f:
+        f.write("OP01-R01-PastaSalad-1002316-1004005 7 2 3\n")  # clip, action, verb, noun (1-indexed)
+    annotations = read_egtea("test_split1.txt", "clips", verb_idx="verb_idx.txt", target="verb", check_files=False)
+    print(annotations.class_names, annotations.records[0].label)  # ['Take', 'Put'] 1
+    print(annotations.records[0].path)  # clips/OP01-R01-PastaSalad/OP01-R01-PastaSalad-1002316-1004005.mp4
+    ```
     """
     columns = {"action": 1, "verb": 2, "noun": 3}
     if target not in columns:

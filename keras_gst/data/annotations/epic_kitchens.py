@@ -2,8 +2,9 @@
 
 import csv
 import os
+from collections.abc import Sequence
 
-from keras_gst.data.annotations.records import AnnotationError, Collector, open_text
+from keras_gst.data.annotations.records import AnnotationError, Annotations, Collector, open_text
 
 
 def _read_epic_classes(path):
@@ -24,20 +25,20 @@ EPIC_TARGETS = ("verb", "noun", "action")
 
 
 def read_epic_kitchens(
-    annotations_csv,
-    root,
+    annotations_csv: str | os.PathLike,
+    root: str | os.PathLike,
     *,
-    verb_classes_csv=None,
-    noun_classes_csv=None,
-    target="verb",
-    action_classes=None,
-    source="rawframes",
-    video_dir="{participant_id}/{video_id}",
-    extension=".MP4",
-    on_error="raise",
-    check_files=True,
-):
-    """EPIC-KITCHENS-55/100 action segments: CSV with ``video_id, start_frame, stop_frame, verb_class,
+    verb_classes_csv: str | os.PathLike | None = None,
+    noun_classes_csv: str | os.PathLike | None = None,
+    target: str = "verb",
+    action_classes: Sequence[tuple[int, int]] | None = None,
+    source: str = "rawframes",
+    video_dir: str = "{participant_id}/{video_id}",
+    extension: str = ".MP4",
+    on_error: str = "raise",
+    check_files: bool = True,
+) -> Annotations:
+    r"""EPIC-KITCHENS-55/100 action segments: CSV with ``video_id, start_frame, stop_frame, verb_class,
     noun_class`` (1-indexed, inclusive frame numbers of the full video).
 
     `source="rawframes"`: ``root/<video_dir>/frame_0000000001.jpg`` (use template
@@ -47,6 +48,18 @@ def read_epic_kitchens(
     `target`: ``"verb"`` (the paper's number), ``"noun"`` or ``"action"``: a (verb, noun) pair indexed
     in `action_classes` (list of pairs; default: the sorted pairs found in this file, so pass the
     training split's list when reading the validation split).
+
+    Example:
+
+    ```python
+    from keras_gst.data import read_epic_kitchens
+
+    with open("EPIC_train_action_labels.csv", "w") as f:
+        f.write("participant_id,video_id,start_frame,stop_frame,verb_class,noun_class\n")
+        f.write("P01,P01_01,11,40,3,7\n")
+    annotations = read_epic_kitchens("EPIC_train_action_labels.csv", "rgb/train", check_files=False)
+    print(annotations.records[0])  # VideoRecord(path='rgb/train/P01/P01_01', num_frames=30, label=3, offset=10)
+    ```
     """
     if target not in EPIC_TARGETS:
         raise ValueError(f"target must be one of {EPIC_TARGETS}. Received: target={target!r}")

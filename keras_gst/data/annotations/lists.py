@@ -2,22 +2,23 @@
 
 import os
 import re
+from collections.abc import Sequence
 
-from keras_gst.data.annotations.records import Collector, is_video_path, read_label_map, read_lines
+from keras_gst.data.annotations.records import Annotations, Collector, is_video_path, read_label_map, read_lines
 
 
 def read_list_file(
-    path,
-    root=None,
+    path: str | os.PathLike,
+    root: str | os.PathLike | None = None,
     *,
-    class_names=None,
-    num_classes=None,
-    multi_label=False,
-    with_offset=False,
-    on_error="raise",
-    check_files=True,
-):
-    """Generic list files; paths are relative to `root` (default: the list file's folder).
+    class_names: Sequence[str] | str | os.PathLike | None = None,
+    num_classes: int | None = None,
+    multi_label: bool = False,
+    with_offset: bool = False,
+    on_error: str = "raise",
+    check_files: bool = True,
+) -> Annotations:
+    r"""Generic list files; paths are relative to `root` (default: the list file's folder).
 
     Formats (tab-separated if the line has a tab, else whitespace):
       - authors' GST / TSN: ``path num_frames label`` (frame folder),
@@ -26,6 +27,18 @@ def read_list_file(
       - MMAction2 videos: ``video_path label [label ...]``, recognised by the file extension.
     `class_names` (list or label-map path) or `num_classes` bound the labels; without class names
     `Annotations.class_names` is empty.
+
+    Example:
+
+    ```python
+    from keras_gst.data import read_list_file
+
+    with open("train.txt", "w") as f:
+        f.write("frames/a 30 0\nvideos/b.mp4 1\n")  # a frame folder of 30 frames, a video
+    annotations = read_list_file("train.txt", root="data", class_names=["jump", "run"], check_files=False)
+    print(annotations.records[0])  # VideoRecord(path='data/frames/a', num_frames=30, label=0, offset=0)
+    print(annotations.records[1])  # VideoRecord(path='data/videos/b.mp4', num_frames=None, label=1, offset=0)
+    ```
     """
     if isinstance(class_names, (str, os.PathLike)):
         class_names = read_label_map(class_names)

@@ -23,11 +23,21 @@ class VideoRecord:
 
     `label` is an int (-1 = unlabeled) or a tuple of ints (multi-label). `offset` is the 0-based index
     of the segment's first frame inside the source.
+
+    Example:
+
+    ```python
+    from keras_gst.data import VideoRecord
+
+    record = VideoRecord("frames/P01_01", num_frames=30, label=3, offset=10)  # frames 10..39 of P01_01
+    print(record.is_video)  # False
+    print(VideoRecord("videos/a.mp4", None, 0).is_video)  # True
+    ```
     """
 
     path: str
     num_frames: int | None
-    label: int | tuple
+    label: int | tuple[int, ...]
     offset: int = 0
 
     @property
@@ -37,12 +47,23 @@ class VideoRecord:
 
 @dataclasses.dataclass
 class Annotations:
-    """What a reader returns: records, class names and the entries skipped with ``on_error="skip"``."""
+    """What a reader returns: records, class names and the entries skipped with ``on_error="skip"``
+    (one message each); iterating it iterates the records.
 
-    records: list
-    class_names: list
-    skipped: list = dataclasses.field(default_factory=list)
-    unlabelled: list = dataclasses.field(default_factory=list)  # "file, line N: path" of the label -1 entries
+    Example:
+
+    ```python
+    from keras_gst.data import Annotations, VideoRecord
+
+    annotations = Annotations([VideoRecord("a.mp4", None, 0), VideoRecord("b.mp4", None, 1)], ["jump", "run"])
+    print(len(annotations), [annotations.class_names[r.label] for r in annotations])  # 2 ['jump', 'run']
+    ```
+    """
+
+    records: list[VideoRecord]
+    class_names: list[str]
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    unlabelled: list[str] = dataclasses.field(default_factory=list)  # "file, line N: path" of the label -1 entries
 
     def __len__(self):
         return len(self.records)
@@ -52,10 +73,34 @@ class Annotations:
 
 
 class AnnotationError(ValueError):
-    """A bad annotation entry; the message names the file and line."""
+    """A bad annotation entry; the message names the file and line.
+
+    Example:
+
+    ```python
+    from keras_gst.data import AnnotationError, read_list_file
+
+    with open("train.txt", "w") as f:
+        f.write("a.mp4 zero")
+    try:
+        read_list_file("train.txt", check_files=False)
+    except AnnotationError as e:
+        print(str(e).startswith("train.txt, line 1: expected integers after the path"))  # True
+    ```
+    """
 
 
-def is_video_path(path):
+def is_video_path(path: str | os.PathLike) -> bool:
+    """Whether `path` names a video file, by its extension (`VIDEO_EXTENSIONS`, any case).
+
+    Example:
+
+    ```python
+    from keras_gst.data.annotations import is_video_path
+
+    print(is_video_path("clips/A.MP4"), is_video_path("frames/a"))  # True False
+    ```
+    """
     return str(path).lower().endswith(VIDEO_EXTENSIONS)
 
 
@@ -145,7 +190,24 @@ def load_json(path, expected, what):
 
 
 class FrameGapError(DataFileError):
-    """A frame folder whose numbering has a gap: a frame is missing before later frames."""
+    """A frame folder whose numbering has a gap: a frame is missing before later frames.
+
+    Example:
+
+    ```python
+    import os
+
+    from keras_gst.data.annotations import FrameGapError, count_frames_in_folder
+
+    os.makedirs("frames/a")
+    for name in ("00001.jpg", "00002.jpg", "00004.jpg"):
+        open(os.path.join("frames/a", name), "wb").close()
+    try:
+        count_frames_in_folder("frames/a")
+    except FrameGapError as e:
+        print(e.path)  # frames/a
+    ```
+    """
 
 
 def _template_pattern(template):
@@ -158,13 +220,26 @@ def _template_pattern(template):
     return re.compile("".join(parts) + r"\Z")
 
 
-def count_frames_in_folder(folder, template="{:05d}.jpg", start_index=1):
+def count_frames_in_folder(folder: str | os.PathLike, template: str = "{:05d}.jpg", start_index: int = 1) -> int:
     """Number of frames `template.format(start_index + i)`, i = 0, 1, ..., present in `folder`.
 
     A gap in the numbering (``00004.jpg`` missing while ``00005.jpg`` ... exist: a deleted or lost
     file, never what an extractor writes) is a `FrameGapError` naming the folder and the missing frame:
     counting up to the gap would silently drop the later frames, and reading around it would shift
     every later frame (and every segment offset) in time.
+
+    Example:
+
+    ```python
+    import os
+
+    from keras_gst.data.annotations import count_frames_in_folder
+
+    os.makedirs("frames/a")
+    for i in range(1, 6):
+        open(os.path.join("frames/a", f"img_{i:05d}.jpg"), "wb").close()
+    print(count_frames_in_folder("frames/a", "img_{:05d}.jpg"))  # 5
+    ```
     """
     names = set(os.listdir(folder))
     n = 0
@@ -182,8 +257,20 @@ def count_frames_in_folder(folder, template="{:05d}.jpg", start_index=1):
     return n
 
 
-def read_label_map(path):
-    """One class name per line (MMAction2 `label_map.txt`, SSv1 labels CSV, Kinetics)."""
+def read_label_map(path: str | os.PathLike) -> list[str]:
+    r"""One class name per line (MMAction2 `label_map.txt`, SSv1 labels CSV, Kinetics); blank lines and
+    the lines' outer spaces are dropped.
+
+    Example:
+
+    ```python
+    from keras_gst.data import read_label_map
+
+    with open("labels.txt", "w") as f:
+        f.write("jump\nrun\n")  # one name a line
+    print(read_label_map("labels.txt"))  # ['jump', 'run']
+    ```
+    """
     return [line.strip() for line in read_lines(path) if line.strip()]
 
 

@@ -4,6 +4,7 @@ import os
 
 from keras_gst.data.annotations.records import (
     AnnotationError,
+    Annotations,
     Collector,
     load_json,
     names_to_index,
@@ -18,18 +19,37 @@ SSV1_FLIP_PAIRS = ((2, 4), (30, 41), (52, 66))
 
 
 def read_sthv1(
-    split_csv,
-    labels_csv,
-    frames_root,
+    split_csv: str | os.PathLike,
+    labels_csv: str | os.PathLike,
+    frames_root: str | os.PathLike,
     *,
-    template="{:05d}.jpg",
-    start_index=1,
-    count_frames=True,
-    on_error="raise",
-    check_files=True,
-):
-    """Something-Something V1: ``id;label name`` CSV (test: ids only) + 174 label names, frame folders
-    ``frames_root/<id>/00001.jpg``. `count_frames` lists each folder to get the true frame count."""
+    template: str = "{:05d}.jpg",
+    start_index: int = 1,
+    count_frames: bool = True,
+    on_error: str = "raise",
+    check_files: bool = True,
+) -> Annotations:
+    r"""Something-Something V1: ``id;label name`` CSV (test: ids only) + 174 label names, frame folders
+    ``frames_root/<id>/00001.jpg``. `count_frames` lists each folder to get the true frame count.
+
+    Example:
+
+    ```python
+    import os
+
+    from keras_gst.data import read_sthv1
+
+    with open("labels.csv", "w") as f:
+        f.write("Pulling something\nPushing something\n")
+    with open("validation.csv", "w") as f:
+        f.write("7;Pushing something\n")
+    os.makedirs("frames/7")
+    for i in range(1, 4):
+        open(f"frames/7/{i:05d}.jpg", "wb").close()
+    annotations = read_sthv1("validation.csv", "labels.csv", "frames")
+    print(annotations.records)  # [VideoRecord(path='frames/7', num_frames=3, label=1, offset=0)]
+    ```
+    """
     class_names = read_label_map(labels_csv)
     index = names_to_index(class_names)
     out = Collector(split_csv, on_error, check_files, len(class_names))
@@ -53,27 +73,52 @@ def read_sthv1(
     return out.result(class_names)
 
 
-def ssv2_class_name(template):
-    """SSv2 entry template -> class name: 'Putting [something] onto [something]' -> '... something'."""
+def ssv2_class_name(template: str) -> str:
+    """SSv2 entry template -> class name: 'Putting [something] onto [something]' -> '... something'.
+
+    Example:
+
+    ```python
+    from keras_gst.data.annotations import ssv2_class_name
+
+    print(ssv2_class_name("Putting [something] onto [something]"))  # Putting something onto something
+    ```
+    """
     return template.replace("[", "").replace("]", "")
 
 
 def read_sthv2(
-    split_json,
-    labels_json,
-    root,
+    split_json: str | os.PathLike,
+    labels_json: str | os.PathLike,
+    root: str | os.PathLike,
     *,
-    source="videos",
-    extension=".webm",
-    template="{:04d}.jpg",
-    start_index=1,
-    count_frames=True,
-    on_error="raise",
-    check_files=True,
-):
+    source: str = "videos",
+    extension: str = ".webm",
+    template: str = "{:04d}.jpg",
+    start_index: int = 1,
+    count_frames: bool = True,
+    on_error: str = "raise",
+    check_files: bool = True,
+) -> Annotations:
     """Something-Something V2: split JSON (``id``, ``template``, ...; test split: ``id`` only) and the
     labels JSON ``{name: "index"}``. `source`: ``"videos"`` (``root/<id>.webm``) or ``"rawframes"``
-    (``root/<id>/<template>``)."""
+    (``root/<id>/<template>``).
+
+    Example:
+
+    ```python
+    import json
+
+    from keras_gst.data import read_sthv2
+
+    with open("labels.json", "w") as f:
+        json.dump({"Pushing something from left to right": "0", "Pushing something from right to left": "1"}, f)
+    with open("validation.json", "w") as f:
+        json.dump([{"id": "42", "template": "Pushing [something] from right to left", "placeholders": ["a cup"]}], f)
+    annotations = read_sthv2("validation.json", "labels.json", "videos", check_files=False)
+    print(annotations.records)  # [VideoRecord(path='videos/42.webm', num_frames=None, label=1, offset=0)]
+    ```
+    """
     if source not in ("videos", "rawframes"):
         raise ValueError(f"source must be 'videos' or 'rawframes'. Received: source={source!r}")
     labels = load_json(labels_json, dict, 'class names and their indices ({"Pushing something": "0", ...})')
