@@ -135,7 +135,7 @@ class GSTBlock(ConvUnit):
         the same sum and ``spatial[s] = conv2d(h[s])``. An invalid frame enters as zeros."""
         past = self.temporal_kernel.shape[0] - 1
         window = [states[f"h{i}"][:, None] for i in range(past)]
-        window.append(x * valid[:, None, None, None, None])  # h[s-2], h[s-1], h[s]
+        window.append(x * ops.convert_to_tensor(valid)[:, None, None, None, None])  # h[s-2], h[s-1], h[s]
         new = {f"h{i}": window[i + 1][:, 0] for i in range(past)}
         xs = self.split_inputs(window[-1] if self.causal else window[past // 2])[0]
         xts = [self.split_inputs(frame)[1] for frame in window]

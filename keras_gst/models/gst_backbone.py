@@ -93,6 +93,8 @@ class ResNetLayers:
             return FrameConvBN(spec.filters, 1, strides=spec.strides, activation=spec.activation, name=spec.name,
                                dtype=dtype)
 
+        stem = FrameConvBN(STEM_FILTERS, 7, strides=2, name="stem", dtype=dtype)
+        stem_pool = FrameMaxPooling2D(3, strides=2, name="stem_pool", dtype=dtype)
         blocks = tuple(
             ResidualBlock(spec, conv(spec.shortcut) if spec.shortcut else None,
                           tuple((c, conv(c)) for c in spec.body),
@@ -100,8 +102,7 @@ class ResNetLayers:
                           keras.layers.ReLU(name=f"{spec.name}_out", dtype=dtype))
             for spec in block_specs(depth)
         )
-        stem = FrameConvBN(STEM_FILTERS, 7, strides=2, name="stem", dtype=dtype)
-        return cls(stem, FrameMaxPooling2D(3, strides=2, name="stem_pool", dtype=dtype), blocks)
+        return cls(stem, stem_pool, blocks)
 
     def walk(self, x, valid, conv, shortcut):
         """The graph on frames `x` (B, T, H, W, 3): returns (features, valid, {"P2".."P5": stage outputs}).
@@ -259,7 +260,9 @@ class GSTBackbone(FeaturePyramidBackbone):
         if None in self.image_shape:
             raise ValueError("The frame-by-frame mode needs a static frame size: rebuild the model with "
                              "input_shape=(H, W, 3)")
-        shapes = {name: shape for layer in self.resnet.conv_layers() for name, (_, shape) in _unit_states(layer).items()}
+        shapes = {}
+        for layer in self.resnet.conv_layers():
+            shapes.update({name: shape for name, (_, shape) in _unit_states(layer).items()})
         for block in self.resnet.blocks:
             shapes.update({name: tuple(block.out.output.shape[2:]) for name in _shortcut_states(block)})
         return shapes

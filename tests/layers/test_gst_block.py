@@ -253,12 +253,14 @@ def test_gst_stream_step_equals_the_numpy_clip_frame_by_frame(beta, strides, cau
     xs, xt = (x, x) if beta == 1.0 else (x[..., :4], x[..., 4:])
     spatial = np_conv(xs, layer.spatial_kernel.numpy()[None], strides)
     if causal:  # out[t] = sum_dt x[t - 2 + dt] k[dt]: the centred conv of the clip after one zero frame
-        temporal = np_conv(np.concatenate([np.zeros_like(xt[:, :1]), xt], 1), layer.temporal_kernel.numpy(), strides)[:, :5]
+        shifted = np.concatenate([np.zeros_like(xt[:, :1]), xt], 1)
+        temporal = np_conv(shifted, layer.temporal_kernel.numpy(), strides)[:, :5]
     else:
         temporal = np_conv(xt, layer.temporal_kernel.numpy(), strides)
     expected = np.maximum(np_bn(np.concatenate([spatial, temporal], -1), layer.bn), 0)
     past = (7, 6, 8)
-    assert layer.stream_state_shapes(past) == ({"h0": past, "h1": past} if causal else {"h0": past, "h1": past, "valid": ()})
+    expected_states = {"h0": past, "h1": past} if causal else {"h0": past, "h1": past, "valid": ()}
+    assert layer.stream_state_shapes(past) == expected_states
     assert layer.stream_delay == (0 if causal else 1)
     np.testing.assert_allclose(stream_clip(layer, x), expected, atol=1e-4, rtol=1e-4)
 
