@@ -6,7 +6,8 @@ Geometry follows the authors' `transforms.py` on frames whose short side is resi
 are computed in the resized frame and applied to the original pixels, so the short-side resize and the
 crop resize are one bilinear resampling (crop, then `tf.image.resize`) for frames up to `scale_size`;
 larger frames are first downscaled to `scale_size` with antialiasing (videos: OpenCV INTER_AREA while
-decoding), like the authors' resize-then-crop.
+decoding), like the authors' resize-then-crop. Pixels stay in [0, 255]: normalising is the classifier's
+preprocessor's (`keras_gst.models.gst_video_classifier_preprocessor.normalize_clips`).
 """
 
 import numpy as np

@@ -230,6 +230,7 @@ def test_mixed_precision_inference_is_close_to_float32(dtype, clips):
 @pytest.mark.parametrize("dtype", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_training_step_is_finite(dtype, clips):
     model = tiny(dtype=dtype)
+    model.preprocessor = None  # `clips` are the network's input
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (dtype == "mixed_float16")
     before = [np.array(w) for w in model.trainable_weights]

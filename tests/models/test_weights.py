@@ -110,10 +110,10 @@ def test_own_keras_and_weights_h5_files_load(tmp_path):
     source.save(tmp_path / "m.keras")
     source.save_weights(tmp_path / "m.weights.h5")
     x = np.random.default_rng(4).random((1, 2, 32, 32, 3)).astype("float32")
-    expected = source.predict_on_batch(x)
+    expected = np.asarray(source(x, training=False))
     for name in ["m.keras", "m.weights.h5"]:
         model = keras_gst.GSTResNet18(4, weights=str(tmp_path / name))
-        np.testing.assert_allclose(model.predict_on_batch(x), expected, atol=1e-6)
+        np.testing.assert_allclose(model(x, training=False), expected, atol=1e-6)
     with pytest.raises(ValueError, match="load the saved .keras model or preset instead"):
         keras_gst.GSTResNet18(7, weights=str(tmp_path / "m.weights.h5"))
 
