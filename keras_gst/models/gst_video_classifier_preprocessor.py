@@ -15,10 +15,9 @@ import sys
 import keras
 from keras_hub.layers import VideoConverter
 from keras_hub.models import Preprocessor
-from keras_hub.src.utils.preset_utils import VIDEO_CONVERTER_CONFIG_FILE, check_file_exists
-from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 from keras_gst.models.gst_backbone import GSTBackbone
+from keras_gst.private_api import MissingVideoConverter, preprocessing_function
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -50,9 +49,10 @@ class GSTVideoConverter(VideoConverter):
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
-class GSTVideoClassifierPreprocessor(Preprocessor):
+class GSTVideoClassifierPreprocessor(MissingVideoConverter, Preprocessor):
     """keras-hub `Preprocessor` of `GSTVideoClassifier`: applies its `video_converter` to x, passes y and
-    sample_weight through (so `classifier.fit(uint8_clips, labels)` and `.predict(uint8_clips)` work)."""
+    sample_weight through (so `classifier.fit(uint8_clips, labels)` and `.predict(uint8_clips)` work).
+    `from_preset` on a backbone-only preset (no video_converter.json) uses `default_video_converter`."""
 
     backbone_cls = GSTBackbone
     video_converter_cls = GSTVideoConverter
@@ -68,10 +68,17 @@ class GSTVideoClassifierPreprocessor(Preprocessor):
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
     @classmethod
-    def _add_missing_kwargs(cls, loader, kwargs):
-        """A backbone-only preset has no video_converter.json: use GST's default converter at the
-        backbone's frame size (224 where the backbone takes any size)."""
-        if "video_converter" not in kwargs and not check_file_exists(loader.preset, VIDEO_CONVERTER_CONFIG_FILE):
-            h, w = (loader.config.get("config", {}).get("image_shape") or [None, None, 3])[:2]
-            kwargs["video_converter"] = GSTVideoConverter(image_size=(h or DEFAULT_SIZE, w or DEFAULT_SIZE))
-        return super()._add_missing_kwargs(loader, kwargs)
+    def default_video_converter(cls, backbone_config: dict) -> GSTVideoConverter:
+        """GST's default converter at the frame size of the backbone whose serialized config (a preset's
+        config.json) is `backbone_config`; 224x224 where the backbone takes any size.
+
+        Example:
+
+        ```python
+        converter = GSTVideoClassifierPreprocessor.default_video_converter(
+            {"config": {"image_shape": [112, 112, 3]}})
+        assert converter.image_size == (112, 112)
+        ```
+        """
+        h, w = (backbone_config.get("config", {}).get("image_shape") or [None, None, 3])[:2]
+        return GSTVideoConverter(image_size=(h or DEFAULT_SIZE, w or DEFAULT_SIZE))
