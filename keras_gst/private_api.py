@@ -36,21 +36,13 @@ class ClipAfterCrossReplicaSum:
         return pairs
 
 
-class EpochLogsTensorBoard:
-    """`keras.callbacks.TensorBoard` mixin: the epoch's `learning_rate` already in the logs is written as is,
-    and the event files are flushed at each epoch end.
+class KeepEpochLearningRate:
+    """`keras.callbacks.TensorBoard` mixin: the epoch's `learning_rate` already in the logs is written as is.
 
     Why private: Keras' TensorBoard replaces `logs["learning_rate"]` with the optimizer's rate read at the
     epoch end (after the last step, so the next epoch's rate once a step decay falls there) in
-    `_collect_learning_rate(logs)`, and keeps its summary writers in `_writers` (flushed only when training
-    ends); neither has a public switch, and `keras_gst.training.commit.EpochCommit` needs each epoch's
-    events on disk when it commits the epoch.
+    `_collect_learning_rate(logs)`, with no public switch.
     """
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        for writer in self._writers.values():
-            writer.flush()
 
     def _collect_learning_rate(self, logs):
         if logs and "learning_rate" in logs:
@@ -97,3 +89,15 @@ def preprocessing_function(fn):
     from keras_hub.src.utils.tensor_utils import preprocessing_function as keras_hub_preprocessing_function
 
     return keras_hub_preprocessing_function(fn)
+
+
+def variables_to_constants(concrete_function):
+    """`concrete_function` with its variables as graph constants (TensorFlow's
+    `convert_variables_to_constants_v2`), so Grappler folds the BatchNorm scales into the convolutions once.
+
+    Why private: TensorFlow 2 exports its graph freezing nowhere public (tensorflow/python/framework/
+    convert_to_constants.py); the TFLite converter and `saved_model_cli` call the same function.
+    """
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    return convert_variables_to_constants_v2(concrete_function)

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from keras_gst import atomic
 from keras_gst.analysis.bn import bn_gamma_split
-from keras_gst.private_api import EpochLogsTensorBoard
+from keras_gst.private_api import KeepEpochLearningRate
 from keras_gst.training.distribute import sync_batchnorm_statistics
 
 
@@ -32,11 +32,12 @@ class LearningRateLogger(keras.callbacks.Callback):
             logs["learning_rate"] = self._lr
 
 
-class TensorBoard(EpochLogsTensorBoard, keras.callbacks.TensorBoard):
+class TensorBoard(KeepEpochLearningRate, keras.callbacks.TensorBoard):
     """Keras' TensorBoard callback, keeping the epoch's `learning_rate` from `LearningRateLogger` (Keras
-    reads the optimizer at the epoch end, i.e. the next epoch's rate after a decay step), and flushing its
-    event files at each epoch end (so `EpochCommit` records what the epoch wrote); both through
-    `keras_gst.private_api.EpochLogsTensorBoard`."""
+    reads the optimizer at the epoch end, i.e. the next epoch's rate after a decay step;
+    `keras_gst.private_api.KeepEpochLearningRate`). Its epoch summaries reach the disk at each epoch end
+    (TensorFlow flushes a summary writer when its `as_default()` block ends), so `EpochCommit` records what
+    the epoch wrote."""
 
 
 class BatchNormGammaHistograms(keras.callbacks.Callback):
