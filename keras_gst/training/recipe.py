@@ -101,8 +101,7 @@ class Recipe:
             bad("dataset", f"one of {DATASETS}")
         if self.on_error not in ("skip", "raise"):
             bad("on_error", "'skip' or 'raise'")
-        for field in ("epochs", "batch_size", "num_frames", "base_batch", "crop_size", "scale_size", "val_num_clips",
-                      "groups"):
+        for field in ("epochs", "batch_size", "base_batch", "crop_size", "scale_size", "val_num_clips"):
             if int(getattr(self, field)) < 1:
                 bad(field, ">= 1")
         for field in ("steps_per_epoch", "validation_steps", "num_classes"):
@@ -117,7 +116,7 @@ class Recipe:
             bad("dropout", "in [0, 1)")
         if self.val_num_crops not in (1, 3, 5, 10):
             bad("val_num_crops", "1, 3, 5 or 10")
-        try:
+        try:  # the model's own checks (num_frames, depth, block, alpha, beta, groups: keras_gst.models.specs)
             check_model(self.depth, self.block, self.alpha, self.beta, self.groups, self.num_frames, self.crop_size)
         except ParameterError as e:
             raise ParameterError({"image_size": "crop_size"}.get(e.param, e.param), e.detail) from None
