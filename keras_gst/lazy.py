@@ -11,9 +11,10 @@ def lazy_exports(package, exports):
     """`(__getattr__, __dir__, names)` for the package named `package`, whose public names are defined in
     its submodules: `exports` maps a submodule's full name to the names it defines.
 
-    `__getattr__(name)` imports the name's submodule at the first use, keeps the value in the package (later
-    uses are plain attribute reads) and returns it; an ImportError of the submodule propagates, and an
-    unknown name is an AttributeError. `names` is the sorted list of public names, for `__all__`.
+    `__getattr__(name)` imports the name's submodule at the first use and returns the submodule's value at
+    each use (nothing is copied into the package, so a name always reads what its module holds, e.g. a
+    test's patch); an ImportError of the submodule propagates, and an unknown name is an AttributeError.
+    `names` is the sorted list of public names, for `__all__`.
 
     Example:
 
@@ -29,9 +30,7 @@ def lazy_exports(package, exports):
     def __getattr__(name):
         if name not in where:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(where[name]), name)
-        setattr(sys.modules[package], name, value)
-        return value
+        return getattr(importlib.import_module(where[name]), name)
 
     def __dir__():
         return sorted(set(vars(sys.modules[package])) | set(where))

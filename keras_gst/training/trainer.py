@@ -174,7 +174,7 @@ def _check(recipe, strategy, paths, is_chief, train_records, val_records):
     # batches): ceil(clips / batch) steps make an epoch one pass, so no clip is left out of it.
     steps_per_epoch = recipe.steps_per_epoch or -(-len(train) // global_batch)
     for message in _small_run_warnings(recipe, len(train), global_batch, steps_per_epoch):
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, UserWarning, stacklevel=2)
     return _Plan(recipe, strategy, paths, is_chief, D.is_multi_worker(strategy), train, val,
                  list(train.class_names or []), num_classes_of(recipe, train), global_batch, steps_per_epoch,
                  scaled_learning_rate(recipe.base_lr, global_batch, recipe.base_batch))
