@@ -165,6 +165,7 @@ def _check(recipe, strategy, paths, is_chief, train_records, val_records):
     require_labels(train, recipe.train_annotations or "the training clips")
     if val is not None:
         require_labels(val, recipe.val_annotations or "the validation clips")
+    num_classes = num_classes_of(recipe, train)
     replicas = strategy.num_replicas_in_sync
     global_batch = recipe.batch_size * replicas
     if not recipe.steps_per_epoch and len(train) < global_batch:
@@ -176,7 +177,7 @@ def _check(recipe, strategy, paths, is_chief, train_records, val_records):
     for message in _small_run_warnings(recipe, len(train), global_batch, steps_per_epoch):
         warnings.warn(message, UserWarning, stacklevel=2)
     return _Plan(recipe, strategy, paths, is_chief, D.is_multi_worker(strategy), train, val,
-                 list(train.class_names or []), num_classes_of(recipe, train), global_batch, steps_per_epoch,
+                 list(train.class_names or []), num_classes, global_batch, steps_per_epoch,
                  scaled_learning_rate(recipe.base_lr, global_batch, recipe.base_batch))
 
 
