@@ -22,9 +22,10 @@ model = keras.saving.load_model("gst_r50.keras")  # a GSTVideoClassifier
 ```
 """
 
-import importlib
 import os
 import sys
+
+from keras_gst.lazy import lazy_exports
 
 # TensorFlow enables its oneDNN CPU kernels by default only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX; on
 # the others (AVX2 CPUs such as AMD Zen 3) they are off and GST-R50 inference is slower (measured in
@@ -35,7 +36,7 @@ if "tensorflow" not in sys.modules:
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
+_first_use, __dir__, _NAMES = lazy_exports(__name__, {
     "keras_gst.analysis": ("count_macs", "count_params"),
     "keras_gst.layers": ("C2DBlock", "C3DBlock", "FrameConvBN", "GSTBlock", "P3DBlock"),
     "keras_gst.applications": ("GSTResNet18", "GSTResNet34", "GSTResNet50", "GSTResNet101"),
@@ -44,9 +45,8 @@ _EXPORTS = {
         "feature_model", "load_model", "per_frame_model",
     ),
     "keras_gst.training.optim": ("GSTSGD",),
-}
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE) + ["register"]
+})
+__all__ = _NAMES + ["register"]
 
 
 def register() -> None:
@@ -64,20 +64,15 @@ def register() -> None:
     backbone = keras_hub.models.Backbone.from_preset("gst_r50")  # a GSTBackbone
     ```
     """
-    for module, names in _EXPORTS.items():
-        loaded = importlib.import_module(module)
-        globals().update({name: getattr(loaded, name) for name in names})
+    for name in _NAMES:
+        _first_use(name)
 
 
 def __getattr__(name):
-    if name in _WHERE:
+    """The first use of any public name registers every class (`register`)."""
+    if name in _NAMES:
         register()
-        return globals()[name]
-    raise AttributeError(f"module 'keras_gst' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+    return _first_use(name)
 
 
 if "keras" in sys.modules:  # Keras is loaded already: registering the classes costs little

@@ -22,6 +22,7 @@ ALLOWED = {
     "checks": {"errors"},
     "quiet": set(),
     "private_api": set(),
+    "lazy": set(),
     "data": {"data", "models"},
     "evaluation": {"evaluation"},
     "export": {"layers", "models", "data", "evaluation", "export"},
@@ -29,8 +30,8 @@ ALLOWED = {
 }
 CLI = {"commands", "cli"}
 # stdlib-only helpers any package may use: atomic file writes, typed errors, argument checks, the log filter,
-# the private Keras APIs in one place
-BASE = {"atomic", "errors", "checks", "quiet", "private_api"}
+# the private Keras, keras-hub and TensorFlow APIs in one place, the packages' names imported on first use
+BASE = {"atomic", "errors", "checks", "quiet", "private_api", "lazy"}
 # modules of an optional extra: name -> the package it needs
 OPTIONAL = {"keras_gst.benchmarks.torch_reference": "torch"}
 

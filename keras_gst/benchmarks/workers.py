@@ -62,6 +62,7 @@ def worker_keras(cfg):
 
     from keras_gst import count_macs
     from keras_gst.applications import build_classifier
+    from keras_gst.private_api import flatten_layers
 
     t, s, b, mode = cfg["frames"], cfg["size"], cfg["batch"], cfg["mode"]
     dtype = "mixed_bfloat16" if mode == "bf16" else None
@@ -69,7 +70,7 @@ def worker_keras(cfg):
                              **MODELS[cfg["model"]])  # the bare network on normalised frames
     macs = count_macs(model, (t, s, s, 3))
     rng = np.random.default_rng(1)
-    for layer in model._flatten_layers():
+    for layer in flatten_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             variables = (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance)
             for v, value in zip(variables, trained_batchnorm(layer.gamma.shape[0], rng)):
@@ -132,10 +133,7 @@ def worker_torch(cfg):
         raise ValueError(f"unknown torch mode {mode!r}; one of {TORCH_MODES}")
     model.eval()
     if mode in ("compile", "bf16"):
-        import torch._inductor.config as inductor_config
-
-        inductor_config.freezing = True  # weights as constants: what makes inductor fast on CPU
-        model = torch.compile(model)
+        model = torch.compile(model, options={"freezing": True})  # weights as constants: what makes inductor fast on CPU
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16")
     with torch.no_grad(), autocast:
         seconds = timed(lambda: model(x), cfg["repeats"], warmup=2 if mode == "eager" else 3)

@@ -1,8 +1,11 @@
 """argparse value types that reject impossible values at parse time: argparse then prints
 `keras-gst CMD: error: argument --frames: must be an integer >= 1, got '0'` and exits with status 2,
-before any model or data is touched."""
+before any model or data is touched. `checked` makes a type from a library check, so a flag's range is
+the library's own (e.g. `--alpha`: `keras_gst.layers.unit_args.check_alpha`, the GST unit's)."""
 
 import argparse
+
+from keras_gst.errors import ParameterError
 
 
 def _number(kind, low=None, high=None, low_open=False, high_open=False):
@@ -28,11 +31,28 @@ def _number(kind, low=None, high=None, low_open=False, high_open=False):
     return parse
 
 
+def checked(check, kind=float):
+    """An argparse type: `kind(text)`, then `check(value)` (a keras_gst check that returns the value or
+    raises `ParameterError`), whose message becomes argparse's."""
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        try:
+            return check(value)
+        except ParameterError as e:
+            raise argparse.ArgumentTypeError(e.detail) from None
+
+    parse.__name__ = check.__name__
+    return parse
+
+
 positive_int = _number(int, 1)
 non_negative_int = _number(int, 0)
 positive_float = _number(float, 0, low_open=True)
 non_negative_float = _number(float, 0)
 unit_fraction = _number(float, 0, 1, low_open=True)  # (0, 1]
-open_fraction = _number(float, 0, 1, low_open=True, high_open=True)  # (0, 1)
 dropout_rate = split_share = _number(float, 0, 1, high_open=True)  # [0, 1)
 jpeg_quality = _number(int, 0, 100)

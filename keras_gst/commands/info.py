@@ -17,11 +17,14 @@ def register(subparsers):
 
 def add_model_arguments(parser, num_classes_default=174):
     """Model selection flags shared by the CLI commands that build models."""
-    parser.add_argument("--model", default="gst_resnet50", choices=["gst_resnet18", "gst_resnet34", "gst_resnet50", "gst_resnet101"])
-    parser.add_argument("--block", default="gst", choices=["gst", "c2d", "c3d", "p3d"], help="GST or a Table 2 baseline")
-    parser.add_argument("--alpha", type=A.unit_fraction, default=0.25, help="GST share of temporal output channels")
-    parser.add_argument("--beta", type=A.unit_fraction, default=0.5, help="GST share of spatial input channels (1 = GST-Large)")
-    parser.add_argument("--groups", type=A.positive_int, default=1, help="channel groups of the c3d convolutions")
+    from keras_gst.layers.unit_args import check_alpha, check_beta, check_groups
+    from keras_gst.models.specs import BLOCKS, RESNET_SPECS
+
+    parser.add_argument("--model", default="gst_resnet50", choices=[f"gst_resnet{d}" for d in RESNET_SPECS])
+    parser.add_argument("--block", default="gst", choices=BLOCKS, help="GST or a Table 2 baseline")
+    parser.add_argument("--alpha", type=A.checked(check_alpha), default=0.25, help="GST share of temporal output channels")
+    parser.add_argument("--beta", type=A.checked(check_beta), default=0.5, help="GST share of spatial input channels (1 = GST-Large)")
+    parser.add_argument("--groups", type=A.checked(check_groups, int), default=1, help="channel groups of the c3d convolutions")
     parser.add_argument("--num-classes", type=A.positive_int, default=num_classes_default)
 
 

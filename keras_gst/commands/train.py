@@ -64,7 +64,11 @@ def add_data_arguments(parser, defaults, splits=True):
 
 
 def add_recipe_arguments(parser, defaults):
-    """Add the training flags to `parser`, with `defaults` (a `Recipe`) as default values."""
+    """Add the training flags to `parser`, with `defaults` (a `Recipe`) as default values. The model flags'
+    values are checked at parse time by the model's own checks (`keras_gst.layers.unit_args`, `specs`)."""
+    from keras_gst.layers.unit_args import check_alpha, check_beta, check_groups
+    from keras_gst.models.specs import BLOCKS, RESNET_SPECS, check_num_frames
+
     d = defaults
     data = add_data_arguments(parser, defaults)
     _flag(data, "--data", dest="data_dir", default=None, metavar="DIR",
@@ -74,7 +78,8 @@ def add_recipe_arguments(parser, defaults):
                "(default 0.2 with --data, else no split; 0: no validation split)")
     _flag(data, "--flip", type=_bool_or_auto, default=d.flip, help="horizontal flip: auto (left/right classes swapped), on, off")
     clips = parser.add_argument_group("clips")
-    _flag(clips, "--frames", dest="num_frames", type=A.positive_int, default=d.num_frames, help="frames per clip (default %(default)s)")
+    _flag(clips, "--frames", dest="num_frames", type=A.checked(check_num_frames, int), default=d.num_frames,
+          help="frames per clip (default %(default)s)")
     _flag(clips, "--sampling", choices=["segment", "dense"], default=d.sampling)
     _flag(clips, "--scale-size", type=A.positive_int, default=None,
           help=f"shorter side before cropping (default: --crop-size x {d.scale_size}/{d.crop_size})")
@@ -82,12 +87,12 @@ def add_recipe_arguments(parser, defaults):
     _flag(clips, "--val-clips", dest="val_num_clips", type=A.positive_int, default=d.val_num_clips, help="test clips per video for the final evaluation")
     _flag(clips, "--val-crops", dest="val_num_crops", type=int, choices=[1, 3, 5, 10], default=d.val_num_crops, help="test crops per clip (1, 3, 5, 10)")
     model = parser.add_argument_group("model")
-    _flag(model, "--model", default=f"gst_resnet{d.depth}", choices=["gst_resnet18", "gst_resnet34", "gst_resnet50", "gst_resnet101"],
+    _flag(model, "--model", default=f"gst_resnet{d.depth}", choices=[f"gst_resnet{depth}" for depth in RESNET_SPECS],
           help="the network (default %(default)s)")
-    _flag(model, "--block", default=d.block, choices=["gst", "c2d", "c3d", "p3d"], help="GST or a baseline (C2D, C3D, P3D)")
-    _flag(model, "--alpha", type=A.unit_fraction, default=d.alpha, help="GST share of temporal output channels")
-    _flag(model, "--beta", type=A.unit_fraction, default=d.beta, help="GST share of spatial input channels (1 = GST-Large)")
-    _flag(model, "--groups", type=A.positive_int, default=d.groups, help="channel groups of c3d (C3D-groups)")
+    _flag(model, "--block", default=d.block, choices=BLOCKS, help="GST or a baseline (C2D, C3D, P3D)")
+    _flag(model, "--alpha", type=A.checked(check_alpha), default=d.alpha, help="GST share of temporal output channels")
+    _flag(model, "--beta", type=A.checked(check_beta), default=d.beta, help="GST share of spatial input channels (1 = GST-Large)")
+    _flag(model, "--groups", type=A.checked(check_groups, int), default=d.groups, help="channel groups of c3d (C3D-groups)")
     _flag(model, "--dropout", type=A.dropout_rate, default=d.dropout)
     _flag(model, "--weights", default=d.weights if d.weights is not None else "none",
           help="initial weights: imagenet (needs the keras-hub preset once), none (from scratch), a path "

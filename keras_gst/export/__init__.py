@@ -7,9 +7,9 @@ SavedModel op check (`check_savedmodel`).
 Names are imported on first use, so `keras_gst.export.workflow`'s argument checks load without TensorFlow.
 """
 
-import importlib
+from keras_gst.lazy import lazy_exports
 
-_EXPORTS = {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "keras_gst.export.errors": ("OpAuditError", "ParityError"),
     "keras_gst.export.audit": ("audit_tflite", "check_int8", "float_compute_ops", "format_audit",
                                "op_counts"),
@@ -26,14 +26,4 @@ _EXPORTS = {
     "keras_gst.export.inference": ("EvalResult", "Prediction", "evaluate_model", "predict"),
     "keras_gst.export.trust": ("check_savedmodel", "unsafe_ops"),
     "keras_gst.export.workflow": ("ExportResult", "check_export_arguments", "export_model"),
-}
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'keras_gst.export' has no attribute {name!r}")
+})

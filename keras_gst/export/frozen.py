@@ -8,7 +8,8 @@ so each call runs only the fused convolutions. The weights are a snapshot: freez
 """
 
 import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+from keras_gst.private_api import variables_to_constants
 
 
 def frozen_function(model, input_shape):
@@ -16,7 +17,7 @@ def frozen_function(model, input_shape):
     weights as constants. `input_shape` is (B, T, H, W, 3); None entries stay dynamic (e.g. any batch)."""
     spec = tf.TensorSpec(tuple(input_shape), tf.float32)
     concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
-    frozen = convert_variables_to_constants_v2(concrete)
+    frozen = variables_to_constants(concrete)
 
     def call(x):
         (logits,) = frozen(tf.convert_to_tensor(x, tf.float32))

@@ -100,10 +100,10 @@ def load_predictor(path, num_frames=None, size=None, num_threads=2, trust_savedm
 
 def _savedmodel_predictor(path, num_frames, size, trust_savedmodel):
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     from keras_gst.export.savedmodel import load_savedmodel
     from keras_gst.export.trust import check_savedmodel
+    from keras_gst.private_api import variables_to_constants
 
     check_savedmodel(path, trust=trust_savedmodel)
     try:
@@ -117,7 +117,7 @@ def _savedmodel_predictor(path, num_frames, size, trust_savedmodel):
     # the serving function with its variables as constants: the graph optimiser folds BatchNorm once. A
     # SavedModel from elsewhere that TF cannot freeze (e.g. stateful ops) runs as loaded.
     try:
-        frozen = convert_variables_to_constants_v2(fn)
+        frozen = variables_to_constants(fn)
     except (ValueError, TypeError, tf.errors.OpError):
         frozen = None
     keys = sorted(fn.structured_outputs)

@@ -21,6 +21,7 @@ from keras import ops
 
 from keras_gst.layers.conv_unit import ConvUnit, FrameConvBN  # FrameConvBN: importable from here
 from keras_gst.layers.frames import conv3d, frame_conv2d
+from keras_gst.layers.unit_args import check_alpha, check_beta, check_groups
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
@@ -34,9 +35,10 @@ class GSTBlock(ConvUnit):
 
     Args:
         filters: output channels.
-        alpha: share of temporal output channels, in (0, 1); `alpha * filters` must be an integer.
+        alpha: share of temporal output channels, in (0, 1); `alpha * filters` must be an integer
+            (`keras_gst.layers.unit_args.check_alpha`).
         beta: share of input channels read by the spatial path, in (0, 1]. 0.5 is GST (first half spatial,
-            second half temporal); 1.0 is GST-Large (both paths read every channel).
+            second half temporal); 1.0 is GST-Large (both paths read every channel) (`check_beta`).
         strides: spatial stride (1 or 2) of both paths; time is never strided.
         activation: apply the ReLU after the BatchNorm (False for the last conv of a basic block).
 
@@ -46,32 +48,16 @@ class GSTBlock(ConvUnit):
 
     def __init__(self, filters, alpha=0.25, beta=0.5, strides=1, activation=True, **kwargs):
         super().__init__(filters, strides=strides, activation=activation, **kwargs)
-        if not 0.0 < alpha < 1.0:
-            raise ValueError(f"`alpha` (share of temporal output channels) must be in (0, 1). Received: alpha={alpha}")
-        if not 0.0 < beta <= 1.0:
-            raise ValueError(f"`beta` (share of input channels for the spatial path) must be in (0, 1]. Received: beta={beta}")
-        temporal = alpha * self.filters
-        if abs(temporal - round(temporal)) > 1e-9 or round(temporal) == 0:
-            raise ValueError(
-                f"`alpha * filters` must be a positive integer (the temporal output channels). "
-                f"Received: alpha={alpha}, filters={self.filters} -> {temporal}"
-            )
-        self.alpha = float(alpha)
-        self.beta = float(beta)
-        self.temporal_filters = int(round(temporal))
+        self.alpha = float(check_alpha(alpha, (self.filters,)))
+        self.beta = float(check_beta(beta))
+        self.temporal_filters = int(round(self.alpha * self.filters))
         self.spatial_filters = self.filters - self.temporal_filters
 
     def split_channels(self, channels):
         """(spatial input channels, temporal input channels) for `channels` input channels."""
         if self.beta == 1.0:
             return channels, channels
-        spatial = self.beta * channels
-        if abs(spatial - round(spatial)) > 1e-9 or not 0 < round(spatial) < channels:
-            raise ValueError(
-                f"`beta * input channels` must be an integer strictly between 0 and the channel count. "
-                f"Received: beta={self.beta}, input channels={channels} -> {spatial}"
-            )
-        spatial = int(round(spatial))
+        spatial = int(round(check_beta(self.beta, (channels,)) * channels))
         return spatial, channels - spatial
 
     def build(self, input_shape):
@@ -176,13 +162,10 @@ class C3DBlock(ConvUnit):
 
     def __init__(self, filters, strides=1, groups=1, activation=True, **kwargs):
         super().__init__(filters, strides=strides, activation=activation, **kwargs)
-        if int(groups) != groups or groups < 1 or self.filters % groups:
-            raise ValueError(f"`groups` must be a positive integer dividing filters={filters}. Received: groups={groups}")
-        self.groups = int(groups)
+        self.groups = check_groups(groups, (self.filters,))
 
     def build(self, input_shape):
-        if input_shape[-1] % self.groups:
-            raise ValueError(f"Input channels {input_shape[-1]} are not divisible by groups={self.groups}.")
+        check_groups(self.groups, (input_shape[-1],))
         self.kernel = self._kernel("kernel", (3, 3, 3, input_shape[-1] // self.groups, self.filters))
         self._build_bn(input_shape)
 

@@ -20,10 +20,9 @@ import sys
 import keras
 from keras_hub.layers import VideoConverter
 from keras_hub.models import Preprocessor
-from keras_hub.src.utils.preset_utils import VIDEO_CONVERTER_CONFIG_FILE, check_file_exists
-from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 from keras_gst.models.gst_backbone import GSTBackbone
+from keras_gst.private_api import MissingVideoConverter, preprocessing_function
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -78,9 +77,10 @@ def normalize_clips(clips):
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
-class GSTVideoClassifierPreprocessor(Preprocessor):
+class GSTVideoClassifierPreprocessor(MissingVideoConverter, Preprocessor):
     """keras-hub `Preprocessor` of `GSTVideoClassifier`: applies its `video_converter` to x, passes y and
-    sample_weight through (so `classifier.fit(uint8_clips, labels)` and `.predict(uint8_clips)` work)."""
+    sample_weight through (so `classifier.fit(uint8_clips, labels)` and `.predict(uint8_clips)` work).
+    `from_preset` on a backbone-only preset (no video_converter.json) uses `default_video_converter`."""
 
     backbone_cls = GSTBackbone
     video_converter_cls = GSTVideoConverter
@@ -113,10 +113,16 @@ class GSTVideoClassifierPreprocessor(Preprocessor):
         return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
     @classmethod
-    def _add_missing_kwargs(cls, loader, kwargs):
-        """A backbone-only preset has no video_converter.json: use GST's default converter at the
-        backbone's frame size (224 where the backbone takes any size)."""
-        if "video_converter" not in kwargs and not check_file_exists(loader.preset, VIDEO_CONVERTER_CONFIG_FILE):
-            image_shape = loader.config.get("config", {}).get("image_shape")
-            kwargs["video_converter"] = cls.for_image_shape(image_shape).video_converter
-        return super()._add_missing_kwargs(loader, kwargs)
+    def default_video_converter(cls, backbone_config: dict) -> GSTVideoConverter:
+        """GST's default converter at the frame size of the backbone whose serialized config (a preset's
+        config.json) is `backbone_config`; 224x224 where the backbone takes any size.
+
+        Example:
+
+        ```python
+        converter = GSTVideoClassifierPreprocessor.default_video_converter(
+            {"config": {"image_shape": [112, 112, 3]}})
+        assert converter.image_size == (112, 112)
+        ```
+        """
+        return cls.for_image_shape(backbone_config.get("config", {}).get("image_shape")).video_converter

@@ -8,6 +8,7 @@ the shortcut convolution (only where the shape changes).
 """
 
 import dataclasses
+import numbers
 
 RESNET_SPECS = {
     18: ("basic", (2, 2, 2, 2)),
@@ -74,8 +75,11 @@ class BlockSpec:
 
 
 def check_depth(depth):
+    """(block type, blocks per stage) of a ResNet-`depth`; `ParameterError("depth")` for another depth."""
+    from keras_gst.errors import ParameterError
+
     if depth not in RESNET_SPECS:
-        raise ValueError(f"`depth` must be one of {sorted(RESNET_SPECS)}. Received: depth={depth}")
+        raise ParameterError("depth", f"must be one of {sorted(RESNET_SPECS)}, got {depth!r}")
     return RESNET_SPECS[depth]
 
 
@@ -128,40 +132,37 @@ def unit_channels(depth):
     return units
 
 
+def check_num_frames(num_frames):
+    """Frames per clip of a model: None (any) or a positive integer; `ParameterError("num_frames")` else."""
+    from keras_gst.errors import ParameterError
+
+    if num_frames is not None and (not isinstance(num_frames, numbers.Real) or int(num_frames) != num_frames
+                                   or num_frames < 1):
+        raise ParameterError("num_frames", f"must be a positive integer, got {num_frames!r}")
+    return num_frames
+
+
 def check_model(depth=50, block="gst", alpha=0.25, beta=0.5, groups=1, num_frames=None, image_size=None):
     """Check a GST-ResNet's arguments without building it (no TensorFlow): the depth, the unit kind, the
     GST channel split (`alpha` x filters and `beta` x input channels whole numbers of channels in every
     unit), C3D `groups` dividing every unit's channels, `num_frames` >= 1 and `image_size` >= `MIN_SIZE`.
     Raises `keras_gst.errors.ParameterError` naming the argument; the model builder, `Recipe` and the
-    command line all call this one function."""
+    command line all call this one function, and it checks the units' arguments with the units' own checks
+    (`keras_gst.layers.unit_args`)."""
     from keras_gst.errors import ParameterError
+    from keras_gst.layers.unit_args import check_alpha, check_beta, check_groups
 
-    if depth not in RESNET_SPECS:
-        raise ParameterError("depth", f"must be one of {sorted(RESNET_SPECS)}, got {depth!r}")
+    check_depth(depth)
     if block not in BLOCKS:
         raise ParameterError("block", f"must be one of {list(BLOCKS)}, got {block!r}")
     units = unit_channels(depth)
     if block == "gst":
-        if not 0.0 < alpha < 1.0:
-            raise ParameterError("alpha", f"the GST share of temporal output channels must be in (0, 1), got {alpha}")
-        if not 0.0 < beta <= 1.0:
-            raise ParameterError("beta", f"the GST share of spatial input channels must be in (0, 1], got {beta}")
-        for cin, filters in units:
-            if abs(alpha * filters - round(alpha * filters)) > 1e-9:
-                raise ParameterError("alpha", f"alpha * filters must be a whole number of channels in every unit: "
-                                              f"{alpha} x {filters} = {alpha * filters:g} (use a multiple of 1/64, "
-                                              f"e.g. 0.25 or 0.5)")
-            if beta < 1.0 and abs(beta * cin - round(beta * cin)) > 1e-9:
-                raise ParameterError("beta", f"beta * input channels must be a whole number of channels in every "
-                                             f"unit: {beta} x {cin} = {beta * cin:g} (use a multiple of 1/64, e.g. "
-                                             f"0.5, or 1 for GST-Large)")
+        check_alpha(alpha, [filters for _, filters in units])
+        check_beta(beta, [cin for cin, _ in units])
     if groups != 1 and block != "c3d":
         raise ParameterError("groups", f"channel groups apply to block 'c3d' only, got groups={groups} with block {block!r}")
-    if int(groups) != groups or groups < 1 or any(cin % groups or filters % groups for cin, filters in units):
-        raise ParameterError("groups", f"must be a positive integer dividing every unit's channels (64 x 2^k: 1, 2, "
-                                       f"4, 8, ...), got {groups}")
-    if num_frames is not None and (int(num_frames) != num_frames or num_frames < 1):
-        raise ParameterError("num_frames", f"must be a positive integer, got {num_frames}")
+    check_groups(groups, [c for unit in units for c in unit])
+    check_num_frames(num_frames)
     if image_size is not None and (int(image_size) != image_size or image_size < MIN_SIZE):
         raise ParameterError("image_size", f"frames must be at least {MIN_SIZE}x{MIN_SIZE} (five stride-2 steps), "
                                            f"got {image_size}")

@@ -5,9 +5,9 @@ Names are imported on first use, so `keras_gst.training.recipe` (and the CLI's -
 TensorFlow.
 """
 
-import importlib
+from keras_gst.lazy import lazy_exports
 
-_EXPORTS = {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "keras_gst.training.callbacks": (
         "BatchNormGammaHistograms", "LearningRateLogger", "NonFiniteLossError", "StopOnNaN", "SyncBatchNormStatistics",
     ),
@@ -16,12 +16,4 @@ _EXPORTS = {
     "keras_gst.training.trainer": ("FitResult", "compile_model", "fit"),
     "keras_gst.training.optim": ("GSTSGD", "build_optimizer", "scaled_learning_rate", "step_decay_schedule"),
     "keras_gst.training.recipe": ("DATASETS", "Recipe", "load_annotations", "output_paths"),
-}
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'keras_gst.training' has no attribute {name!r}")
+})

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from keras_gst import atomic
 from keras_gst.analysis.bn import bn_gamma_split
+from keras_gst.private_api import KeepEpochLearningRate
 from keras_gst.training.distribute import sync_batchnorm_statistics
 
 
@@ -31,20 +32,12 @@ class LearningRateLogger(keras.callbacks.Callback):
             logs["learning_rate"] = self._lr
 
 
-class TensorBoard(keras.callbacks.TensorBoard):
+class TensorBoard(KeepEpochLearningRate, keras.callbacks.TensorBoard):
     """Keras' TensorBoard callback, keeping the epoch's `learning_rate` from `LearningRateLogger` (Keras
-    reads the optimizer at the epoch end, i.e. the next epoch's rate after a decay step), and flushing its
-    event files at each epoch end (so `EpochCommit` records what the epoch wrote)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        for writer in self._writers.values():  # noqa: SLF001 (Keras keeps its summary writers there)
-            writer.flush()
-
-    def _collect_learning_rate(self, logs):
-        if logs and "learning_rate" in logs:
-            return logs
-        return super()._collect_learning_rate(logs)
+    reads the optimizer at the epoch end, i.e. the next epoch's rate after a decay step;
+    `keras_gst.private_api.KeepEpochLearningRate`). Its epoch summaries reach the disk at each epoch end
+    (TensorFlow flushes a summary writer when its `as_default()` block ends), so `EpochCommit` records what
+    the epoch wrote."""
 
 
 class BatchNormGammaHistograms(keras.callbacks.Callback):

@@ -59,10 +59,18 @@ def get_strategy(kind="auto", devices=None):
     return tf.distribute.MirroredStrategy(devices)
 
 
+def num_workers(strategy):
+    """Machines training under `strategy`: the chief and worker tasks of its cluster resolver's cluster spec
+    (`TF_CONFIG` for `MultiWorkerMirroredStrategy`); 1 without a cluster (one machine)."""
+    resolver = strategy.cluster_resolver
+    spec = resolver.cluster_spec() if resolver is not None else None
+    if not spec:
+        return 1
+    return sum(spec.num_tasks(job) for job in ("chief", "worker") if job in spec.jobs) or 1
+
+
 def is_multi_worker(strategy):
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
-        strategy.extended._num_workers > 1  # noqa: SLF001 (no public accessor)
-    )
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and num_workers(strategy) > 1
 
 
 def worker_info(strategy):

@@ -22,17 +22,15 @@ EXPORT_VIDEOS = 16  # training videos calibrating the export (2 clips each); val
 FIRST_BN = "stem/bn"
 
 
-def _all_layers(model):
-    return model._flatten_layers(include_self=False, recursive=True)  # noqa: SLF001 (Keras' own traversal)
-
-
 def freeze_batchnorm(model, keep=(FIRST_BN,)):
     """Freeze every `BatchNormalization` of `model` except those whose path is in `keep`: non-trainable, so
     they normalise with their moving statistics in training too (Keras 3). Returns the frozen layers' paths."""
     import keras
 
+    from keras_gst.private_api import flatten_layers
+
     frozen = []
-    for layer in _all_layers(model):
+    for layer in flatten_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization) and layer.path not in keep:
             layer.trainable = False
             frozen.append(layer.path)

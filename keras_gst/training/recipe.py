@@ -108,7 +108,7 @@ class Recipe:
         except ParameterError as e:
             raise ParameterError({"num_clips": "val_num_clips", "num_crops": "val_num_crops"}.get(e.param, e.param),
                                  e.detail) from None
-        for field in ("epochs", "batch_size", "base_batch", "groups"):
+        for field in ("epochs", "batch_size", "base_batch"):
             if int(getattr(self, field)) < 1:
                 bad(field, ">= 1")
         for field in ("steps_per_epoch", "validation_steps", "num_classes"):
@@ -121,7 +121,7 @@ class Recipe:
             bad("decay_factor", "> 0")
         if not 0 <= self.dropout < 1:
             bad("dropout", "in [0, 1)")
-        try:
+        try:  # the model's own checks (num_frames, depth, block, alpha, beta, groups: keras_gst.models.specs)
             check_model(self.depth, self.block, self.alpha, self.beta, self.groups, self.num_frames, self.crop_size)
         except ParameterError as e:
             raise ParameterError({"image_size": "crop_size"}.get(e.param, e.param), e.detail) from None

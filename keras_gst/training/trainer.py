@@ -2,15 +2,18 @@
 distribution strategy with checkpoints, resume, best-model tracking, TensorBoard and a NaN stop, then
 evaluate the best model and plot its BN |gamma| histograms.
 
+`fit` is a sequence of named steps: `_check` (clips, classes, global batch, steps) -> `_build_data` (tf.data
+pipelines) -> `_build_compiled_model` -> `_callbacks` -> `_train` (prepare the output folder, restore the
+last committed epoch, `_run_epochs`, `_finish`: best model and final evaluation) -> `_result`.
+
 One machine: Keras `model.fit` under `MirroredStrategy` (all local GPUs, else the CPU). Several
 machines (`TF_CONFIG` with more than one worker): `MultiWorkerMirroredStrategy` with the custom loop of
-`loop.py`. The global batch is `recipe.batch_size` x replicas and the lr scales with it.
+`loop.py`. The global batch is `recipe.batch_size` x replicas and the lr scales with it. The output folder
+(which one, fresh or resumed, checkpoints, write errors) is `keras_gst.training.output`'s.
 """
 
 import dataclasses
-import errno
 import os
-import re
 import shutil
 import signal
 import time
@@ -20,10 +23,11 @@ import keras
 import tensorflow as tf
 
 from keras_gst import atomic
-from keras_gst.atomic import write_text
 from keras_gst.training import callbacks as C
-from keras_gst.training.commit import STATE, EpochCommit, epoch_write_bytes, is_complete_keras_file
+from keras_gst.training.commit import EpochCommit, is_complete_keras_file
 from keras_gst.training import distribute as D
+from keras_gst.training.output import (WRITE_ERRORS, EpochCheckpoint, OutputWriteError, prepare_output_dir,  # noqa: F401
+                                       worker_output_dir, write_error)
 from keras_gst.training.optim import build_optimizer, scaled_learning_rate
 from keras_gst.training.recipe import dataset_options, load_annotations, num_classes_of, output_paths
 
@@ -49,58 +53,16 @@ class FitResult:
     model: object = dataclasses.field(default=None, repr=False)
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """With `keep` > 0, saves `checkpoints/epoch_NNN.keras` each epoch (the model with optimizer state),
-    keeping the `keep` latest epochs. Every file is written atomically; nothing is saved for an epoch with
-    a non-finite loss or metric (`nan_guard` runs first and flags it). The best model is `EpochCommit`'s."""
-
-    PATTERN = re.compile(r"^epoch_(\d+)\.keras$")
-
-    def __init__(self, checkpoint_dir, keep, nan_guard=None):
-        super().__init__()
-        self.checkpoint_dir = checkpoint_dir
-        self.keep = keep
-        self.nan_guard = nan_guard
-
-    def _prune(self, epoch):
-        found = []
-        for name in os.listdir(self.checkpoint_dir):
-            m = self.PATTERN.match(name)
-            if m:
-                found.append((int(m.group(1)), os.path.join(self.checkpoint_dir, name)))
-        for number, path in sorted(found)[: -self.keep]:
-            if number != epoch:
-                os.remove(path)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.keep <= 0 or (self.nan_guard is not None and self.nan_guard.message):
-            return
-        atomic.require_space(os.path.dirname(os.path.abspath(self.checkpoint_dir)), sum(epoch_write_bytes(self.model)))
-        C.save_model(self.model, os.path.join(self.checkpoint_dir, f"epoch_{epoch + 1:03d}.keras"))
-        self._prune(epoch + 1)
-
-
 def _build_model(recipe, num_classes):
     """The recipe's `GSTVideoClassifier` (no preprocessor: the pipeline normalises), `recipe.weights` loaded.
     Under `dtype="mixed_float16"`, `compile` wraps the optimiser in Keras' `LossScaleOptimizer`."""
     from keras_gst.applications import build_classifier
 
     return build_classifier(
-        recipe.depth,
-        num_classes,
-        weights=recipe.weights,
-        alpha=recipe.alpha,
-        beta=recipe.beta,
-        num_frames=recipe.num_frames,
-        input_shape=(recipe.crop_size, recipe.crop_size, 3),
-        dropout=recipe.dropout,
-        block=recipe.block,
-        groups=recipe.groups,
-        dtype=recipe.dtype,
-        temporal_impl=recipe.temporal_impl,
-        causal=recipe.causal,
-        name=f"{recipe.block}_resnet{recipe.depth}",
-        preprocessor=False,
+        recipe.depth, num_classes, weights=recipe.weights, alpha=recipe.alpha, beta=recipe.beta,
+        num_frames=recipe.num_frames, input_shape=(recipe.crop_size, recipe.crop_size, 3), dropout=recipe.dropout,
+        block=recipe.block, groups=recipe.groups, dtype=recipe.dtype, temporal_impl=recipe.temporal_impl,
+        causal=recipe.causal, name=f"{recipe.block}_resnet{recipe.depth}", preprocessor=False,
     )
 
 
@@ -113,13 +75,6 @@ def compile_model(model, optimizer, num_classes):
             keras.metrics.SparseTopKCategoricalAccuracy(k=min(5, num_classes), name="top5"),
         ],
     )
-
-
-def _worker_output_dir(recipe, strategy):
-    index, is_chief = D.worker_info(strategy)
-    if is_chief:
-        return recipe.output_dir, True
-    return os.path.join(recipe.output_dir, "workers", f"worker_{index}"), False
 
 
 MIN_STEPS_PER_EPOCH = 5
@@ -140,39 +95,6 @@ def _small_run_warnings(recipe, num_clips, global_batch, steps_per_epoch):
     return messages
 
 
-def _prepare_output_dir(recipe, paths):
-    """Start fresh (unless resuming a committed run) and write recipe.json. A fresh run removes an earlier
-    run's backup, checkpoints and history here, but keeps its best.keras / best.txt / model.keras until
-    this run's first epoch replaces them (a loadable model is never deleted before its replacement)."""
-    resuming = recipe.resume and os.path.exists(os.path.join(paths["backup"], STATE))
-    if not resuming:
-        for name in ("backup", "checkpoints"):
-            shutil.rmtree(paths[name], ignore_errors=True)
-        if os.path.exists(paths["history"]):
-            os.remove(paths["history"])
-    write_text(paths["recipe"], recipe.to_json())
-    return resuming
-
-
-WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM}
-
-
-def _write_error(error, folder, model, keep_checkpoints):
-    """An `OutputWriteError` naming `folder` and about how much an epoch writes there."""
-    backup, best = epoch_write_bytes(model)
-    need = backup + best + keep_checkpoints * backup
-    return OutputWriteError(
-        f"cannot write to {folder}: {error}. An epoch writes about {need / 2**20:.0f} MB there (its backup with "
-        f"optimizer state, {backup / 2**20:.0f} MB, and the best model, {best / 2**20:.0f} MB"
-        f"{', and a checkpoint' if keep_checkpoints else ''}) before the older copies are removed: free space "
-        f"or choose another output_dir; the same command resumes from the last finished epoch")
-
-
-class OutputWriteError(OSError):
-    """Training could not write its output folder (full disk, quota, read-only): the message names the
-    folder and the space an epoch needs. Every file written before is complete."""
-
-
 def fit(recipe, strategy=None, train_records=None, val_records=None):
     """Train per `recipe` (a `Recipe`); returns a `FitResult`.
 
@@ -186,22 +108,55 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     `keras_gst.atomic.Interrupted` ("interrupted at epoch N; the same command resumes") on SIGINT / SIGTERM.
     Each finished epoch is committed as one unit (`EpochCommit`), so whenever the run stops, running it
     again resumes from the last finished epoch.
+
+    Example:
+
+    ```python
+    from keras_gst.training import Recipe, fit
+
+    result = fit(Recipe(train_annotations="train.txt", val_annotations="val.txt", depth=18, epochs=2,
+                        output_dir="runs/tiny"))
+    print(result.history["val_top1"], result.paths["best"])
+    ```
     """
     start = time.time()
     strategy = strategy or D.get_strategy(recipe.strategy, recipe.devices)
-    output_dir, is_chief = _worker_output_dir(recipe, strategy)
+    output_dir, is_chief = worker_output_dir(recipe, strategy)
     with atomic.output_lock(output_dir):
-        return _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, start)
+        plan = _check(recipe, strategy, output_paths(output_dir), is_chief, train_records, val_records)
+        data = _build_data(plan)
+        model = _build_compiled_model(plan)
+        callbacks = _callbacks(plan, data.val is not None)
+        _print_plan(plan, model)
+        history, initial_epoch, evaluation = _train(plan, model, data, callbacks)
+        return _result(plan, data, model, history, initial_epoch, evaluation, time.time() - start)
 
 
-def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, start):
-    from keras_gst.data import SkipLog, build_dataset, require_labels
+@dataclasses.dataclass
+class _Plan:
+    """What `_check` settles before any pipeline or model is built."""
 
-    multi_worker = D.is_multi_worker(strategy)
-    paths = output_paths(output_dir)
+    recipe: object
+    strategy: object
+    paths: dict
+    is_chief: bool
+    multi_worker: bool
+    train: object  # keras_gst.data.Annotations
+    val: object  # keras_gst.data.Annotations or None
+    class_names: list
+    num_classes: int
+    global_batch: int
+    steps_per_epoch: int
+    learning_rate: float
+
+
+def _check(recipe, strategy, paths, is_chief, train_records, val_records):
+    """Seed, read the clips and settle classes, global batch and steps (a `_Plan`); a ValueError before any
+    work when there is nothing to train on or one global batch is more than the training clips."""
+    from keras_gst.data import require_labels
+
     if recipe.seed is not None:
         keras.utils.set_random_seed(recipe.seed)
-
     train = train_records if train_records is not None else load_annotations(recipe, "train")
     val = val_records if val_records is not None else load_annotations(recipe, "val")
     if train is None or not len(train):
@@ -210,7 +165,6 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
     require_labels(train, recipe.train_annotations or "the training clips")
     if val is not None:
         require_labels(val, recipe.val_annotations or "the validation clips")
-    class_names = list(train.class_names or [])
     num_classes = num_classes_of(recipe, train)
     replicas = strategy.num_replicas_in_sync
     global_batch = recipe.batch_size * replicas
@@ -222,16 +176,37 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
     steps_per_epoch = recipe.steps_per_epoch or -(-len(train) // global_batch)
     for message in _small_run_warnings(recipe, len(train), global_batch, steps_per_epoch):
         warnings.warn(message, UserWarning, stacklevel=2)
-    lr = scaled_learning_rate(recipe.base_lr, global_batch, recipe.base_batch)
+    return _Plan(recipe, strategy, paths, is_chief, D.is_multi_worker(strategy), train, val,
+                 list(train.class_names or []), num_classes, global_batch, steps_per_epoch,
+                 scaled_learning_rate(recipe.base_lr, global_batch, recipe.base_batch))
+
+
+@dataclasses.dataclass
+class _Data:
+    """The pipelines of a run and the logs of the clips they skip as unreadable."""
+
+    train: object  # a tf.data.Dataset, or a distributed dataset on several workers
+    val: object  # the same or None (no validation)
+    validation_steps: int | None
+    skip_log: object
+    val_skip_log: object
+
+
+def _build_data(plan):
+    """The training and validation pipelines. Validation during training uses one view per clip (the centre
+    clip and crop); the final evaluation of the best model uses the recipe's views."""
+    from keras_gst.data import SkipLog, build_dataset
+
+    recipe, strategy, train, val, global_batch = plan.recipe, plan.strategy, plan.train, plan.val, plan.global_batch
+    class_names, num_classes = plan.class_names, plan.num_classes
     skip_log, val_skip_log = SkipLog(), SkipLog()
     train_options = dataset_options(recipe, True, class_names, num_classes)
-    # validation during training: one view per clip (the centre clip and crop); the final evaluation of the
-    # best model uses the recipe's views
     val_options = dataset_options(recipe, False, class_names, num_classes, single_view=True)
-    if multi_worker:
+    if plan.multi_worker:
         # Every worker must run the same number of validation steps (collectives): repeat and bound.
-        per_worker = len(val) // strategy.extended._num_workers if val is not None else 0  # noqa: SLF001
-        validation_steps = recipe.validation_steps or per_worker // (global_batch // strategy.extended._num_workers)  # noqa: SLF001
+        workers = D.num_workers(strategy)
+        per_worker = len(val) // workers if val is not None else 0
+        validation_steps = recipe.validation_steps or per_worker // (global_batch // workers)
         val_options.update(repeat=True, drop_remainder=True)
 
         def train_fn(ctx):
@@ -246,12 +221,18 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
         validation_steps = recipe.validation_steps
         train_ds = build_dataset(train, batch_size=global_batch, skip_log=skip_log, **train_options)
         val_ds = build_dataset(val, batch_size=global_batch, skip_log=val_skip_log, **val_options) if val is not None else None
+    return _Data(train_ds, val_ds, validation_steps, skip_log, val_skip_log)
 
-    with strategy.scope():
+
+def _build_compiled_model(plan):
+    """The recipe's model under the strategy: weights loaded (the load report printed when verbose), partial
+    BN when asked, compiled with the paper's optimiser and the optimiser's slots built."""
+    recipe = plan.recipe
+    with plan.strategy.scope():
         with warnings.catch_warnings():
             if recipe.verbose:  # the load report is printed below instead of warned
                 warnings.filterwarnings("ignore", message=r"loaded \d+ layers from")
-            model = _build_model(recipe, num_classes)
+            model = _build_model(recipe, plan.num_classes)
         if recipe.verbose:
             from keras_gst.training.finetune import format_load_report
 
@@ -262,14 +243,30 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
             frozen = freeze_batchnorm(model)
             if recipe.verbose:
                 print(f"partial BN: {len(frozen)} BatchNorm layers frozen, the first (stem/bn) trains", flush=True)
-        optimizer = build_optimizer(recipe.base_lr, global_batch, steps_per_epoch, recipe.decay_epochs,
+        optimizer = build_optimizer(recipe.base_lr, plan.global_batch, plan.steps_per_epoch, recipe.decay_epochs,
                                     recipe.decay_factor, recipe.momentum, recipe.weight_decay,
                                     recipe.clip_norm, recipe.base_batch)
-        compile_model(model, optimizer, num_classes)
+        compile_model(model, optimizer, plan.num_classes)
         optimizer.build(model.trainable_variables)
+    return model
 
+
+@dataclasses.dataclass
+class _Callbacks:
+    """The run's callbacks in order; `commit` (last: it commits what the others wrote for the epoch) and
+    `nan_guard` are among them."""
+
+    all: list
+    nan_guard: C.StopOnNaN
+    commit: EpochCommit
+
+
+def _callbacks(plan, validates):
+    """NaN stop, learning rate in the logs, BN statistics synced; on the chief checkpoints, CSV history and
+    TensorBoard; early stopping on validation top-1; the epoch commit last."""
+    recipe, paths, is_chief = plan.recipe, plan.paths, plan.is_chief
     nan_guard = C.StopOnNaN()
-    callbacks = [nan_guard, C.LearningRateLogger(), C.SyncBatchNormStatistics(strategy)]
+    callbacks = [nan_guard, C.LearningRateLogger(), C.SyncBatchNormStatistics(plan.strategy)]
     if is_chief:
         callbacks += [
             EpochCheckpoint(paths["checkpoints"], recipe.keep_checkpoints, nan_guard),
@@ -278,47 +275,45 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
         ]
         if recipe.histograms:
             callbacks.append(C.BatchNormGammaHistograms(paths["tensorboard"]))
-    if recipe.patience and val_ds is not None:
+    if recipe.patience and validates:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_top1", mode="max", patience=recipe.patience,
                                                        verbose=int(bool(recipe.verbose))))
     commit = EpochCommit(paths["backup"], paths["best"] if is_chief else None, nan_guard=nan_guard,
                          logs=[paths["history"], paths["tensorboard"]] if is_chief else [])
-    callbacks.append(commit)  # last: it commits what the others wrote for the epoch
+    return _Callbacks(callbacks + [commit], nan_guard, commit)
 
+
+def _print_plan(plan, model):
+    recipe, train, val = plan.recipe, plan.train, plan.val
     if recipe.verbose:
-        print(f"{model.name}: {num_classes} classes, {len(train)} training clips"
-              f"{f', {len(val)} validation clips' if val is not None else ''}; {replicas} replica(s)"
-              f"{' on ' + str(strategy.extended._num_workers) + ' workers' if multi_worker else ''}, "  # noqa: SLF001
-              f"global batch {global_batch}, lr {lr:g}, {steps_per_epoch} steps/epoch, {recipe.epochs} epochs",
-              flush=True)
+        workers = f" on {D.num_workers(plan.strategy)} workers" if plan.multi_worker else ""
+        print(f"{model.name}: {plan.num_classes} classes, {len(train)} training clips"
+              f"{f', {len(val)} validation clips' if val is not None else ''}; "
+              f"{plan.strategy.num_replicas_in_sync} replica(s){workers}, global batch {plan.global_batch}, "
+              f"lr {plan.learning_rate:g}, {plan.steps_per_epoch} steps/epoch, {recipe.epochs} epochs", flush=True)
+
+
+def _train(plan, model, data, callbacks):
+    """Prepare the output folder, restore the last committed epoch, train, then finish (best model, final
+    evaluation); returns (history, initial epoch, evaluation). An interrupt, an unwritable folder or a
+    validation split with no readable clip becomes the typed error `fit` documents."""
+    recipe, paths, commit = plan.recipe, plan.paths, callbacks.commit
     trained = False
     try:
         with atomic.signals_as_interrupts():
             # only now: a run that fails to start (data, weights) writes nothing
-            resuming = _prepare_output_dir(recipe, paths)
-            with strategy.scope():
+            resuming = prepare_output_dir(recipe, paths)
+            with plan.strategy.scope():
                 initial_epoch = commit.restore(model)
             if resuming and recipe.verbose and initial_epoch:
                 print(f"resuming from {paths['backup']} after epoch {initial_epoch}", flush=True)
-            if multi_worker:
-                history = _custom_fit(model, strategy, train_ds, recipe, steps_per_epoch, val_ds, callbacks,
-                                      validation_steps, initial_epoch)
-            else:
-                with warnings.catch_warnings():
-                    # The training data repeats; the validation data ends without a known length, which Keras
-                    # reports as "ran out of data" once. Shuffling happens in the pipeline.
-                    warnings.filterwarnings("ignore", message=r".*input ran out of data")
-                    warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed")
-                    history = model.fit(train_ds, epochs=recipe.epochs, initial_epoch=initial_epoch,
-                                        steps_per_epoch=steps_per_epoch, validation_data=val_ds,
-                                        validation_steps=validation_steps, callbacks=callbacks,
-                                        verbose=recipe.verbose)
-            if nan_guard.message:
-                raise C.NonFiniteLossError(nan_guard.message)
+            history = _run_epochs(plan, model, data, callbacks.all, initial_epoch)
+            if callbacks.nan_guard.message:
+                raise C.NonFiniteLossError(callbacks.nan_guard.message)
             trained = True
-            evaluation = _finish(recipe, paths, model, commit, is_chief, val, class_names, num_classes)
+            evaluation = _finish(plan, model, commit)
     except StopIteration:  # Keras' validation pass found no batch: every validation clip was unreadable
-        raise _no_validation_clip(val_skip_log.files) from None
+        raise _no_validation_clip(data.val_skip_log.files) from None
     except KeyboardInterrupt as e:  # SIGINT, or SIGTERM (signals_as_interrupts)
         where = "the final evaluation" if trained else f"epoch {commit.epoch + 1}"  # the first not committed
         raise atomic.Interrupted(f"interrupted at {where}; the same command resumes",
@@ -326,22 +321,37 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
     except OSError as e:
         if e.errno not in WRITE_ERRORS:
             raise
-        raise _write_error(e, paths["root"], model, recipe.keep_checkpoints) from e
+        raise write_error(e, paths["root"], model, recipe.keep_checkpoints) from e
+    return history, initial_epoch, evaluation
+
+
+def _run_epochs(plan, model, data, callbacks, initial_epoch):
+    """Keras `model.fit` on one machine; `loop.custom_fit` on several (Keras' fit fails under
+    MultiWorkerMirroredStrategy, see `distribute`)."""
+    recipe = plan.recipe
+    if plan.multi_worker:
+        from keras_gst.training.loop import custom_fit
+
+        return custom_fit(model, plan.strategy, data.train, recipe.epochs, plan.steps_per_epoch,
+                          validation_data=data.val, callbacks=callbacks, validation_steps=data.validation_steps,
+                          verbose=recipe.verbose, initial_epoch=initial_epoch)
+    with warnings.catch_warnings():
+        # The training data repeats; the validation data ends without a known length, which Keras reports as
+        # "ran out of data" once. Shuffling happens in the pipeline.
+        warnings.filterwarnings("ignore", message=r".*input ran out of data")
+        warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed")
+        return model.fit(data.train, epochs=recipe.epochs, initial_epoch=initial_epoch,
+                         steps_per_epoch=plan.steps_per_epoch, validation_data=data.val,
+                         validation_steps=data.validation_steps, callbacks=callbacks, verbose=recipe.verbose)
+
+
+def _result(plan, data, model, history, initial_epoch, evaluation, seconds):
     return FitResult(
-        history=dict(history.history),
-        paths=paths,
-        num_classes=num_classes,
-        class_names=class_names,
-        global_batch=global_batch,
-        learning_rate=lr,
-        num_replicas=replicas,
-        steps_per_epoch=steps_per_epoch,
-        initial_epoch=initial_epoch,
-        evaluation=evaluation,
-        seconds=time.time() - start,
-        is_chief=is_chief,
-        skipped_items=skip_log.total,
-        skipped_files=sorted(set(skip_log.files) | set(val_skip_log.files)),
+        history=dict(history.history), paths=plan.paths, num_classes=plan.num_classes,
+        class_names=plan.class_names, global_batch=plan.global_batch, learning_rate=plan.learning_rate,
+        num_replicas=plan.strategy.num_replicas_in_sync, steps_per_epoch=plan.steps_per_epoch,
+        initial_epoch=initial_epoch, evaluation=evaluation, seconds=seconds, is_chief=plan.is_chief,
+        skipped_items=data.skip_log.total, skipped_files=sorted(set(data.skip_log.files) | set(data.val_skip_log.files)),
         model=model,
     )
 
@@ -355,25 +365,17 @@ def _no_validation_clip(files):
                          "replace or remove them, or choose another validation split or list")
 
 
-def _custom_fit(model, strategy, train_ds, recipe, steps_per_epoch, val_ds, callbacks, validation_steps,
-                initial_epoch):
-    from keras_gst.training.loop import custom_fit
-
-    return custom_fit(model, strategy, train_ds, recipe.epochs, steps_per_epoch, validation_data=val_ds,
-                      callbacks=callbacks, validation_steps=validation_steps, verbose=recipe.verbose,
-                      initial_epoch=initial_epoch)
-
-
-def _finish(recipe, paths, model, commit, is_chief, val, class_names, num_classes):
+def _finish(plan, model, commit):
     """After training: best.keras (the last epoch's model when no epoch had a monitored value), the final
     evaluation, then the backup removed (only now: a complete best model exists). Returns the evaluation."""
+    recipe, paths = plan.recipe, plan.paths
     evaluation = None
-    if is_chief:
+    if plan.is_chief:
         if commit.best_epoch is None:
             C.save_model(model, paths["best"], include_optimizer=False)
-        if recipe.evaluate_at_end and val is not None:
-            evaluation = _final_evaluation(recipe, paths, val, class_names, num_classes)
-    if not is_chief or is_complete_keras_file(paths["best"]):
+        if recipe.evaluate_at_end and plan.val is not None:
+            evaluation = _final_evaluation(recipe, paths, plan.val, plan.class_names, plan.num_classes)
+    if not plan.is_chief or is_complete_keras_file(paths["best"]):
         shutil.rmtree(paths["backup"], ignore_errors=True)
     return evaluation
 

@@ -126,7 +126,9 @@ def load_weights(model, weights):
 
 
 def _load_preset(model, path):
-    from keras_hub.src.utils.preset_utils import check_config_class, load_json
+    import json
+
+    import keras
 
     from keras_gst.models import GSTBackbone, GSTVideoClassifier
     from keras_gst.models.gst_backbone import check_local_preset
@@ -134,16 +136,18 @@ def _load_preset(model, path):
     config_path = os.path.join(path, "config.json")
     if not os.path.isfile(config_path):
         raise FileNotFoundError(f"weights={path!r}: {config_path} is missing, so this is no keras-hub preset. {WEIGHTS_HELP}")
-    config = load_json(path)
-    if config.get("registered_name") == "keras_gst>GSTBackbone":
+    with open(config_path, encoding="utf-8") as f:
+        name = json.load(f).get("registered_name")
+    if name == "keras_gst>GSTBackbone":
         check_local_preset(path)
         if os.path.isfile(os.path.join(path, "task.json")) and _parts(model)[1] is not None:
             source = GSTVideoClassifier.from_preset(path)
         else:
             source = GSTBackbone.from_preset(path)
         return copy_weights(source, model, source_name=path)
-    if "registered_name" in config:
-        check_config_class(config)  # names an unregistered class
+    if name is not None and name not in ("Functional", "Sequential") and keras.saving.get_registered_object(name) is None:
+        raise ValueError(f"weights={path!r}: {config_path} describes a {name} model, a class not registered with Keras: "
+                         f"import the package that defines it before loading. {WEIGHTS_HELP}")
     return load_imagenet(_parts(model)[0], path)
 
 

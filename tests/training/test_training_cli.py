@@ -138,8 +138,7 @@ def test_explain_defaults_to_the_model_input_size_and_agrees_with_predict(traine
 
 # ---- `keras-gst train`: every flag checked before any data or model is loaded ----
 
-TRAIN_BAD = [
-    (["--alpha", "1"], "--alpha", "(0, 1)"),
+TRAIN_BAD = [  # values only the whole network refuses (a bad value of one flag: test_a_unit_parameter_...)
     (["--alpha", "0.3"], "--alpha", "0.3 x 64"),  # 19.2 temporal channels in the first unit
     (["--beta", "0.3"], "--beta", "0.3 x 64"),
     (["--block", "c3d", "--groups", "3"], "--groups", "dividing"),
@@ -172,6 +171,57 @@ def test_train_refuses_bad_flags_before_loading(argv, flag, text, tmp_path, monk
     err = err.getvalue()
     assert code == 2 and f"keras-gst train: error: argument {flag}: " in err and text in err, err
     assert not (tmp_path / "out").exists()
+
+
+# One check per parameter, the unit's: the layer, the Recipe (through the model's check_model) and the flag
+# refuse a value with the very same message. (layer, its keyword arguments, Recipe fields, flags)
+UNIT_BAD = [
+    ("GSTBlock", dict(filters=64, alpha=1.0), dict(alpha=1.0), ["--alpha", "1"]),
+    ("GSTBlock", dict(filters=64, alpha=0.0), dict(alpha=0.0), ["--alpha", "0"]),
+    ("GSTBlock", dict(filters=64, beta=0.0), dict(beta=0.0), ["--beta", "0"]),
+    ("GSTBlock", dict(filters=64, beta=1.5), dict(beta=1.5), ["--beta", "1.5"]),
+    ("C3DBlock", dict(filters=64, groups=0), dict(block="c3d", groups=0), ["--block", "c3d", "--groups", "0"]),
+]
+
+
+@pytest.mark.parametrize("layer, kwargs, fields, argv", UNIT_BAD, ids=[" ".join(a) for *_, a in UNIT_BAD])
+def test_a_unit_parameter_is_refused_by_the_units_own_check(layer, kwargs, fields, argv, tmp_path, monkeypatch):
+    import keras_gst.layers
+    import keras_gst.training.finetune as finetune
+    import keras_gst.training.trainer as trainer
+    from keras_gst.errors import ParameterError
+    from keras_gst.training.recipe import Recipe
+
+    def never(*args, **kwargs):
+        raise AssertionError("data or a model was loaded before the flags were checked")
+
+    monkeypatch.setattr(finetune, "finetune_records", never)
+    monkeypatch.setattr(trainer, "fit", never)
+    param = argv[-2].lstrip("-")
+    with pytest.raises(ParameterError) as unit:
+        getattr(keras_gst.layers, layer)(**kwargs)
+    with pytest.raises(ParameterError) as recipe:
+        Recipe(**fields)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as parsed:  # argparse refuses it
+        main(["train", "--data", str(tmp_path), "--output-dir", str(tmp_path / "out")] + argv)
+    code = parsed.value.code
+    assert unit.value.param == recipe.value.param == param and recipe.value.detail == unit.value.detail
+    assert code == 2 and err.getvalue().strip().endswith(f"error: argument --{param}: {unit.value.detail}")
+
+
+def test_train_alpha_1_exits_2_naming_alpha_before_keras_is_imported(tmp_path):
+    """`keras-gst train --alpha 1 ...`: refused at parse time, in a fresh interpreter that never imports Keras
+    or TensorFlow; alpha is GST's share of temporal output channels, so 1 (no spatial path) is out of (0, 1)."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from keras_gst.cli import main\n"
+              f"try: main(['train', '--data', {str(tmp_path)!r}, '--alpha', '1'])\n"
+              "finally: print(sorted(m for m in ('keras', 'tensorflow') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout.strip() == "[]", (done.stdout, done.stderr)
+    assert "keras-gst train: error: argument --alpha: " in done.stderr and "(0, 1), got 1.0" in done.stderr
 
 
 def test_recipe_file_gives_the_defaults_and_flags_override_it(tmp_path, monkeypatch):

@@ -134,3 +134,18 @@ def test_multi_worker_two_processes_agree(synthetic_data, tmp_path):
     assert os.path.exists(os.path.join(out, "workers", "worker_1")) and not any(
         f.endswith(".keras") for f in os.listdir(os.path.join(out, "workers", "worker_1")))
     assert not os.path.exists(os.path.join(out, "workers", "worker_1", "tensorboard"))
+
+
+def test_num_workers_counts_the_chief_and_the_workers_of_the_cluster():
+    """From the strategy's public cluster resolver: 1 chief + 2 workers (the parameter server does not
+    train) = 3; a strategy without a cluster (one machine) is 1."""
+    import types
+
+    import tensorflow as tf
+
+    from keras_gst.training.distribute import num_workers
+
+    spec = tf.train.ClusterSpec({"chief": ["a:1"], "worker": ["b:1", "c:1"], "ps": ["d:1"]})
+    resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(spec, task_type="worker", task_id=1)
+    assert num_workers(types.SimpleNamespace(cluster_resolver=resolver)) == 3
+    assert num_workers(tf.distribute.get_strategy()) == 1

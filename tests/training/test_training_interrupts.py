@@ -42,14 +42,14 @@ def test_a_fresh_run_keeps_the_finished_runs_models_until_it_replaces_them(tmp_p
     """Before: the same `train` again into a finished OUT (no backup: a fresh run) deleted model.keras and
     best.keras first, so a kill in its first epoch left nothing loadable."""
     from keras_gst.training.recipe import Recipe, output_paths
-    from keras_gst.training.trainer import _prepare_output_dir
+    from keras_gst.training.output import prepare_output_dir
 
     paths = output_paths(str(tmp_path))
     for name in ("best", "best_score", "model", "history"):
         with open(paths[name], "w") as f:
             f.write("the finished run's")
     os.makedirs(paths["checkpoints"])
-    assert _prepare_output_dir(Recipe(output_dir=str(tmp_path)), paths) is False  # fresh: nothing to resume
+    assert prepare_output_dir(Recipe(output_dir=str(tmp_path)), paths) is False  # fresh: nothing to resume
     for name in ("best", "best_score", "model"):
         assert open(paths[name]).read() == "the finished run's"
     assert not os.path.exists(paths["history"]) and not os.path.exists(paths["checkpoints"])
