@@ -3,21 +3,18 @@ hidden unless --verbose, shared flag spellings."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
+from cli_helpers import run_python
 from keras_gst.cli import COMMANDS, NATIVE_LOG_LINE, build_parser
 
 SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)
 HEAVY = ("tensorflow", "keras", "cv2", "av", "torch", "keras_hub", "matplotlib")
 
 
-def _python(code, *args, cwd=None, env=None):
-    environment = dict(os.environ, COLUMNS="100", **(env or {}))
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300, cwd=cwd,
-                          env=environment)
+def _python(code, *args):
+    return run_python("-c", code, *args, env={"COLUMNS": "100"})
 
 
 HELP_PROBE = """

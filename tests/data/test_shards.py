@@ -8,7 +8,6 @@ keys (no project code), and `build_dataset` on the source videos (same sampling 
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import av
@@ -19,6 +18,7 @@ import tensorflow as tf
 
 pytest.importorskip("apache_beam")
 
+from cli_helpers import run_cli, run_python  # noqa: E402
 from keras_gst.data import DataSpec, VideoRecord, build_dataset, decode, read_shards  # noqa: E402
 from keras_gst.data.shard_reader import record_dataset  # noqa: E402
 from keras_gst.data.shards import ShardError, pipeline_options, write_shards  # noqa: E402
@@ -229,19 +229,18 @@ def test_direct_runner_defaults_to_multi_processing_on_every_core():
     assert direct.direct_num_workers == 3
 
 
-def run_cli(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, "-m", "keras_gst.cli", "shard", *map(str, args)], capture_output=True,
-                          text=True, timeout=600, env=env)
+def shard_process(*args):
+    """`keras-gst shard args` in a fresh process: its Beam worker processes write to the same stderr."""
+    return run_python("-m", "keras_gst.cli", "shard", *args, env={"TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=600)
 
 
 def test_cli_errors_exit_2_before_work(videos, tmp_path):
     root, _ = videos
-    result = run_cli(root, tmp_path / "out", "--shards", "1", "--runner", "Nope")
-    assert result.returncode == 2 and "keras-gst shard: error: bad runner 'Nope'" in result.stderr
-    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
-    result = run_cli(root, tmp_path / "out", "--shards", "1", "--", "--no_such_option=1")
-    assert result.returncode == 2 and "unknown Beam pipeline option --no_such_option=1" in result.stderr
+    code, _, err = run_cli("shard", root, tmp_path / "out", "--shards", "1", "--runner", "Nope")
+    assert code == 2 and "keras-gst shard: error: bad runner 'Nope'" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+    code, _, err = run_cli("shard", root, tmp_path / "out", "--shards", "1", "--", "--no_such_option=1")
+    assert code == 2 and "unknown Beam pipeline option --no_such_option=1" in err
 
 
 def test_without_beam_the_error_names_the_extra(monkeypatch):
@@ -260,7 +259,7 @@ def test_cli_multi_processing_default_and_overwrite(videos, tmp_path):
         (folders / f"class{label}").mkdir(parents=True)
         shutil.copy(root / video, folders / f"class{label}" / video)
     out = tmp_path / "out"
-    result = run_cli(folders, out, "--shards", "2", "--short-side", SHORT)
+    result = shard_process(folders, out, "--shards", "2", "--short-side", SHORT)
     assert result.returncode == 0, result.stderr[-3000:]
     # the worker processes' Python logging setup lines are dropped by the native-log filter
     assert "apitools not found" not in result.stderr and "Logging handler created" not in result.stderr
@@ -268,9 +267,9 @@ def test_cli_multi_processing_default_and_overwrite(videos, tmp_path):
     shards = read_shards(out)
     assert shards.class_names == ["class0", "class1"]
     assert {(os.path.basename(r.path), r.label) for r in shards.records} == set(GOOD.items())
-    again = run_cli(folders, out, "--shards", "2")
+    again = shard_process(folders, out, "--shards", "2")
     assert again.returncode == 2 and "not empty" in again.stderr
-    result = run_cli(folders, out, "--shards", "1", "--short-side", SHORT, "--overwrite")
+    result = shard_process(folders, out, "--shards", "1", "--short-side", SHORT, "--overwrite")
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(os.listdir(out)) == ["classes-00000-of-00001.tfrecord", "failed.tsv", "manifest.json"]
     assert not [p for p in os.listdir(tmp_path) if ".partial-" in p or ".old-" in p]

@@ -3,8 +3,6 @@ any work, the skip policy for unreadable inputs (the same for `keras-gst export`
 export step), atomic .tflite and SavedModel writes, the NaN / infinity refusal, and the README's API tour
 on a model built without a static input shape."""
 
-import contextlib
-import io
 import json
 import os
 import shutil
@@ -12,18 +10,10 @@ import shutil
 import numpy as np
 import pytest
 
+from cli_helpers import run_cli
 from keras_gst.errors import ModelFileError, ParameterError
 
 NUM_FRAMES, SIZE, NUM_CLASSES = 4, 64, 5  # as tests/export/conftest.py
-
-
-def _cli(*argv):
-    from keras_gst.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +70,7 @@ def test_export_refuses_bad_flags_before_loading(extra, flag, keras_file, tmp_pa
         raise AssertionError("the model was loaded before the flags were checked")
 
     monkeypatch.setattr(rewrite, "load_keras_model", never)
-    code, out, err = _cli("export", "--model", keras_file, "--out", tmp_path / "m.tflite", *extra)
+    code, out, err = run_cli("export", "--model", keras_file, "--out", tmp_path / "m.tflite", *extra)
     assert code == 2 and err.startswith(f"keras-gst export: error: argument {flag}: "), err
     assert "Traceback" not in err and not (tmp_path / "m.tflite").exists()
 
@@ -98,14 +88,14 @@ def test_export_refuses_bad_paths_before_loading(keras_file, tmp_path, monkeypat
         (["--out", tmp_path / "m.tflite", "--model", tmp_path / "missing.keras"], "--model", "missing.keras"),
     ]
     for argv, flag, text in cases:
-        code, _, err = _cli("export", "--format", "tflite", "--no-parity", *argv)
+        code, _, err = run_cli("export", "--format", "tflite", "--no-parity", *argv)
         assert code == 2 and f"error: argument {flag}: " in err and text in err, err
     readonly = tmp_path / "readonly"
     readonly.mkdir()
     readonly.chmod(0o500)
     try:
         if not os.access(readonly, os.W_OK):  # root writes anywhere
-            code, _, err = _cli("export", "--format", "tflite", "--no-parity", "--model", keras_file,
+            code, _, err = run_cli("export", "--format", "tflite", "--no-parity", "--model", keras_file,
                                 "--out", readonly / "m.tflite")
             assert code == 2 and "argument --out: cannot write in " in err and "Permission denied" in err
     finally:
@@ -117,7 +107,7 @@ def test_export_refuses_bad_paths_before_loading(keras_file, tmp_path, monkeypat
 
 def test_export_cli_skips_an_unreadable_input_and_counts_it(keras_file, folder_with_an_empty_video, tmp_path):
     out = tmp_path / "m.tflite"
-    code, stdout, err = _cli("export", "--format", "tflite", "--model", keras_file, "--out", out,
+    code, stdout, err = run_cli("export", "--format", "tflite", "--model", keras_file, "--out", out,
                              "--parity-data", folder_with_an_empty_video, "--json")
     assert code == 0, err
     assert f"1 unreadable input(s) skipped, e.g. cannot read {folder_with_an_empty_video / 'empty.mp4'}" in stdout
@@ -142,7 +132,7 @@ def test_train_export_step_has_the_same_skip_policy(keras_file, folder_with_an_e
 def test_nothing_readable_is_an_error_naming_the_flag(keras_file, tmp_path):
     (tmp_path / "clips").mkdir()
     (tmp_path / "clips" / "empty.mp4").write_bytes(b"")
-    code, _, err = _cli("export", "--format", "savedmodel", "--model", keras_file, "--out", tmp_path / "sm",
+    code, _, err = run_cli("export", "--format", "savedmodel", "--model", keras_file, "--out", tmp_path / "sm",
                         "--parity-data", tmp_path / "clips")
     assert code == 2 and "error: argument --parity-data: no readable clip" in err and "empty.mp4" in err
 
@@ -237,7 +227,7 @@ def test_export_cli_refuses_a_nan_model_with_no_parity(tiny_model, tmp_path):
     nan.set_weights([np.full_like(w, np.nan) if w.ndim > 1 else w for w in nan.get_weights()])
     path = tmp_path / "nan.keras"
     nan.save(path)
-    code, _, err = _cli("export", "--format", "tflite", "--model", path, "--out", tmp_path / "nan.tflite", "--no-parity")
+    code, _, err = run_cli("export", "--format", "tflite", "--model", path, "--out", tmp_path / "nan.tflite", "--no-parity")
     assert code == 2 and "argument --model: " in err and "NaN" in err and str(path) in err
     assert not (tmp_path / "nan.tflite").exists()
 

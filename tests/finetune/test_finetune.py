@@ -2,8 +2,6 @@
 the stratified split, labels.txt / model.keras / model.tflite, `keras-gst predict --labels`, and the errors
 for bad layouts. The dataset mixes real videos (tests/assets/real) with synthetic clips."""
 
-import contextlib
-import io
 import json
 import logging
 import re
@@ -13,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_gst.cli import main
+from cli_helpers import run_cli
 from keras_gst.data import (
     AnnotationError,
     Annotations,
@@ -48,14 +46,6 @@ def _class_folders(root, real_data):
     return root
 
 
-def _cli(*argv):
-    """Run `keras-gst argv` in process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory, real_data):
     return _class_folders(tmp_path_factory.mktemp("folders") / "data", real_data)
@@ -76,7 +66,7 @@ def trained(dataset, source_174, tmp_path_factory):
     """One epoch of GST-R18 (4 x 64 x 64) on the class folders from the 174-class model, partial BN, default
     export (int8, calibrated on the training clips)."""
     out = tmp_path_factory.mktemp("run") / "out"
-    code, stdout, stderr = _cli("train", "--data", dataset, "--out", out, "--model", "gst_resnet18", "--frames", FRAMES,
+    code, stdout, stderr = run_cli("train", "--data", dataset, "--out", out, "--model", "gst_resnet18", "--frames", FRAMES,
                                 "--size", SIZE, "--epochs", 1, "--batch-size", 3, "--weights", source_174, "--freeze-bn",
                                 "--no-histograms", "--verbose", 1)
     assert code == 0, stdout + stderr
@@ -108,7 +98,7 @@ def test_predict_names_a_class_of_labels_txt(trained, real_data, model_file):
     import keras
 
     video = real_data / "videos" / "test.mp4"
-    code, stdout, stderr = _cli("predict", video, "--model", out / model_file, "--labels", out / "labels.txt",
+    code, stdout, stderr = run_cli("predict", video, "--model", out / model_file, "--labels", out / "labels.txt",
                                 "--topk", 2, "--json", "--timing", "--runs", 2)
     assert code == 0, stderr
     result = json.loads(stdout.strip().splitlines()[-1])
@@ -191,8 +181,8 @@ def test_format_load_report_lists_torch_skips():
 
 # ---- bad layouts: each gets an error naming the path (or a counted, logged skip) ----
 
-def _train_cli(*argv):
-    return _cli("train", *argv, "--frames", FRAMES, "--size", SIZE, "--weights", "none", "--epochs", 1)
+def _trainrun_cli(*argv):
+    return run_cli("train", *argv, "--frames", FRAMES, "--size", SIZE, "--weights", "none", "--epochs", 1)
 
 
 def test_empty_class_folder(tmp_path):
@@ -201,13 +191,13 @@ def test_empty_class_folder(tmp_path):
     (tmp_path / "b" / ".DS_Store").write_text("")
     with pytest.raises(AnnotationError, match=re.escape(f"class folder {tmp_path / 'b'} holds no video files")):
         read_class_folders(tmp_path)
-    code, _, stderr = _train_cli("--data", tmp_path, "--out", tmp_path / "out")
+    code, _, stderr = _trainrun_cli("--data", tmp_path, "--out", tmp_path / "out")
     assert code == 2 and f"class folder {tmp_path / 'b'} holds no video files" in stderr
 
 
 def test_single_class_and_missing_directory(tmp_path):
     _synthetic(tmp_path / "only", 0, 2, seed=0)
-    code, _, stderr = _train_cli("--data", tmp_path, "--out", tmp_path / "out")
+    code, _, stderr = _trainrun_cli("--data", tmp_path, "--out", tmp_path / "out")
     assert code == 2 and f"{tmp_path}: a classifier needs at least 2 class folders" in stderr and "'only'" in stderr
     with pytest.raises(FileNotFoundError, match="nowhere"):
         read_class_folders(tmp_path / "nowhere")
@@ -223,7 +213,7 @@ def test_files_that_are_not_videos(tmp_path, caplog):
     (tmp_path / "README.md").unlink()
     with pytest.raises(AnnotationError, match=re.escape(f"{tmp_path / 'a' / 'notes.txt'}: not a video file")):
         read_class_folders(tmp_path, on_error="raise")
-    code, _, stderr = _train_cli("--data", tmp_path, "--out", tmp_path / "out", "--on-error", "raise")
+    code, _, stderr = _trainrun_cli("--data", tmp_path, "--out", tmp_path / "out", "--on-error", "raise")
     assert code == 2 and "notes.txt: not a video file" in stderr
     with caplog.at_level(logging.WARNING, logger="keras_gst.data.folders"):
         data = read_class_folders(tmp_path, on_error="skip")
@@ -250,23 +240,23 @@ def test_list_naming_missing_files_and_labels_beyond_the_classes(tmp_path):
     _synthetic(tmp_path / "videos", 0, 2, seed=0)
     (tmp_path / "classes.txt").write_text("x\ny\n")
     (tmp_path / "train.txt").write_text("videos/clip0.mp4 0\nvideos/clip1.mp4 1\nvideos/gone.mp4 1\n")
-    code, _, stderr = _train_cli("--train-list", tmp_path / "train.txt", "--class-file", tmp_path / "classes.txt",
+    code, _, stderr = _trainrun_cli("--train-list", tmp_path / "train.txt", "--class-file", tmp_path / "classes.txt",
                                  "--on-error", "raise", "--out", tmp_path / "out")
     assert code == 2 and f"{tmp_path / 'train.txt'}, line 3: source not found: {tmp_path / 'videos' / 'gone.mp4'}" in stderr
     (tmp_path / "train.txt").write_text("videos/clip0.mp4 0\nvideos/clip1.mp4 5\n")
-    code, _, stderr = _train_cli("--train-list", tmp_path / "train.txt", "--class-file", tmp_path / "classes.txt",
+    code, _, stderr = _trainrun_cli("--train-list", tmp_path / "train.txt", "--class-file", tmp_path / "classes.txt",
                                  "--on-error", "raise", "--out", tmp_path / "out")
     assert code == 2 and f"{tmp_path / 'train.txt'}, line 2: label 5 is out of range [0, 2)" in stderr
     # without class names the training list fixes the class count; the validation list must stay inside it
     (tmp_path / "train.txt").write_text("videos/clip0.mp4 0\nvideos/clip1.mp4 1\n")
     (tmp_path / "val.txt").write_text("videos/clip0.mp4 0\nvideos/clip1.mp4 7\n")
-    code, _, stderr = _train_cli("--train-list", tmp_path / "train.txt", "--val-list", tmp_path / "val.txt",
+    code, _, stderr = _trainrun_cli("--train-list", tmp_path / "train.txt", "--val-list", tmp_path / "val.txt",
                                  "--out", tmp_path / "out")
     assert code == 2 and f"{tmp_path / 'val.txt'}: 1 labels are beyond the 2 classes" in stderr and "clip1.mp4 (label 7)" in stderr
 
 
 def test_data_and_train_list_together_is_an_error(tmp_path, dataset):
-    code, _, stderr = _train_cli("--data", dataset, "--train-list", tmp_path / "train.txt", "--out", tmp_path / "out")
+    code, _, stderr = _trainrun_cli("--data", dataset, "--train-list", tmp_path / "train.txt", "--out", tmp_path / "out")
     assert code == 2 and "error: argument --data: " in stderr and "not both" in stderr
 
 
@@ -275,11 +265,11 @@ def test_weights_with_another_backbone_is_an_error_naming_the_layers(tmp_path, d
 
     c3d = tmp_path / "c3d_174.keras"
     build_classifier(18, 174, block="c3d", num_frames=FRAMES, input_shape=(SIZE, SIZE, 3)).save(c3d)
-    code, _, stderr = _cli("train", "--data", dataset, "--out", tmp_path / "out", "--model", "gst_resnet18",
+    code, _, stderr = run_cli("train", "--data", dataset, "--out", tmp_path / "out", "--model", "gst_resnet18",
                            "--frames", FRAMES, "--size", SIZE, "--weights", c3d, "--epochs", 1)
     assert code == 2 and f"Cannot load weights from {c3d}" in stderr
     assert "stack0_block0_1: shapes" in stderr and "frame_logits" not in stderr  # the head alone would be re-initialised
-    code, _, stderr = _cli("train", "--data", dataset, "--out", tmp_path / "out", "--frames", FRAMES, "--size", SIZE,
+    code, _, stderr = run_cli("train", "--data", dataset, "--out", tmp_path / "out", "--frames", FRAMES, "--size", SIZE,
                            "--weights", tmp_path / "missing.pth", "--epochs", 1)
     assert code == 2 and "error: argument --weights: " in stderr and "no such file or directory" in stderr
     assert str(tmp_path / "missing.pth") in stderr
@@ -290,7 +280,7 @@ def test_early_stopping_on_validation_top1(dataset, tmp_path):
     can improve at most 3 times after epoch 1, so the run stops by epoch 5 of 6 (lr 0 and frozen BNs: in
     practice at epoch 2)."""
     out = tmp_path / "out"
-    code, stdout, stderr = _cli("train", "--data", dataset, "--out", out, "--model", "gst_resnet18", "--frames", 2,
+    code, stdout, stderr = run_cli("train", "--data", dataset, "--out", out, "--model", "gst_resnet18", "--frames", 2,
                                 "--size", 32, "--epochs", 6, "--batch-size", 3, "--lr", 0, "--weights", "none",
                                 "--freeze-bn", "--patience", 1, "--export", "none", "--no-histograms", "--no-eval",
                                 "--verbose", 1)
@@ -309,7 +299,7 @@ def test_failure_before_training_names_the_flag_and_writes_nothing(tmp_path, dat
     """No ImageNet preset for ResNet-34: the error names the flag (--weights) and the run leaves no OUT folder
     (no recipe.json) behind."""
     out = tmp_path / "out"
-    code, stdout, stderr = _cli("train", "--data", dataset, "--out", out, "--model", "gst_resnet34", "--frames", 2,
+    code, stdout, stderr = run_cli("train", "--data", dataset, "--out", out, "--model", "gst_resnet34", "--frames", 2,
                                 "--size", 32, "--batch-size", 2, "--weights", "imagenet", "--epochs", 1)
     assert code == 2 and stderr.count("error: ") == 1, stderr
     assert "error: argument --weights: " in stderr and "ResNet-34" in stderr
@@ -325,7 +315,7 @@ def test_small_data_uses_every_clip_each_epoch_and_warns(tmp_path):
 
     for label, name in enumerate(("a", "b", "c")):  # 6 clips each: 1 to validation, 5 to training
         _synthetic(tmp_path / "data" / name, label, 6, seed=label)
-    code, stdout, stderr = _cli("train", "--data", tmp_path / "data", "--out", tmp_path / "out",
+    code, stdout, stderr = run_cli("train", "--data", tmp_path / "data", "--out", tmp_path / "out",
                                 "--model", "gst_resnet18", "--frames", 2, "--size", 32, "--batch-size", 8, "--epochs", 1,
                                 "--weights", "none", "--export", "none", "--no-eval", "--no-histograms", "--verbose", 1)
     assert code == 0, stderr

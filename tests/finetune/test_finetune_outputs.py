@@ -2,8 +2,6 @@
 that a later write of best.keras changes), a second train into a busy OUT is one clean line, and a validation
 split whose clips are all unreadable is an error naming the files."""
 
-import contextlib
-import io
 import os
 import subprocess
 import sys
@@ -13,17 +11,10 @@ import types
 import numpy as np
 import pytest
 
-from keras_gst.cli import main
+from cli_helpers import run_cli
 from keras_gst.data.synthetic import make_clip, write_video
 
 TINY = ("--model", "gst_resnet18", "--weights", "none", "--frames", 4, "--size", 32, "--epochs", 1, "--export", "none")
-
-
-def _cli(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
 
 
 def _videos(folder, label, count):
@@ -75,7 +66,7 @@ def test_a_second_train_into_a_busy_out_is_one_line(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        code, _, err = _cli("train", "--data", tmp_path / "data", "--out", out, *TINY)
+        code, _, err = run_cli("train", "--data", tmp_path / "data", "--out", out, *TINY)
     finally:
         holder.kill()
         holder.wait()
@@ -94,7 +85,7 @@ def test_validation_clips_that_are_all_unreadable_name_the_files(tmp_path):
         (tmp_path / "b" / name).write_bytes(b"")
     (tmp_path / "train.txt").write_text("a/clip0.mp4 0\na/clip1.mp4 1\n")
     (tmp_path / "val.txt").write_text("b/x.mp4 0\nb/y.mp4 1\n")
-    code, _, err = _cli("train", "--train-list", tmp_path / "train.txt", "--val-list", tmp_path / "val.txt",
+    code, _, err = run_cli("train", "--train-list", tmp_path / "train.txt", "--val-list", tmp_path / "val.txt",
                         "--out", tmp_path / "out", "--batch-size", 2, *TINY)
     assert code == 2, err
     error = [line for line in err.splitlines() if line.startswith("keras-gst train: error: ")]

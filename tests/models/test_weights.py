@@ -1,8 +1,6 @@
 """ImageNet initialisation from keras-hub ResNets (saved locally: no network) and other weight sources."""
 
 import json
-import subprocess
-import sys
 
 import keras
 import keras_hub
@@ -10,6 +8,7 @@ import numpy as np
 import pytest
 
 import keras_gst
+from cli_helpers import run_cli
 from keras_gst import feature_model
 from keras_gst.applications import build_classifier
 
@@ -133,11 +132,9 @@ def test_imagenet_offline_names_the_fix():
 
 
 def test_cli_info_json():
-    out = subprocess.run(
-        [sys.executable, "-m", "keras_gst.cli", "info", "--model", "gst_resnet50", "--alpha", "0.25",
-         "--num-classes", "174", "--frames", "8", "--size", "224", "--json"],
-        capture_output=True, text=True, check=True, timeout=300,
-    ).stdout
+    code, out, err = run_cli("info", "--model", "gst_resnet50", "--alpha", "0.25", "--num-classes", "174", "--frames",
+                             "8", "--size", "224", "--json")
+    assert code == 0, err
     result = json.loads(out.strip().splitlines()[-1])
     assert result["params"] == 21_035_246
     assert result["params_total"] == 21_088_366

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 
+from cli_helpers import run_cli
 from keras_gst.cli import main
 
 
@@ -21,25 +22,18 @@ def saved_model(tmp_path_factory):
     return path, model
 
 
-def _run(argv):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(argv)
-    return code, out.getvalue()
-
-
 def test_eval_single_and_multi_view(saved_model, synthetic_data, tmp_path):
     path, model = saved_model
-    code, out = _run(["eval", path, "--annotations", synthetic_data["val"], "--class-file", synthetic_data["classes"],
-                      "--scale-size", "40", "--output-dir", str(tmp_path / "e1"), "--json"])
+    code, out, _ = run_cli("eval", path, "--annotations", synthetic_data["val"], "--class-file", synthetic_data["classes"],
+                      "--scale-size", "40", "--output-dir", str(tmp_path / "e1"), "--json")
     single = json.loads(out.strip().splitlines()[-1])
     assert code == 0 and single["num_samples"] == 2 and single["views"] == 1
     scores = np.load(tmp_path / "e1" / "scores.npz")
     assert scores["scores"].shape == (2, 2) and sorted(scores["labels"].tolist()) == [0, 1]
     assert (tmp_path / "e1" / "confusion.png").exists() and (tmp_path / "e1" / "per_class.csv").exists()
     # 2 clips x 3 crops: 6 views per video, averaged into one score per video
-    code, out = _run(["eval", path, "--annotations", synthetic_data["val"], "--class-file", synthetic_data["classes"],
-                      "--scale-size", "40", "--clips", "2", "--crops", "3", "--output-dir", str(tmp_path / "e6")])
+    code, out, _ = run_cli("eval", path, "--annotations", synthetic_data["val"], "--class-file", synthetic_data["classes"],
+                      "--scale-size", "40", "--clips", "2", "--crops", "3", "--output-dir", str(tmp_path / "e6"))
     assert code == 0 and "2 clip(s) x 3 crop(s)" in out and "top-1" in out
     multi = np.load(tmp_path / "e6" / "scores.npz")["scores"]
     assert multi.shape == (2, 2) and not np.allclose(multi, scores["scores"])
@@ -56,23 +50,21 @@ def test_eval_takes_a_preset_dir_and_ignores_its_preprocessor(saved_model, synth
     model.save_to_preset(str(tmp_path / "preset"))
     scores = {}
     for name, source in (("keras", path), ("preset", str(tmp_path / "preset"))):
-        code, _ = _run(["eval", source, "--annotations", synthetic_data["val"], "--class-file",
-                        synthetic_data["classes"], "--scale-size", "40", "--output-dir", str(tmp_path / name)])
+        code, _, _ = run_cli("eval", source, "--annotations", synthetic_data["val"], "--class-file",
+                        synthetic_data["classes"], "--scale-size", "40", "--output-dir", str(tmp_path / name))
         assert code == 0
         scores[name] = np.load(tmp_path / name / "scores.npz")["scores"]
     np.testing.assert_allclose(scores["preset"], scores["keras"], atol=1e-6)
     os.remove(tmp_path / "preset" / "model.weights.h5")
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code, _ = _run(["eval", str(tmp_path / "preset"), "--annotations", synthetic_data["val"]])
-    assert code == 2 and "model.weights.h5 is missing" in err.getvalue()
+    code, _, err = run_cli("eval", tmp_path / "preset", "--annotations", synthetic_data["val"])
+    assert code == 2 and "model.weights.h5 is missing" in err
 
 
 def test_eval_combines_epic_verb_and_noun_scores(tmp_path):
     np.savez(tmp_path / "verb.npz", scores=np.array([[3.0, 0.0], [0.0, 3.0]]), labels=np.array([0, 0]))
     np.savez(tmp_path / "noun.npz", scores=np.array([[0.0, 3.0], [0.0, 3.0]]), labels=np.array([1, 1]))
-    code, out = _run(["eval", "--epic-verb-scores", str(tmp_path / "verb.npz"), "--epic-noun-scores",
-                      str(tmp_path / "noun.npz"), "--json"])
+    code, out, _ = run_cli("eval", "--epic-verb-scores", str(tmp_path / "verb.npz"), "--epic-noun-scores",
+                      str(tmp_path / "noun.npz"), "--json")
     r = json.loads(out)
     assert code == 0 and (r["verb_top1"], r["noun_top1"], r["action_top1"]) == (0.5, 1.0, 0.5)
 
@@ -80,7 +72,7 @@ def test_eval_combines_epic_verb_and_noun_scores(tmp_path):
 def test_analyze_bn_writes_the_grid_and_one_row_per_unit(saved_model, tmp_path):
     path, model = saved_model
     png = tmp_path / "bn.png"
-    code, out = _run(["analyze-bn", path, "--output", str(png)])
+    code, out, _ = run_cli("analyze-bn", path, "--output", str(png))
     rows = [l.split() for l in out.splitlines() if l.startswith("stack")]
     assert code == 0 and png.stat().st_size > 10000
     assert [r[0] for r in rows] == [u.name for u in model.units()]
@@ -91,8 +83,8 @@ def test_explain_plots_per_frame_probabilities(saved_model, synthetic_data, tmp_
     path, _ = saved_model
     video = os.path.join(os.path.dirname(synthetic_data["val"]), open(synthetic_data["val"]).readline().split()[0])
     png = tmp_path / "fig5.png"
-    code, out = _run(["explain", video, "--model", path, "--labels", synthetic_data["classes"], "--scale-size", "40",
-                      "--output", str(png)])
+    code, out, _ = run_cli("explain", video, "--model", path, "--labels", synthetic_data["classes"], "--scale-size", "40",
+                      "--output", str(png))
     assert code == 0 and png.stat().st_size > 5000
     argmax = [l for l in out.splitlines() if l.startswith("per-frame argmax:")][0].split(":")[1].split()
     assert len(argmax) == 4 and set(argmax) <= {"0", "1"}  # one prediction per sampled frame
@@ -126,10 +118,10 @@ def test_explain_defaults_to_the_model_input_size_and_agrees_with_predict(traine
     root = os.path.dirname(synthetic_data["val"])
     for line in open(synthetic_data["val"]):
         video = os.path.join(root, line.split()[0])
-        code, out = _run(["predict", video, "--model", trained_model, "--json"])
+        code, out, _ = run_cli("predict", video, "--model", trained_model, "--json")
         assert code == 0
         best = json.loads(out)["topk"][0]
-        code, out = _run(["explain", video, "--model", trained_model, "--topk", "1", "--output", str(tmp_path / "x.png")])
+        code, out, _ = run_cli("explain", video, "--model", trained_model, "--topk", "1", "--output", str(tmp_path / "x.png"))
         assert code == 0
         probability, index = out.splitlines()[1].split()
         assert int(index) == best["index"]
@@ -165,10 +157,7 @@ def test_train_refuses_bad_flags_before_loading(argv, flag, text, tmp_path, monk
     (tmp_path / "file").write_text("a file")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     base = ["train", "--data", str(tmp_path / "data")] if "--data" not in argv and "--train-list" not in argv else ["train"]
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main(base + ["--weights", "none", "--output-dir", str(tmp_path / "out")] + argv)
-    err = err.getvalue()
+    code, _, err = run_cli(*base, "--weights", "none", "--output-dir", tmp_path / "out", *argv)
     assert code == 2 and f"keras-gst train: error: argument {flag}: " in err and text in err, err
     assert not (tmp_path / "out").exists()
 
@@ -239,7 +228,7 @@ def test_recipe_file_gives_the_defaults_and_flags_override_it(tmp_path, monkeypa
     recipe = Recipe(name="mine", num_frames=16, depth=18, block="c3d", groups=2, base_lr=0.02, decay_epochs=(3, 4),
                     weights=None, dtype="float32", output_dir=str(tmp_path / "out"), crop_size=112, scale_size=128)
     (tmp_path / "recipe.json").write_text(recipe.to_json())
-    assert main(["train", "--recipe", str(tmp_path / "recipe.json"), "--epochs", "2"]) == 0
+    assert run_cli("train", "--recipe", tmp_path / "recipe.json", "--epochs", "2")[0] == 0
     assert seen["recipe"] == recipe.replace(epochs=2)  # every other field as in the file
     err = io.StringIO()
     with contextlib.redirect_stderr(err), pytest.raises(SystemExit):

@@ -9,7 +9,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from training_helpers import PYTHON, free_ports, run_python
+from cli_helpers import run_python
+from training_helpers import PYTHON, free_ports
 
 RECIPE = """
 Recipe(dataset="list", train_annotations={train!r}, val_annotations={val!r}, class_file={classes!r},
@@ -45,7 +46,7 @@ def _result(proc):
 def test_fit_under_mirrored_strategy_with_two_cpu_replicas(synthetic_data, tmp_path):
     out = str(tmp_path / "run")
     recipe = RECIPE.format(out=out, **synthetic_data)
-    r = _result(run_python(MIRRORED.format(recipe=recipe), timeout=400))
+    r = _result(run_python("-c", MIRRORED.format(recipe=recipe), timeout=400))
     assert r["replicas"] == 2 and r["per_replica_copies"] == 2
     assert r["global_batch"] == 4  # 2 clips per replica x 2 replicas
     assert r["lr"] == pytest.approx(0.01 * 4 / 24)  # lr scales with the global batch
