@@ -277,11 +277,13 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
         ]
         if recipe.histograms:
             callbacks.append(C.BatchNormGammaHistograms(paths["tensorboard"]))
+    stateful = []  # callbacks whose counters each epoch commits (a resume continues them)
     if recipe.patience and val_ds is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_top1", mode="max", patience=recipe.patience,
-                                                       verbose=int(bool(recipe.verbose))))
+        stateful.append(keras.callbacks.EarlyStopping(monitor="val_top1", mode="max", patience=recipe.patience,
+                                                      verbose=int(bool(recipe.verbose))))
+    callbacks += stateful
     commit = EpochCommit(paths["backup"], paths["best"] if is_chief else None, nan_guard=nan_guard,
-                         logs=[paths["history"], paths["tensorboard"]] if is_chief else [])
+                         logs=[paths["history"], paths["tensorboard"]] if is_chief else [], callbacks=stateful)
     callbacks.append(commit)  # last: it commits what the others wrote for the epoch
 
     if recipe.verbose:
@@ -299,8 +301,9 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
                 initial_epoch = commit.restore(model)
             if resuming and recipe.verbose and initial_epoch:
                 print(f"resuming from {paths['backup']} after epoch {initial_epoch}", flush=True)
+            epochs = initial_epoch if commit.stopped else recipe.epochs  # stopped early before a kill: done
             if multi_worker:
-                history = _custom_fit(model, strategy, train_ds, recipe, steps_per_epoch, val_ds, callbacks,
+                history = _custom_fit(model, strategy, train_ds, epochs, recipe, steps_per_epoch, val_ds, callbacks,
                                       validation_steps, initial_epoch)
             else:
                 with warnings.catch_warnings():
@@ -308,7 +311,7 @@ def _fit(recipe, strategy, output_dir, is_chief, train_records, val_records, sta
                     # reports as "ran out of data" once. Shuffling happens in the pipeline.
                     warnings.filterwarnings("ignore", message=r".*input ran out of data")
                     warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed")
-                    history = model.fit(train_ds, epochs=recipe.epochs, initial_epoch=initial_epoch,
+                    history = model.fit(train_ds, epochs=epochs, initial_epoch=initial_epoch,
                                         steps_per_epoch=steps_per_epoch, validation_data=val_ds,
                                         validation_steps=validation_steps, callbacks=callbacks,
                                         verbose=recipe.verbose)
@@ -354,11 +357,11 @@ def _no_validation_clip(files):
                          "replace or remove them, or choose another validation split or list")
 
 
-def _custom_fit(model, strategy, train_ds, recipe, steps_per_epoch, val_ds, callbacks, validation_steps,
+def _custom_fit(model, strategy, train_ds, epochs, recipe, steps_per_epoch, val_ds, callbacks, validation_steps,
                 initial_epoch):
     from keras_gst.training.loop import custom_fit
 
-    return custom_fit(model, strategy, train_ds, recipe.epochs, steps_per_epoch, validation_data=val_ds,
+    return custom_fit(model, strategy, train_ds, epochs, steps_per_epoch, validation_data=val_ds,
                       callbacks=callbacks, validation_steps=validation_steps, verbose=recipe.verbose,
                       initial_epoch=initial_epoch)
 
