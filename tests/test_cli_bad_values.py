@@ -48,6 +48,8 @@ MATRIX = [
     (["export", "--format", "tflite", "--model", "m.keras", "--out", "o.tflite", "--calibration-clips", "0"],
      "--calibration-clips"),
     (["convert-torch", "x.pth", "--num-frames", "0"], "--num-frames"),
+    (["convert-torch", "x.pth", "--size", "-5"], "--size"),  # before: a preset with image_size [-5, -5]
+    (["convert-torch", "x.pth", "--size", "100000"], "--size"),
     (["extract-frames", "in", "out", "--short-side", "-1"], "--short-side"),
     (["extract-frames", "in", "out", "--quality", "101"], "--quality"),
     (["extract-frames", "in", "out", "--timeout", "0"], "--timeout"),

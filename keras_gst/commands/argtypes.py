@@ -4,6 +4,8 @@ before any model or data is touched."""
 
 import argparse
 
+from keras_gst.checks import SIZE_RANGE
+
 
 def _number(kind, low=None, high=None, low_open=False, high_open=False):
     word = "an integer" if kind is int else "a number"
@@ -36,3 +38,4 @@ unit_fraction = _number(float, 0, 1, low_open=True)  # (0, 1]
 open_fraction = _number(float, 0, 1, low_open=True, high_open=True)  # (0, 1)
 dropout_rate = split_share = _number(float, 0, 1, high_open=True)  # [0, 1)
 jpeg_quality = _number(int, 0, 100)
+frame_size = _number(int, *SIZE_RANGE)  # frame height = width (the network downsamples 32x)
