@@ -128,6 +128,8 @@ def _load(model):
     path = os.fspath(model)
     try:
         return load_keras_model(path), path
+    except ModelFileError:  # names the file and what it is already
+        raise
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise ModelFileError(path, f"cannot be loaded as a keras_gst model: {e}") from e
 
