@@ -17,6 +17,8 @@ MATRIX = [
     (["info", "--size", "-5"], "--size"),
     (["info", "--alpha", "0"], "--alpha"),
     (["info", "--groups", "0"], "--groups"),
+    (["info", "--alpha", "0.3"], "argument --alpha"),  # before: `info: error: alpha: ...` (the keyword)
+    (["info", "--block", "c3d", "--groups", "3"], "argument --groups"),
     (["train", "--batch-size", "-1"], "--batch-size"),
     (["train", "--epochs", "0"], "--epochs"),
     (["train", "--frames", "0"], "--frames"),
