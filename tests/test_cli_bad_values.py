@@ -47,6 +47,8 @@ MATRIX = [
     (["predict", "v.mp4", "--model", "m.keras", "--topk", "0"], "--topk"),
     (["predict", "v.mp4", "--model", "m.keras", "--threads", "0"], "--threads"),
     (["export", "--format", "tflite", "--model", "m.keras", "--out", "o.tflite", "--size", "0"], "--size"),
+    (["export", "--format", "tflite", "--model", "m.keras", "--out", "o.tflite", "--frames", "1000"], "--frames"),
+    (["export", "--format", "tflite", "--model", "m.keras", "--out", "o.tflite", "--size", "2048"], "--size"),
     (["export", "--format", "tflite", "--model", "m.keras", "--out", "o.tflite", "--calibration-clips", "0"],
      "--calibration-clips"),
     (["convert-torch", "x.pth", "--num-frames", "0"], "--num-frames"),
@@ -157,3 +159,13 @@ def test_val_split_zero_turns_the_split_off(tmp_path):
     assert val is None and len(train.records) == len(videos)
     train, val = finetune_records(Recipe(), str(root), 0.5)
     assert len(val.records) + len(train.records) == len(videos) and len(val.records) > 0
+
+
+def test_an_empty_output_path_is_refused_naming_the_flag(tmp_path, capsys, monkeypatch):
+    """Before: `export --out ''` exported, then failed to rename the SavedModel onto '' (`error: [Errno 2]`)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.keras").write_bytes(b"never loaded")
+    assert _call(["export", "--format", "savedmodel", "--model", "m.keras", "--out", "", "--no-parity"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --out: is empty" in err and "Traceback" not in err, err
+    assert sorted(os.listdir(tmp_path)) == ["m.keras"]

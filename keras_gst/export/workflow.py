@@ -28,7 +28,7 @@ import dataclasses
 import os
 
 from keras_gst.atomic import replace_lock
-from keras_gst.checks import check_input, check_output
+from keras_gst.checks import FRAMES_RANGE, MAX_THREADS, SIZE_RANGE, check_input, check_output
 from keras_gst.errors import ModelFileError, ParameterError
 from keras_gst.models.specs import MIN_SIZE
 
@@ -94,10 +94,10 @@ def check_export_arguments(model, out, format="savedmodel", quantize="none", cal
     choice("quantize", quantize, QUANTIZE)
     choice("input_dtype", input_dtype, INPUT_DTYPES)
     choice("temporal_impl", temporal_impl, TEMPORAL_IMPLS)
-    for name, value, low in (("num_frames", num_frames, 1), ("size", size, MIN_SIZE), ("threads", threads, 1),
-                             ("max_calibration_clips", max_calibration_clips, 1)):
-        if value is not None and (int(value) != value or value < low):
-            raise ParameterError(name, f"must be an integer >= {low}, got {value!r}")
+    for name, value, low, high in (("num_frames", num_frames, 1, FRAMES_RANGE[1]), ("size", size, MIN_SIZE, SIZE_RANGE[1]),
+                                   ("threads", threads, 1, MAX_THREADS), ("max_calibration_clips", max_calibration_clips, 1, None)):
+        if value is not None and (int(value) != value or value < low or (high is not None and value > high)):
+            raise ParameterError(name, f"must be an integer >= {low}{f' and <= {high}' if high else ''}, got {value!r}")
     if max_rel_diff is not None and not max_rel_diff > 0:
         raise ParameterError("max_rel_diff", f"must be > 0, got {max_rel_diff!r}")
     if min_top1 is not None and not 0 < min_top1 <= 1:

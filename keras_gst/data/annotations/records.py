@@ -87,6 +87,8 @@ class Collector:
 
     def add(self, line_no, path, num_frames, label, offset=0):
         labels = label if isinstance(label, tuple) else (label,)
+        if any(value < -1 for value in labels):  # before: eval reached the metrics and ended in a traceback
+            return self.bad(line_no, f"label {min(labels)} is negative (-1 marks an unlabeled clip)")
         if self.num_classes is not None:
             for value in labels:
                 if value != -1 and not 0 <= value < self.num_classes:
@@ -183,8 +185,12 @@ def count_frames_in_folder(folder, template="{:05d}.jpg", start_index=1):
 
 
 def read_label_map(path):
-    """One class name per line (MMAction2 `label_map.txt`, SSv1 labels CSV, Kinetics)."""
-    return [line.strip() for line in read_lines(path) if line.strip()]
+    """One class name per line (MMAction2 `label_map.txt`, SSv1 labels CSV, Kinetics); an `AnnotationError`
+    for a file without any (before: every label of the split was then "out of range [0, 0)")."""
+    names = [line.strip() for line in read_lines(path) if line.strip()]
+    if not names:
+        raise AnnotationError(f"{path}: holds no class names (expected one name a line, in class-index order)")
+    return names
 
 
 def names_to_index(class_names):
