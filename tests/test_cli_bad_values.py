@@ -169,3 +169,14 @@ def test_an_empty_output_path_is_refused_naming_the_flag(tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert "argument --out: is empty" in err and "Traceback" not in err, err
     assert sorted(os.listdir(tmp_path)) == ["m.keras"]
+
+
+def test_explain_on_an_unreadable_video_names_the_decoder_error(tiny_models, capsys, tmp_path):
+    """Before: `argument VIDEO: X: cannot read it: {{function_node __wrapped__IteratorGetNext...}} Error in
+    user-defined function ...` (tf.data's wrapper text, not the reason)."""
+    video = tmp_path / "garbage.mp4"
+    video.write_bytes(b"garbage" * 300)
+    code = _call(["explain", str(video), "--model", str(tiny_models / "ok.keras"), "--output", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{video}: cannot read it: VideoDecodeError: cannot decode any frame" in err, err
+    assert "function_node" not in err and "Traceback" not in err and not (tmp_path / "x.png").exists()
