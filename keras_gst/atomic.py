@@ -6,9 +6,10 @@ folder is fsynced. A process killed at any moment, or a power loss, leaves eithe
 version or the new complete one, never a torn or empty one (plus, at worst, a `.tmp-*` leftover that the
 next write of the same name removes).
 
-`output_lock(folder)`: one writer per output folder (`train`, `extract-frames`, `shard`, `export`); a
-second one is refused at once with `FolderLockedError` naming the holder. An `fcntl.flock` lock, so the
-lock of a process that died (even by SIGKILL) is free again.
+`output_lock(folder)`: one writer per output folder (`train`, `extract-frames`); `replace_lock(path)`: one
+writer per output replaced whole (`export`'s .tflite file or SavedModel folder, `shard`'s folder). A second
+writer is refused at once with `FolderLockedError` naming the holder. An `fcntl.flock` lock, so the lock of
+a process that died (even by SIGKILL) is free again.
 
 `signals_as_interrupts()`: SIGTERM raises `Interrupted` like Ctrl-C raises `KeyboardInterrupt`, so a
 `with` / `finally` cleanup runs and the CLI prints one line and exits 128 + the signal number.
@@ -291,7 +292,7 @@ class FolderLockedError(RuntimeError):
         super().__init__(f"{folder} is in use by {who}: wait for it to finish, stop it, or write to another folder")
 
 
-_HELD = {}  # real path of a locked folder -> [fd, nesting count] (the same process may lock it again)
+_HELD = {}  # real path of a held lock file -> [fd, nesting count] (the same process may lock it again)
 
 
 def _read_holder(fd):
@@ -321,17 +322,44 @@ def output_lock(folder: str | os.PathLike, command: str | None = None) -> Iterat
     print(os.listdir("runs/a"))  # ['metrics.txt']
     ```
     """
-    key = os.path.realpath(folder)
+    with _lock(folder, os.path.join(folder, LOCK_NAME), folder, command):
+        yield folder
+
+
+@contextlib.contextmanager
+def replace_lock(path: str | os.PathLike, command: str | None = None) -> Iterator[str | os.PathLike]:
+    """`output_lock` for an output that is replaced whole (a .tflite file, a SavedModel folder, a shard
+    folder): the lock file `.<name>.keras-gst.lock` sits beside `path` (a lock inside a folder would be
+    replaced with it), so one writer at a time replaces `path`; the error names `path`.
+
+    Example:
+
+    ```python
+    from keras_gst.atomic import replace_lock, write_text
+
+    with replace_lock("model.tflite", command="my_export.py"):
+        write_text("model.tflite", "flatbuffer bytes")  # no other writer replaces model.tflite meanwhile
+    print(open("model.tflite").read())  # flatbuffer bytes
+    ```
+    """
+    folder, base = os.path.split(os.path.abspath(path))
+    with _lock(folder, os.path.join(folder, f".{base}{LOCK_NAME}"), path, command):
+        yield path
+
+
+@contextlib.contextmanager
+def _lock(folder, lock_path, name, command):
+    """Hold the flock of `lock_path` in `folder` (created if needed); `FolderLockedError(name)` if taken."""
+    key = os.path.realpath(lock_path)
     if key in _HELD:  # nested in the same process (e.g. `train` then its export step)
         _HELD[key][1] += 1
         try:
-            yield folder
+            yield
         finally:
             _HELD[key][1] -= 1
         return
     created = not os.path.exists(folder)
     os.makedirs(folder, exist_ok=True)
-    lock_path = os.path.join(folder, LOCK_NAME)
     while True:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -340,7 +368,7 @@ def output_lock(folder: str | os.PathLike, command: str | None = None) -> Iterat
             holder = _read_holder(fd)
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EACCES):
-                raise FolderLockedError(folder, holder) from None
+                raise FolderLockedError(name, holder) from None
             raise
         try:  # the holder before us may have removed the file after we opened it: lock the current one
             same = os.path.samestat(os.fstat(fd), os.stat(lock_path))
@@ -355,7 +383,7 @@ def output_lock(folder: str | os.PathLike, command: str | None = None) -> Iterat
              .encode("utf-8"))
     _HELD[key] = [fd, 1]
     try:
-        yield folder
+        yield
     finally:
         del _HELD[key]
         with contextlib.suppress(OSError):

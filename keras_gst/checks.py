@@ -51,6 +51,8 @@ def check_output(param, path, directory=False):
     Missing folders are fine (the writers create them) when the nearest existing ancestor is a folder;
     a real write probe there catches permissions, read-only mounts and a full quota."""
     path = os.fspath(path)
+    if not path.strip():  # before: `export --out ''` renamed its SavedModel onto '' (an OSError after the work)
+        raise ParameterError(param, f"is empty: name a {'folder' if directory else 'file'}")
     if os.path.exists(path) and os.path.isdir(path) != directory:
         raise ParameterError(param, f"{path} is a file, not a folder: choose another path" if directory
                              else f"{path} is a folder; name a file")

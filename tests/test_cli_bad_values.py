@@ -17,6 +17,8 @@ MATRIX = [
     (["info", "--size", "-5"], "--size"),
     (["info", "--alpha", "0"], "--alpha"),
     (["info", "--groups", "0"], "--groups"),
+    (["info", "--alpha", "0.3"], "argument --alpha"),  # before: `info: error: alpha: ...` (the keyword)
+    (["info", "--block", "c3d", "--groups", "3"], "argument --groups"),
     (["train", "--batch-size", "-1"], "--batch-size"),
     (["train", "--epochs", "0"], "--epochs"),
     (["train", "--frames", "0"], "--frames"),
@@ -45,9 +47,13 @@ MATRIX = [
     (["predict", "v.mp4", "--model", "m.keras", "--topk", "0"], "--topk"),
     (["predict", "v.mp4", "--model", "m.keras", "--threads", "0"], "--threads"),
     (["export", "--format", "tflite", "--model", "m.keras", "--out", "o.tflite", "--size", "0"], "--size"),
+    (["export", "--format", "tflite", "--model", "m.keras", "--out", "o.tflite", "--frames", "1000"], "--frames"),
+    (["export", "--format", "tflite", "--model", "m.keras", "--out", "o.tflite", "--size", "2048"], "--size"),
     (["export", "--format", "tflite", "--model", "m.keras", "--out", "o.tflite", "--calibration-clips", "0"],
      "--calibration-clips"),
     (["convert-torch", "x.pth", "--num-frames", "0"], "--num-frames"),
+    (["convert-torch", "x.pth", "--size", "-5"], "--size"),  # before: a preset with image_size [-5, -5]
+    (["convert-torch", "x.pth", "--size", "100000"], "--size"),
     (["extract-frames", "in", "out", "--short-side", "-1"], "--short-side"),
     (["extract-frames", "in", "out", "--quality", "101"], "--quality"),
     (["extract-frames", "in", "out", "--timeout", "0"], "--timeout"),
@@ -153,3 +159,24 @@ def test_val_split_zero_turns_the_split_off(tmp_path):
     assert val is None and len(train.records) == len(videos)
     train, val = finetune_records(Recipe(), str(root), 0.5)
     assert len(val.records) + len(train.records) == len(videos) and len(val.records) > 0
+
+
+def test_an_empty_output_path_is_refused_naming_the_flag(tmp_path, capsys, monkeypatch):
+    """Before: `export --out ''` exported, then failed to rename the SavedModel onto '' (`error: [Errno 2]`)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.keras").write_bytes(b"never loaded")
+    assert _call(["export", "--format", "savedmodel", "--model", "m.keras", "--out", "", "--no-parity"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --out: is empty" in err and "Traceback" not in err, err
+    assert sorted(os.listdir(tmp_path)) == ["m.keras"]
+
+
+def test_explain_on_an_unreadable_video_names_the_decoder_error(tiny_models, capsys, tmp_path):
+    """Before: `argument VIDEO: X: cannot read it: {{function_node __wrapped__IteratorGetNext...}} Error in
+    user-defined function ...` (tf.data's wrapper text, not the reason)."""
+    video = tmp_path / "garbage.mp4"
+    video.write_bytes(b"garbage" * 300)
+    code = _call(["explain", str(video), "--model", str(tiny_models / "ok.keras"), "--output", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{video}: cannot read it: VideoDecodeError: cannot decode any frame" in err, err
+    assert "function_node" not in err and "Traceback" not in err and not (tmp_path / "x.png").exists()

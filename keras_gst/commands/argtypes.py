@@ -5,6 +5,7 @@ the library's own (e.g. `--alpha`: `keras_gst.layers.unit_args.check_alpha`, the
 
 import argparse
 
+from keras_gst.checks import SIZE_RANGE
 from keras_gst.errors import ParameterError
 
 
@@ -56,3 +57,4 @@ non_negative_float = _number(float, 0)
 unit_fraction = _number(float, 0, 1, low_open=True)  # (0, 1]
 dropout_rate = split_share = _number(float, 0, 1, high_open=True)  # [0, 1)
 jpeg_quality = _number(int, 0, 100)
+frame_size = _number(int, *SIZE_RANGE)  # frame height = width (the network downsamples 32x)

@@ -52,8 +52,8 @@ def register(subparsers):
                         help="output preset directory (default <checkpoint name>), or a .keras / .weights.h5 file")
     parser.add_argument("--labels", default=None,
                         help="class names, one a line in class-index order: written to the preset as labels.txt")
-    parser.add_argument("--size", type=int, default=None,
-                        help="frame size of the preset's preprocessor (default: the model's, else 224)")
+    parser.add_argument("--size", type=A.frame_size, default=None,
+                        help="frame size of the preset's preprocessor, 32..1024 (default: the model's, else 224)")
     parser.set_defaults(func=run)
 
 

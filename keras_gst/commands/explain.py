@@ -61,7 +61,7 @@ def _explain(args):
     import numpy as np
 
     from keras_gst.analysis.bn import frame_probabilities, plot_frame_probabilities
-    from keras_gst.data import DataSpec, VideoRecord, build_dataset
+    from keras_gst.data import DataSpec, SkipLog, VideoRecord, build_dataset
     from keras_gst.errors import DataFileError, ParameterError
     from keras_gst.export.clips import scale_size_for
     from keras_gst.export.predictor import read_labels
@@ -76,12 +76,15 @@ def _explain(args):
                                        f"{model.num_classes} classes: pass the labels the model was trained with")
     record = VideoRecord(args.video, None, 0)
     template = "auto" if os.path.isdir(args.video) else "{:05d}.jpg"
-    spec = DataSpec(num_frames=frames, crop_size=crop, scale_size=args.scale_size or scale_size_for(crop), template=template)
-    ds = build_dataset([record], spec, batch_size=1, num_classes=model.num_classes)
-    try:
-        clip = next(iter(ds))[0][0].numpy()
-    except Exception as e:  # tf.data's decode errors (InvalidArgumentError, ...) name the file in their text
-        raise DataFileError(args.video, f"cannot read it: {str(e).splitlines()[0]}", "video") from None
+    spec = DataSpec(num_frames=frames, crop_size=crop, scale_size=args.scale_size or scale_size_for(crop),
+                    template=template, on_error="skip")
+    skip_log = SkipLog()  # a decode error is logged there (tf.data's own error text would wrap it in graph names)
+    ds = build_dataset([record], spec, batch_size=1, num_classes=model.num_classes, skip_log=skip_log)
+    clip = next(iter(ds), None)
+    if clip is None:
+        reasons = [reason for items in skip_log.epochs + [skip_log.current] for _, reason in items]
+        raise DataFileError(args.video, f"cannot read it: {reasons[0] if reasons else 'no clip'}", "video")
+    clip = clip[0][0].numpy()
     probs = frame_probabilities(model, clip)
     top_k = min(args.topk, model.num_classes)
     top = plot_frame_probabilities(probs, args.output, names, top_k=top_k,

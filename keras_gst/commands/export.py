@@ -65,6 +65,7 @@ def add_arguments(parser):
 
 
 def run(args):
+    from keras_gst.atomic import FolderLockedError
     from keras_gst.errors import KerasGSTError
     from keras_gst.export.errors import OpAuditError, ParityError
     from keras_gst.export.workflow import export_model
@@ -72,7 +73,7 @@ def run(args):
     options = {dest: getattr(args, dest) for dest in FLAGS}
     try:
         result = export_model(options.pop("model"), options.pop("out"), options.pop("format"), verbose=True, **options)
-    except KerasGSTError as e:
+    except (KerasGSTError, FolderLockedError) as e:  # a bad flag, model or data; a busy --out
         return fail("export", e, FLAGS)
     except ParityError as e:
         _print_result(e.result, args.json)

@@ -37,7 +37,9 @@ def build_model_from_args(args, weights=None, **kwargs):
                             block=args.block, groups=args.groups, **kwargs)
 
 
-FLAGS = {"num_frames": "--frames", "size": "--size"}
+MODEL_FLAGS = {"alpha": "--alpha", "beta": "--beta", "groups": "--groups", "block": "--block",
+               "num_classes": "--num-classes"}  # build_classifier keyword -> flag of add_model_arguments
+FLAGS = {"num_frames": "--frames", "size": "--size", **MODEL_FLAGS}
 
 
 def run(args):
@@ -55,7 +57,7 @@ def run(args):
     try:
         model = build_model_from_args(args)
     except ValueError as e:  # an architecture the flags cannot build (alpha / groups that do not divide, ...)
-        return fail("info", e, {})
+        return fail("info", e, FLAGS)
     counts = count_params(model)
     macs = count_macs(model, (args.frames, args.size, args.size, 3))
     result = {

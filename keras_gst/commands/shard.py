@@ -64,6 +64,7 @@ class _ShardParser(argparse.ArgumentParser):
 def run(args):
     import logging
 
+    from keras_gst.atomic import FolderLockedError
     from keras_gst.data.annotations import AnnotationError
     from keras_gst.data.shards import ShardError, write_shards
 
@@ -85,7 +86,7 @@ def run(args):
                                 class_file=class_file, short_side=args.short_side, quality=args.quality,
                                 timeout=args.timeout, runner=args.runner, beam_args=args.beam_args,
                                 overwrite=args.overwrite, progress=not args.no_progress)
-    except (ShardError, AnnotationError, ImportError, FileNotFoundError, ValueError) as e:
+    except (ShardError, AnnotationError, ImportError, FileNotFoundError, ValueError, FolderLockedError) as e:
         return fail("shard", e, {})
     failed_tsv = os.path.join(args.out, "failed.tsv")
     if manifest["num_failed"] and os.path.isfile(failed_tsv):

@@ -14,6 +14,7 @@ so OUT never holds a mix of two runs. Apache Beam is the optional extra ``keras-
 imported only when a pipeline runs (`shard_beam`).
 """
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -21,6 +22,7 @@ import os
 import shutil
 import uuid
 
+from keras_gst.atomic import replace_lock
 from keras_gst.errors import ParameterError
 from keras_gst.data.annotations import Annotations, read_label_map, read_list_file
 from keras_gst.data.extract import find_videos
@@ -247,7 +249,8 @@ def write_shards(source, out, *, num_shards, name=None, labels=None, class_file=
                  quality=95, timeout=600.0, runner=None, beam_args=(), overwrite=False, progress=True):
     """Run the Beam pipeline: videos of `source` (see `list_source`) -> `out` shards, failed.tsv,
     manifest.json. Returns the manifest (a dict). Raises `ShardError` before any work for a bad
-    number, a non-empty `out` without `overwrite`, a bad runner or option, or a bad source.
+    number, a non-empty `out` without `overwrite`, a bad runner or option, or a bad source, and
+    `keras_gst.atomic.FolderLockedError` when another process writes a local `out`.
 
     `progress`: a bar of the videos done on stderr when it is a terminal, for a local OUT on the
     DirectRunner (other runners show progress in their own UI). Beam's workers log at the level of
@@ -261,6 +264,14 @@ def write_shards(source, out, *, num_shards, name=None, labels=None, class_file=
             raise ParameterError(param, f"must be {wanted}. Received: {value}")
     options, runner = pipeline_options(runner, beam_args)
     out = os.fspath(out)
+    # one writer per local OUT: a second shard run into it is refused at once, naming the first
+    with contextlib.nullcontext() if _is_remote(out) else replace_lock(out):
+        return _write_shards(source, out, options, runner, num_shards, name, labels, class_file, short_side, quality,
+                             timeout, overwrite, progress)
+
+
+def _write_shards(source, out, options, runner, num_shards, name, labels, class_file, short_side, quality, timeout,
+                  overwrite, progress):
     if os.path.isfile(out):
         raise ShardError(f"OUT {out} is a file; give a folder")
     existing = _out_entries(out)

@@ -10,6 +10,11 @@ freeze into constants when converted to TFLite (a plain `tf.Module` wrapper conv
 READ_VARIABLE ops and gives NaN).
 """
 
+import contextlib
+import errno
+import os
+import tempfile
+
 import numpy as np
 import tensorflow as tf
 
@@ -51,6 +56,24 @@ def write_archive(model, path, input_shape, input_dtype="float32"):
     return path
 
 
+WRITE_ERRORS = {"No space left on device": errno.ENOSPC, "File too large": errno.EFBIG, "quota exceeded": errno.EDQUOT}
+
+
+@contextlib.contextmanager
+def savedmodel_write_errors(folder):
+    """TensorFlow's errors writing a SavedModel in `folder` (a full disk, a file size limit) as an `OSError`
+    naming the folder (before: a TensorFlow traceback). A TFLite conversion writes its intermediate
+    SavedModel in the temporary folder (TMPDIR)."""
+    try:
+        yield
+    except tf.errors.OpError as e:
+        for text, code in WRITE_ERRORS.items():
+            if text.lower() in str(e).lower():
+                where = " (set TMPDIR to a folder with space)" if folder.startswith(tempfile.gettempdir()) else ""
+                raise OSError(code, f"cannot write a SavedModel there ({text}): free space{where}", folder) from None
+        raise
+
+
 def export_savedmodel(model, path, num_frames=None, frame_size=None, input_dtype="float32"):
     """Export `model` as a SavedModel with a dynamic-batch serving signature (see module docstring).
 
@@ -63,7 +86,7 @@ def export_savedmodel(model, path, num_frames=None, frame_size=None, input_dtype
         input_dtype: "float32" (normalised frames) or "uint8" (raw RGB, normalised inside).
     """
     t, h, w = static_input_shape(model, num_frames, frame_size)
-    with atomic_dir(path) as tmp:
+    with atomic_dir(path) as tmp, savedmodel_write_errors(os.path.dirname(os.path.abspath(path))):
         write_archive(model, tmp, (None, t, h, w, 3), input_dtype)
     return path
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from keras_gst.errors import ParameterError
 from keras_gst.export.clips import normalize_clip
-from keras_gst.export.savedmodel import ParityError, compare_logits
+from keras_gst.export.savedmodel import ParityError, compare_logits, savedmodel_write_errors
 from keras_gst.export.stream_runner import load_stream
 from keras_gst.export.streaming import StreamingGST
 from keras_gst.export.tflite import PARITY_THRESHOLDS, QUANTIZE_MODES, write_flatbuffer
@@ -88,7 +88,8 @@ def convert_streaming_tflite(model, path, quantize="none", calibration_clips=Non
     archive.add_endpoint("serving_default", call, input_signature=[
         tf.TensorSpec((1, h, w, 3), tf.float32, name="frame"), tf.TensorSpec((1,), tf.float32, name="valid"), specs])
     with tempfile.TemporaryDirectory(prefix="keras_gst_stream_") as tmp:
-        archive.write_out(tmp, verbose=False)
+        with savedmodel_write_errors(tmp):
+            archive.write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serving_default"])
         if quantize != "none":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -27,7 +27,7 @@ from keras_gst.errors import ParameterError
 from keras_gst.export.audit import check_int8
 from keras_gst.export.clips import model_input
 from keras_gst.export.rewrite import rewrite_for_export, static_input_shape
-from keras_gst.export.savedmodel import ParityError, compare_logits, keras_logits, write_archive
+from keras_gst.export.savedmodel import ParityError, compare_logits, keras_logits, savedmodel_write_errors, write_archive
 
 QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8")
 
@@ -109,7 +109,8 @@ def convert_tflite_modes(
     export_model = rewrite_for_export(model, t, (h, w), temporal_impl=temporal_impl)
     with tempfile.TemporaryDirectory(prefix="keras_gst_tflite_") as tmp:
         saved = os.path.join(tmp, "saved_model")
-        write_archive(export_model, saved, (1, t, h, w, 3), input_dtype)
+        with savedmodel_write_errors(tmp):
+            write_archive(export_model, saved, (1, t, h, w, 3), input_dtype)
         for quantize, path in paths.items():
             flatbuffer = _converter(saved, quantize, calibration_clips, input_dtype).convert()
             write_flatbuffer(flatbuffer, path, audit=quantize == "int8" and audit)

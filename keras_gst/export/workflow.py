@@ -7,7 +7,8 @@ Order (nothing is loaded before the arguments pass `check_export_arguments`, whi
 1. arguments and paths: choices, ranges, combinations, the output path (its folder must be creatable and
    writable; a .tflite path must not be a folder, a SavedModel path must not be a file), the model and
    data paths exist (`keras_gst.checks`). A bad one raises `ParameterError` (a missing data path
-   `DataFileError`) naming the keyword argument.
+   `DataFileError`) naming the keyword argument. Then `out` is locked (`keras_gst.atomic.replace_lock`):
+   a second export into it is refused at once with `FolderLockedError` naming the first.
 2. the model (a `GSTVideoClassifier`, or a .keras file / preset directory: `ModelFileError` naming it),
    rebuilt at the requested T / frame size if it fixes others; NaN or infinite weights or logits are
    refused (`ModelFileError`), with or without a parity report.
@@ -26,7 +27,8 @@ be read is it an error (`ParameterError` on `calibration` / `parity_data`).
 import dataclasses
 import os
 
-from keras_gst.checks import check_input, check_output
+from keras_gst.atomic import replace_lock
+from keras_gst.checks import FRAMES_RANGE, MAX_THREADS, SIZE_RANGE, check_input, check_output
 from keras_gst.errors import ModelFileError, ParameterError
 from keras_gst.models.specs import MIN_SIZE
 
@@ -92,10 +94,10 @@ def check_export_arguments(model, out, format="savedmodel", quantize="none", cal
     choice("quantize", quantize, QUANTIZE)
     choice("input_dtype", input_dtype, INPUT_DTYPES)
     choice("temporal_impl", temporal_impl, TEMPORAL_IMPLS)
-    for name, value, low in (("num_frames", num_frames, 1), ("size", size, MIN_SIZE), ("threads", threads, 1),
-                             ("max_calibration_clips", max_calibration_clips, 1)):
-        if value is not None and (int(value) != value or value < low):
-            raise ParameterError(name, f"must be an integer >= {low}, got {value!r}")
+    for name, value, low, high in (("num_frames", num_frames, 1, FRAMES_RANGE[1]), ("size", size, MIN_SIZE, SIZE_RANGE[1]),
+                                   ("threads", threads, 1, MAX_THREADS), ("max_calibration_clips", max_calibration_clips, 1, None)):
+        if value is not None and (int(value) != value or value < low or (high is not None and value > high)):
+            raise ParameterError(name, f"must be an integer >= {low}{f' and <= {high}' if high else ''}, got {value!r}")
     if max_rel_diff is not None and not max_rel_diff > 0:
         raise ParameterError("max_rel_diff", f"must be > 0, got {max_rel_diff!r}")
     if min_top1 is not None and not 0 < min_top1 <= 1:
@@ -126,6 +128,8 @@ def _load(model):
     path = os.fspath(model)
     try:
         return load_keras_model(path), path
+    except ModelFileError:  # names the file and what it is already
+        raise
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise ModelFileError(path, f"cannot be loaded as a keras_gst model: {e}") from e
 
@@ -203,16 +207,23 @@ def export_model(model, out, format="savedmodel", *, quantize="none", calibratio
         max_rel_diff, min_top1: override the mode's parity thresholds (`PARITY_THRESHOLDS`).
         verbose: print one line per step (calibration, file written).
 
-    Raises `ParameterError`, `ModelFileError`, `DataFileError`, `OpAuditError` (nothing written) or `ParityError` (file
-    kept; `.report` and `.result`).
+    Raises `ParameterError`, `ModelFileError`, `DataFileError`, `OpAuditError` (nothing written), `ParityError` (file
+    kept; `.report` and `.result`) or `keras_gst.atomic.FolderLockedError` (another process exports into `out`).
     """
     calibration, parity_data = check_export_arguments(
         model, out, format, quantize, calibration, parity_data, parity, num_frames, size, input_dtype,
         max_calibration_clips, temporal_impl, threads, max_rel_diff, min_top1)
+    out = os.fspath(out)
+    with replace_lock(out):  # one export into `out` at a time: a second one is refused at once
+        return _export(model, out, format, quantize, calibration, parity_data, parity, num_frames, size, input_dtype,
+                       max_calibration_clips, temporal_impl, data_root, threads, max_rel_diff, min_top1, verbose)
+
+
+def _export(model, out, format, quantize, calibration, parity_data, parity, num_frames, size, input_dtype,
+            max_calibration_clips, temporal_impl, data_root, threads, max_rel_diff, min_top1, verbose):
     from keras_gst.export.errors import ParityError
 
     say = print if verbose else (lambda *a, **k: None)
-    out = os.fspath(out)
     model, label = _load(model)
     model, shape, fixed = _shape(model, label, num_frames, size)
     if fixed is not None:

@@ -6,14 +6,17 @@ At each epoch end (the callback runs after the CSV log and TensorBoard ones), in
 1. `backup/epoch_NNNN.weights.h5`: weights and optimizer state (atomic write);
 2. if the monitored metric improved: the model without optimizer state to `backup/best_NNNN.keras`;
 3. `backup/state.json` (atomic, the commit point): the epoch, its weights file, the best epoch and score,
-   the pending best file, and the sizes of the append-only logs (history.csv, TensorBoard event files,
-   flushed before); plus the previous commit and the sizes at the start of the run;
+   the pending best file, the sizes of the append-only logs (history.csv, TensorBoard event files,
+   flushed before), the counters of the callbacks with state (`CALLBACK_STATE`: EarlyStopping's wait and
+   best) and whether one stopped the run; plus the previous commit and the sizes at the start of the run;
 4. the pending best model is renamed to `best.keras` (and `best.txt` written), older copies removed.
 
 `restore(model)` (before training) reads the newest commit: it completes step 4 if a kill came before it,
 loads the weights (the previous commit's if those do not load: one more epoch redone), truncates the logs
 to the sizes of the commit it resumes from and removes newer log files (no duplicate rows or TensorBoard
-steps), and takes the best score from the commit. Anything written after the last commit is rolled back.
+steps), and takes the best score from the commit; the callbacks' counters are set back at the start of
+training (after their own `on_train_begin` reset), and `stopped` says the committed run had stopped early
+(nothing left to train). Anything written after the last commit is rolled back.
 When no backup loads, the run starts over with a warning that says what was lost. A NaN epoch
 (`StopOnNaN`) is never committed.
 """
@@ -35,6 +38,28 @@ from keras_gst import atomic
 STATE = "state.json"
 WEIGHTS = re.compile(r"^epoch_(\d+)\.weights\.h5$")
 STAGED_BEST = re.compile(r"^best_(\d+)\.keras$")
+# callbacks whose state is part of each commit: class -> the attributes that carry from one epoch to the next
+CALLBACK_STATE = {keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch", "stopped_epoch")}
+
+
+def _json_number(value):
+    return None if value is None else (int(value) if isinstance(value, (int, np.integer)) else float(value))
+
+
+def callback_state(callback):
+    """The committed attributes (`CALLBACK_STATE`) of `callback`, as JSON numbers."""
+    return {name: _json_number(getattr(callback, name, None)) for name in _state_names(callback)}
+
+
+def _state_names(callback):
+    for cls, names in CALLBACK_STATE.items():
+        if isinstance(callback, cls):
+            if getattr(callback, "restore_best_weights", False):
+                raise ValueError(f"{type(callback).__name__}(restore_best_weights=True): its best weights are not "
+                                 "committed; best.keras holds the best model")
+            return names
+    raise ValueError(f"{type(callback).__name__} has no committed state (EpochCommit commits "
+                     f"{', '.join(c.__name__ for c in CALLBACK_STATE)})")
 
 
 def log_sizes(paths):
@@ -103,20 +128,26 @@ class EpochCommit(keras.callbacks.Callback):
     model goes (`best.keras`; None: no best model, e.g. a non-chief worker). monitor: the metric to
     maximise (`val_top1`, else the same name without `val_`). logs: append-only files / folders
     (history.csv, tensorboard/) rolled back on resume. nan_guard: a `StopOnNaN`; a flagged epoch is not
-    committed. Two weight copies are kept: the newest and the previous (a fallback if the newest is damaged).
+    committed. callbacks: callbacks with state (`CALLBACK_STATE`, e.g. `EarlyStopping`), placed before this
+    one: their counters are committed with each epoch and set back on resume; `stopped` is True when the
+    last commit's epoch stopped the run (after `restore`: fit nothing more). Two weight copies are kept: the newest and the previous (a fallback if the newest is damaged).
     """
 
-    def __init__(self, backup_dir, best_path=None, monitor="val_top1", logs=(), nan_guard=None):
+    def __init__(self, backup_dir, best_path=None, monitor="val_top1", logs=(), nan_guard=None, callbacks=()):
         super().__init__()
         self.backup_dir = backup_dir
         self.best_path = best_path
         self.monitor = monitor
         self.logs = list(logs)
         self.nan_guard = nan_guard
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            _state_names(callback)  # a callback whose state cannot be committed is refused now
         self.state = None
         self.best, self.best_epoch = -float("inf"), None
         self.restored_from = None  # the weights file a resume loaded
         self.epoch = 0  # epochs committed (the run stands there if stopped now)
+        self.stopped = False  # the committed run was stopped by a callback (e.g. early stopping)
 
     @property
     def state_path(self):
@@ -177,6 +208,7 @@ class EpochCommit(keras.callbacks.Callback):
             self.state = dict(commit, best=best, best_epoch=best_epoch, pending_best=None, start=state["start"],
                               previous=state.get("previous") if commit is state else None)
             self.restored_from, self.epoch = path, commit["epoch"]
+            self.stopped = bool(commit.get("stopped"))
             self._prune()
             return self.epoch
         warnings.warn(f"no backup in {self.backup_dir} loads ({'; '.join(errors)}): starting over from epoch 1; "
@@ -190,7 +222,7 @@ class EpochCommit(keras.callbacks.Callback):
         sizes = log_sizes(self.logs)
         self.best, self.best_epoch = -float("inf"), None
         self._write_state({"epoch": 0, "weights": None, "best": None, "best_epoch": None, "pending_best": None,
-                           "logs": sizes, "previous": None, "start": sizes})
+                           "logs": sizes, "callbacks": None, "stopped": False, "previous": None, "start": sizes})
         self._prune()
         self.epoch = 0
         return 0
@@ -203,6 +235,10 @@ class EpochCommit(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self.state is None:
             raise RuntimeError("call EpochCommit.restore(model) before fit (it gives the initial epoch)")
+        # after the callbacks' own on_train_begin (they reset their counters): the committed counters
+        for callback, values in zip(self.callbacks, self.state.get("callbacks") or ()):
+            for name, value in values.items():
+                setattr(callback, name, value)
 
     def _improved(self, logs):
         if self.best_path is None:
@@ -230,13 +266,16 @@ class EpochCommit(keras.callbacks.Callback):
             pending = f"best_{done:04d}.keras"
             save_model(self.model, self._path(pending), include_optimizer=False)
             self.best, self.best_epoch = improved[1], done
-        previous = {k: self.state[k] for k in ("epoch", "weights", "logs")} if self.state.get("weights") else None
+        previous = ({k: self.state.get(k) for k in ("epoch", "weights", "logs", "callbacks")}
+                    if self.state.get("weights") else None)
         self._write_state({"epoch": done, "weights": weights, "best": self.best if self.best_epoch else None,
                            "best_epoch": self.best_epoch, "pending_best": pending, "logs": log_sizes(self.logs),
-                           "previous": previous, "start": self.state["start"]})
+                           "callbacks": [callback_state(c) for c in self.callbacks],
+                           "stopped": bool(self.model.stop_training), "previous": previous,
+                           "start": self.state["start"]})
         self._promote(self.state)
         self._prune()
-        self.epoch = done
+        self.epoch, self.stopped = done, self.state["stopped"]
         if improved and self.params.get("verbose"):
             print(f"epoch {done}: {improved[0]} improved to {self.best:.4f}, saved {self.best_path}", flush=True)
 

@@ -13,6 +13,7 @@
 
 import dataclasses
 import os
+import warnings
 
 from keras_gst.errors import ParameterError
 
@@ -163,6 +164,24 @@ def export_run(model_path, export, train, val, seed=0, exclude=(), verbose=True)
                         calibration=calibration, parity_data=parity, verbose=verbose)
 
 
+def unread_class_warnings(train, skipped_files, class_names=()):
+    """One message per class whose every training clip was skipped as unreadable: the model never saw it
+    (before: the run ended as a success, its only trace the count of skipped files)."""
+    skipped = {os.path.normpath(p) for p in skipped_files}
+    clips, unread = {}, {}
+    for r in train.records:
+        if isinstance(r.label, int) and r.label >= 0:
+            clips[r.label] = clips.get(r.label, 0) + 1
+            unread[r.label] = unread.get(r.label, 0) + (os.path.normpath(r.path) in skipped)
+    messages = []
+    for label in sorted(clips):
+        if unread[label] == clips[label]:
+            name = f"class {class_names[label]!r} (label {label})" if label < len(class_names or ()) else f"label {label}"
+            messages.append(f"{name}: none of its {clips[label]} training clips could be read, so the model never "
+                            f"learned it; replace or re-encode its videos (they are named in the log) and train again")
+    return messages
+
+
 def fine_tune(recipe, data_dir=None, val_split=None, export=None):
     """The `keras-gst train` workflow: train `recipe` on class folders (`data_dir`: DIR/<class>/<videos>)
     or on its annotation files, write OUT/labels.txt and OUT/model.keras (the best model), then export
@@ -206,6 +225,8 @@ def fine_tune(recipe, data_dir=None, val_split=None, export=None):
             f"mean class accuracy {e['mean_class_accuracy']:.4f}  (report in {result.paths['eval']})")
     if result.skipped_items:
         say(f"{result.skipped_items} unreadable training files were skipped (see the log)")
+    for message in unread_class_warnings(train, result.skipped_files, result.class_names):
+        warnings.warn(message, UserWarning, stacklevel=2)
     done = FineTuneResult(result, outputs["model"], outputs["labels"], skipped_entries=skipped)
     if export != "none":
         from keras_gst.errors import KerasGSTError

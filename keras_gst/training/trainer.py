@@ -275,12 +275,13 @@ def _callbacks(plan, validates):
         ]
         if recipe.histograms:
             callbacks.append(C.BatchNormGammaHistograms(paths["tensorboard"]))
+    stateful = []  # callbacks whose counters each epoch commits (a resume continues them)
     if recipe.patience and validates:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_top1", mode="max", patience=recipe.patience,
-                                                       verbose=int(bool(recipe.verbose))))
+        stateful.append(keras.callbacks.EarlyStopping(monitor="val_top1", mode="max", patience=recipe.patience,
+                                                      verbose=int(bool(recipe.verbose))))
     commit = EpochCommit(paths["backup"], paths["best"] if is_chief else None, nan_guard=nan_guard,
-                         logs=[paths["history"], paths["tensorboard"]] if is_chief else [])
-    return _Callbacks(callbacks + [commit], nan_guard, commit)
+                         logs=[paths["history"], paths["tensorboard"]] if is_chief else [], callbacks=stateful)
+    return _Callbacks(callbacks + stateful + [commit], nan_guard, commit)
 
 
 def _print_plan(plan, model):
@@ -307,7 +308,8 @@ def _train(plan, model, data, callbacks):
                 initial_epoch = commit.restore(model)
             if resuming and recipe.verbose and initial_epoch:
                 print(f"resuming from {paths['backup']} after epoch {initial_epoch}", flush=True)
-            history = _run_epochs(plan, model, data, callbacks.all, initial_epoch)
+            epochs = initial_epoch if commit.stopped else recipe.epochs  # stopped early before a kill: done
+            history = _run_epochs(plan, model, data, callbacks.all, initial_epoch, epochs)
             if callbacks.nan_guard.message:
                 raise C.NonFiniteLossError(callbacks.nan_guard.message)
             trained = True
@@ -325,14 +327,14 @@ def _train(plan, model, data, callbacks):
     return history, initial_epoch, evaluation
 
 
-def _run_epochs(plan, model, data, callbacks, initial_epoch):
-    """Keras `model.fit` on one machine; `loop.custom_fit` on several (Keras' fit fails under
-    MultiWorkerMirroredStrategy, see `distribute`)."""
+def _run_epochs(plan, model, data, callbacks, initial_epoch, epochs):
+    """Keras `model.fit` from `initial_epoch` to `epochs` on one machine; `loop.custom_fit` on several (Keras'
+    fit fails under MultiWorkerMirroredStrategy, see `distribute`)."""
     recipe = plan.recipe
     if plan.multi_worker:
         from keras_gst.training.loop import custom_fit
 
-        return custom_fit(model, plan.strategy, data.train, recipe.epochs, plan.steps_per_epoch,
+        return custom_fit(model, plan.strategy, data.train, epochs, plan.steps_per_epoch,
                           validation_data=data.val, callbacks=callbacks, validation_steps=data.validation_steps,
                           verbose=recipe.verbose, initial_epoch=initial_epoch)
     with warnings.catch_warnings():
@@ -340,7 +342,7 @@ def _run_epochs(plan, model, data, callbacks, initial_epoch):
         # "ran out of data" once. Shuffling happens in the pipeline.
         warnings.filterwarnings("ignore", message=r".*input ran out of data")
         warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed")
-        return model.fit(data.train, epochs=recipe.epochs, initial_epoch=initial_epoch,
+        return model.fit(data.train, epochs=epochs, initial_epoch=initial_epoch,
                          steps_per_epoch=plan.steps_per_epoch, validation_data=data.val,
                          validation_steps=data.validation_steps, callbacks=callbacks, verbose=recipe.verbose)
 

@@ -195,3 +195,17 @@ def test_extract_frames_shows_no_bar_off_a_terminal(tmp_path, capsys):
     S.write_video(str(videos / "v.mp4"), np.zeros((4, 32, 32, 3), np.uint8))
     (result,) = extract.extract_frames(str(videos), str(tmp_path / "frames"), workers=1, progress=True)
     assert not result.error and "extract-frames" not in capsys.readouterr().err
+
+
+def test_a_negative_label_is_a_counted_skip_and_an_empty_class_file_an_error(tmp_path):
+    """Before: `eval` on a list with label -3 ended in a ValueError traceback from the metrics; an empty
+    class file made every entry "out of range [0, 0)" and the error blamed the list."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "list.txt").write_text("a 4 -3\nb 4 1\n")
+    ann = A.read_list_file(tmp_path / "list.txt", on_error="skip")  # as train / eval read lists
+    assert [r.path for r in ann.records] == [os.path.join(str(tmp_path), "b")]
+    assert len(ann.skipped) == 1 and "line 1: label -3 is negative" in ann.skipped[0]
+    (tmp_path / "names.txt").write_text("\n \n")
+    with pytest.raises(A.AnnotationError, match="names.txt: holds no class names"):
+        A.read_label_map(tmp_path / "names.txt")

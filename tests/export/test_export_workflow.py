@@ -254,3 +254,32 @@ def test_readme_tour_converts_a_dynamic_shape_model(real_sources, tmp_path):
     assert TFLiteModel(path).input_shape == (1, NUM_FRAMES, SIZE, SIZE, 3)
     with pytest.raises(ParameterError, match="num_frames"):
         export.convert_tflite(model, str(tmp_path / "fp32.tflite"))  # no clips, no num_frames: named
+
+
+@pytest.mark.parametrize("fmt, name", [("tflite", "m.tflite"), ("savedmodel", "sm")])
+def test_a_full_disk_under_tensorflow_is_one_error_naming_the_folder(tiny_model, tmp_path, monkeypatch, fmt, name):
+    """Before: `export --format tflite` under a file size limit (`ulimit -f`) or a full TMPDIR ended in
+    TensorFlow's OutOfRangeError traceback ("File too large [Op:SaveV2]") from the intermediate SavedModel.
+    TensorFlow's own error is raised here where SaveV2 raises it."""
+    import errno
+
+    import tensorflow as tf
+
+    from keras_gst.cli import main
+    from keras_gst.export import savedmodel, tflite
+
+    def full(model, path, *args, **kwargs):
+        os.makedirs(os.path.join(path, "variables"), exist_ok=True)
+        raise tf.errors.OutOfRangeError(None, None, f"{path}/variables/part-0; File too large [Op:SaveV2]")
+
+    monkeypatch.setattr(savedmodel, "write_archive", full)
+    monkeypatch.setattr(tflite, "write_archive", full)
+    model = tmp_path / "m.keras"
+    tiny_model.save(model)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["export", "--format", fmt, "--model", str(model), "--out", str(tmp_path / name), "--no-parity"])
+    err = err.getvalue()
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert f"[Errno {errno.EFBIG}] cannot write a SavedModel there (File too large)" in err, err
+    assert sorted(os.listdir(tmp_path)) == ["m.keras"]  # nothing torn or left over

@@ -113,3 +113,17 @@ def test_a_lambda_is_never_run(tmp_path):
     with pytest.raises(ModelFileError, match="Lambda"):
         load_model(str(tmp_path / "l.keras"))
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("case", ["torn .keras", "Sequential"])
+def test_export_names_a_bad_model_file_once(case, tmp_path, capsys):
+    """Before: `argument --model: M: cannot be loaded as a keras_gst model: M: not a readable ...` (the file
+    named twice, the reason wrapped in a second one)."""
+    maker, name, says = CASES[case]
+    path = tmp_path / name
+    maker(path)
+    code = main(["export", "--format", "tflite", "--model", str(path), "--out", str(tmp_path / "m.tflite"),
+                 "--no-parity"])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err and err.count(str(path)) == 1 and "cannot be loaded" not in err, err
+    assert not (tmp_path / "m.tflite").exists()

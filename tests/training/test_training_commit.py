@@ -26,8 +26,9 @@ def _data():
     return x, y, vx, vy
 
 
-def _run(out, epochs=EPOCHS, tensorboard=True):
-    """Train (or resume) the tiny model into `out` like `fit` does; returns (history, commit)."""
+def _run(out, epochs=EPOCHS, tensorboard=True, patience=None):
+    """Train (or resume) the tiny model into `out` like `fit` does (with `patience`: early stopping on
+    val_top1); returns (history, commit)."""
     import keras
 
     from keras_gst.training import callbacks as C
@@ -40,12 +41,14 @@ def _run(out, epochs=EPOCHS, tensorboard=True):
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="top1")])
     guard = C.StopOnNaN()
     logs = [str(out / "history.csv")] + ([str(out / "tb")] if tensorboard else [])
-    commit = EpochCommit(str(out / "backup"), str(out / "best.keras"), logs=logs, nan_guard=guard)
-    callbacks = [guard, keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)]
+    stateful = [keras.callbacks.EarlyStopping("val_top1", mode="max", patience=patience)] if patience else []
+    commit = EpochCommit(str(out / "backup"), str(out / "best.keras"), logs=logs, nan_guard=guard, callbacks=stateful)
+    callbacks = [guard, keras.callbacks.CSVLogger(str(out / "history.csv"), append=True)] + stateful
     if tensorboard:
         callbacks.append(C.TensorBoard(str(out / "tb"), write_graph=False))
     x, y, vx, vy = _data()
     initial = commit.restore(model)
+    epochs = initial if commit.stopped else epochs  # as `fit`: a run stopped early has nothing left to train
     history = model.fit(x, y, batch_size=16, epochs=epochs, initial_epoch=initial, validation_data=(vx, vy),
                         shuffle=False, verbose=0, callbacks=callbacks + [commit])
     return history, commit
@@ -195,3 +198,40 @@ def test_a_full_disk_stops_before_writing_and_names_the_space(tmp_path, monkeypa
     assert "0 MB free" in str(e.value) and " MB needed" in str(e.value)
     assert (tmp_path / "backup" / "state.json").read_text() == state  # epoch 1 stays the commit
     assert sorted(os.listdir(tmp_path / "backup")) == ["epoch_0001.weights.h5", "state.json"]
+
+
+PATIENCE, MAX_EPOCHS = 4, 12
+
+
+@pytest.fixture(scope="module")
+def early_reference(tmp_path_factory):
+    """The run with early stopping never killed: val_top1 peaks at epoch 5, so it stops after epoch 9."""
+    out = tmp_path_factory.mktemp("early")
+    _run(out, epochs=MAX_EPOCHS, tensorboard=False, patience=PATIENCE)
+    history = _history(out)
+    assert 5 < len(history) < MAX_EPOCHS
+    return history, open(out / "best.txt").read()
+
+
+@pytest.mark.parametrize("where", ["history row of epoch 7", "commit of epoch 7", "commit of epoch 9 (the stop)"])
+def test_a_killed_run_with_early_stopping_resumes_to_the_same_stop(tmp_path, monkeypatch, early_reference, where):
+    """Before: EarlyStopping's wait counter and best score were not committed: killed after epoch 7 (wait 2),
+    the resumed run counted its patience from scratch and trained 11 epochs instead of 9; killed after the
+    commit of the stopping epoch, it trained on."""
+    import keras
+
+    from keras_gst.training import commit
+
+    with monkeypatch.context() as patch:
+        if where.startswith("history"):
+            _kill_after(patch, keras.callbacks.CSVLogger, "on_epoch_end", 7)
+        else:  # `_write_state` call 1 commits the start (epoch 0), call k + 1 epoch k
+            _kill_after(patch, commit.EpochCommit, "_write_state", 1 + int(where.split()[3]))
+        with pytest.raises(Killed):
+            _run(tmp_path, epochs=MAX_EPOCHS, tensorboard=False, patience=PATIENCE)
+    _, resumed = _run(tmp_path, epochs=MAX_EPOCHS, tensorboard=False, patience=PATIENCE)
+    history, best = early_reference
+    assert [h[0] for h in _history(tmp_path)] == [h[0] for h in history]  # stopped after the same epoch
+    np.testing.assert_allclose([h[1:] for h in _history(tmp_path)], [h[1:] for h in history], rtol=1e-5)
+    assert open(tmp_path / "best.txt").read() == best
+    assert resumed.stopped

@@ -60,6 +60,9 @@ def test_killed_run_resumes_from_the_last_epoch(synthetic_data, tmp_path):
     assert after == list(range(after[0], epochs))
     import keras
 
+    import keras_gst
+
+    keras_gst.register()  # Keras' own loader needs the classes registered (this file alone registers none)
     model = keras.models.load_model(os.path.join(out, "checkpoints", f"epoch_{epochs:03d}.keras"))
     # the optimizer's step counter came back with the weights: all epochs' steps, counted once
     assert int(model.optimizer.iterations.numpy()) == 2 * (epochs - (after[0] - len(before)))

@@ -132,6 +132,8 @@ class Collector:
 
     def add(self, line_no, path, num_frames, label, offset=0):
         labels = label if isinstance(label, tuple) else (label,)
+        if any(value < -1 for value in labels):  # before: eval reached the metrics and ended in a traceback
+            return self.bad(line_no, f"label {min(labels)} is negative (-1 marks an unlabeled clip)")
         if self.num_classes is not None:
             for value in labels:
                 if value != -1 and not 0 <= value < self.num_classes:
@@ -259,7 +261,8 @@ def count_frames_in_folder(folder: str | os.PathLike, template: str = "{:05d}.jp
 
 def read_label_map(path: str | os.PathLike) -> list[str]:
     r"""One class name per line (MMAction2 `label_map.txt`, SSv1 labels CSV, Kinetics); blank lines and
-    the lines' outer spaces are dropped.
+    the lines' outer spaces are dropped. An `AnnotationError` for a file without any name (before: every
+    label of the split was then "out of range [0, 0)").
 
     Example:
 
@@ -271,7 +274,10 @@ def read_label_map(path: str | os.PathLike) -> list[str]:
     print(read_label_map("labels.txt"))  # ['jump', 'run']
     ```
     """
-    return [line.strip() for line in read_lines(path) if line.strip()]
+    names = [line.strip() for line in read_lines(path) if line.strip()]
+    if not names:
+        raise AnnotationError(f"{path}: holds no class names (expected one name a line, in class-index order)")
+    return names
 
 
 def names_to_index(class_names):
