@@ -33,7 +33,7 @@ PACKAGES = (
 )
 COVERED = (
     "keras_gst.evaluation", "keras_gst.data", "keras_gst.errors", "keras_gst.quiet", "keras_gst.analysis", "keras_gst.atomic", "keras_gst.layers",
-    "keras_gst.models", "keras_gst.applications", "keras_gst.weights",
+    "keras_gst.models", "keras_gst.applications", "keras_gst.weights", "keras_gst.checks",
 )
 # examples that build a GST model (seconds each on 2 cores)
 MODEL = re.compile(r"\bGSTResNet\d*\(|\bGSTBackbone\(")
