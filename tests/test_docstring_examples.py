@@ -36,10 +36,11 @@ COVERED = (
     "keras_gst.models", "keras_gst.applications", "keras_gst.weights", "keras_gst.checks",
     "keras_gst.export.errors", "keras_gst.export.audit", "keras_gst.export.frozen", "keras_gst.export.rewrite",
     "keras_gst.export.trust", "keras_gst.export.clips", "keras_gst.export.inference", "keras_gst.export.predictor",
-    "keras_gst.export.savedmodel",
+    "keras_gst.export.savedmodel", "keras_gst.export.tflite", "keras_gst.export.streaming",
+    "keras_gst.export.streaming_tflite", "keras_gst.export.stream_runner",
 )
 # examples that build a GST model or convert or save a TensorFlow graph (seconds each on 2 cores)
-MODEL = re.compile(r"\bGSTResNet\d*\(|\bGSTBackbone\(|\bTFLiteConverter\b|\btf\.saved_model\.save\(")
+MODEL = re.compile(r"\bGSTResNet\d*\(|\bGSTBackbone\(|\bTFLiteConverter\b|\btf\.saved_model\.save\(|convert_\w*tflite\(")
 
 
 def covered(module_name):
