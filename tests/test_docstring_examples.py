@@ -39,7 +39,7 @@ COVERED = (
     "keras_gst.export.savedmodel", "keras_gst.export.tflite", "keras_gst.export.streaming",
     "keras_gst.export.streaming_tflite", "keras_gst.export.stream_runner", "keras_gst.training.optim",
     "keras_gst.training.distribute", "keras_gst.training.recipe", "keras_gst.training.callbacks",
-    "keras_gst.training.trainer", "keras_gst.training.finetune",
+    "keras_gst.training.trainer", "keras_gst.training.finetune", "keras_gst.export.workflow",
 )
 # examples that build a GST model or convert or save a TensorFlow graph (seconds each on 2 cores)
 MODEL = re.compile(r"\bGSTResNet\d*\(|\bGSTBackbone\(|\bTFLiteConverter\b|\btf\.saved_model\.save\(|convert_\w*tflite\(|\bsubprocess\b|\bfit\(|\bfine_tune\(")
