@@ -18,7 +18,9 @@ Example:
 import keras
 import keras_gst  # Keras is loaded: the keras_gst classes are registered now
 
-model = keras.saving.load_model("gst_r50.keras")  # a GSTVideoClassifier
+keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3)).save("gst_r18.keras")
+model = keras.saving.load_model("gst_r18.keras")
+print(type(model).__name__)  # GSTVideoClassifier
 ```
 """
 
@@ -61,7 +63,9 @@ def register() -> None:
     import keras_hub
 
     keras_gst.register()
-    backbone = keras_hub.models.Backbone.from_preset("gst_r50")  # a GSTBackbone
+    keras_gst.GSTBackbone(depth=18, num_frames=4, image_shape=(32, 32, 3)).save_to_preset("gst_r18")
+    backbone = keras_hub.models.Backbone.from_preset("gst_r18")  # keras-hub finds the keras_gst class
+    print(type(backbone).__name__)  # GSTBackbone
     ```
     """
     for name in _NAMES:

@@ -10,8 +10,16 @@ like a model loaded from a preset, and `model(x)` runs the bare network on norma
 Layering: applications import models and weights.
 """
 
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
 from keras_gst.models import GSTBackbone, GSTVideoClassifier, GSTVideoClassifierPreprocessor
 from keras_gst.weights import IMAGENET_PRESETS, check_weights, load_weights
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_classifier(depth, num_classes, weights=None, alpha=0.25, beta=0.5, num_frames=None, input_shape=None,
@@ -34,8 +42,10 @@ def build_classifier(depth, num_classes, weights=None, alpha=0.25, beta=0.5, num
 def _factory(depth):
     default = "imagenet" if depth in IMAGENET_PRESETS else None
 
-    def build(num_classes, weights=default, alpha=0.25, beta=0.5, num_frames=None, input_shape=None, dropout=0.3,
-              block="gst", groups=1, dtype=None, temporal_impl="conv3d", causal=False, name=None):
+    def build(num_classes: int, weights: str | os.PathLike | None = default, alpha: float = 0.25, beta: float = 0.5,
+              num_frames: int | None = None, input_shape: tuple[int, int, int] | None = None, dropout: float = 0.3,
+              block: str = "gst", groups: int = 1, dtype: str | keras.DTypePolicy | None = None,
+              temporal_impl: str = "conv3d", causal: bool = False, name: str | None = None) -> GSTVideoClassifier:
         return build_classifier(depth, num_classes, weights, alpha, beta, num_frames, input_shape, dropout, block,
                                 groups, dtype, temporal_impl, causal, name)
 
@@ -49,7 +59,14 @@ def _factory(depth):
     build.__doc__ = (
         f"GST-ResNet-{depth} video classifier, a `keras_gst.GSTVideoClassifier`. {source}, or a keras-hub preset "
         f"(directory or handle), a .keras / .weights.h5 file, a PyTorch .pth checkpoint. `dtype`: a Keras dtype "
-        f"policy such as 'mixed_bfloat16'. Other arguments: see `GSTBackbone` and `GSTVideoClassifier`."
+        f"policy such as 'mixed_bfloat16'. Other arguments: see `GSTBackbone` and `GSTVideoClassifier`.\n\n"
+        f"Example:\n\n"
+        f"```python\n"
+        f"import keras_gst\n\n"
+        f"model = keras_gst.GSTResNet{depth}(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))\n"
+        f"print(model.input_shape, model.output_shape)  # (None, 4, 32, 32, 3) (None, 2)\n"
+        f"print(type(model.preprocessor).__name__)  # GSTVideoClassifierPreprocessor\n"
+        f"```\n"
     )
     return build
 

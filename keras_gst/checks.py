@@ -6,8 +6,12 @@ command line maps it to its flag. `check_predict_args`, `check_eval_args` and `c
 `keras_gst.export.predict`, `evaluate_model` and `stream_source` / `load_stream` check first.
 """
 
+from __future__ import annotations
+
 import os
 import tempfile
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from keras_gst.errors import DataFileError, ModelFileError, ParameterError
 
@@ -19,8 +23,23 @@ MAX_THREADS = 256
 MAX_RUNS = 1000
 
 
-def check_range(param, value, low=None, high=None, allow_none=True):
-    """`value` (an int/float, or None when `allow_none`) within [low, high], else `ParameterError(param)`."""
+def check_range(param: str, value: float | None, low: float | None = None, high: float | None = None,
+                allow_none: bool = True) -> float | None:
+    """`value` (an int/float, or None when `allow_none`) within [low, high], else `ParameterError(param)`.
+
+    Example:
+
+    ```python
+    from keras_gst.checks import check_range
+    from keras_gst.errors import ParameterError
+
+    print(check_range("top_k", 5, 1, None))  # 5
+    try:
+        check_range("alpha", 1.0, 0.0, 0.5)
+    except ParameterError as error:
+        print(error.param, "|", error)  # alpha | alpha: must be >= 0.0 and <= 0.5, got 1.0
+    ```
+    """
     if value is None and allow_none:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
@@ -31,25 +50,69 @@ def check_range(param, value, low=None, high=None, allow_none=True):
     return value
 
 
-def check_input(param, path, what="file or folder"):
-    """An existing path to read; `DataFileError(path, ..., param)` when it does not exist."""
+def check_input(param: str, path: str | os.PathLike | None, what: str = "file or folder") -> str | os.PathLike:
+    """An existing path to read; `DataFileError(path, ..., param)` when it does not exist.
+
+    Example:
+
+    ```python
+    from keras_gst.checks import check_input
+    from keras_gst.errors import DataFileError
+
+    try:
+        check_input("labels", "missing.txt", "class name file")
+    except DataFileError as error:
+        print(error.param)  # labels
+    ```
+    """
     if path is None or not os.path.exists(path):
         raise DataFileError(path, f"does not exist (expected a {what})", param)
     return path
 
 
-def check_inputs(param, paths, what="file or folder"):
+def check_inputs(param: str, paths: Iterable[str | os.PathLike | None], what: str = "file or folder") -> None:
     """Several inputs, each processed on its own: refused only when none exists (a missing one among
-    others is the workflow's counted failure)."""
+    others is the workflow's counted failure).
+
+    Example:
+
+    ```python
+    from keras_gst.checks import check_inputs
+    from keras_gst.errors import DataFileError
+
+    open("a.mp4", "wb").close()
+    check_inputs("video", ["a.mp4", "missing.mp4"])  # passes: one exists
+    try:
+        check_inputs("video", ["missing.mp4"])
+    except DataFileError as error:
+        print(error.param)  # video
+    ```
+    """
     paths = list(paths)
     if paths and not any(p is not None and os.path.exists(p) for p in paths):
         check_input(param, paths[0], what)
 
 
-def check_output(param, path, directory=False):
+def check_output(param: str, path: str | os.PathLike, directory: bool = False) -> str:
     """A path that can be written: a file (not a folder) or, with `directory=True`, a folder (not a file).
     Missing folders are fine (the writers create them) when the nearest existing ancestor is a folder;
-    a real write probe there catches permissions, read-only mounts and a full quota."""
+    a real write probe there catches permissions, read-only mounts and a full quota.
+
+    Example:
+
+    ```python
+    import os
+    from keras_gst.checks import check_output
+    from keras_gst.errors import ParameterError
+
+    print(check_output("out", "new/folder/model.tflite"))  # new/folder/model.tflite
+    os.mkdir("taken")
+    try:
+        check_output("out", "taken")  # a folder where a file is wanted
+    except ParameterError as error:
+        print(error.param)  # out
+    ```
+    """
     path = os.fspath(path)
     if not path.strip():  # before: `export --out ''` renamed its SavedModel onto '' (an OSError after the work)
         raise ParameterError(param, f"is empty: name a {'folder' if directory else 'file'}")
@@ -69,9 +132,23 @@ def check_output(param, path, directory=False):
     return path
 
 
-def check_model_path(model, param="model"):
+def check_model_path(model: Any, param: str = "model") -> None:
     """A model path that exists and looks like a .keras file, keras-hub preset, .tflite file or SavedModel
-    (anything with a `path` attribute, e.g. a loaded `Predictor`, passes)."""
+    (anything with a `path` attribute, e.g. a loaded `Predictor`, passes).
+
+    Example:
+
+    ```python
+    from keras_gst.checks import check_model_path
+    from keras_gst.errors import ModelFileError
+
+    open("old.h5", "wb").close()
+    try:
+        check_model_path("old.h5")
+    except ModelFileError as error:
+        print(error.param)  # model
+    ```
+    """
     if hasattr(model, "path") and not isinstance(model, (str, os.PathLike)):
         return
     path = os.fspath(model) if model is not None else None
@@ -86,8 +163,23 @@ def check_model_path(model, param="model"):
                                    "folder (keras_gst does not read legacy .h5 models)", param)
 
 
-def check_views(num_frames=None, size=None, num_clips=1, num_crops=1, scale_size=None):
-    """T, crop size, short side and the multi-view counts (clips x crops)."""
+def check_views(num_frames: int | None = None, size: int | None = None, num_clips: int = 1, num_crops: int = 1,
+                scale_size: int | None = None) -> None:
+    """T, crop size, short side and the multi-view counts (clips x crops).
+
+    Example:
+
+    ```python
+    from keras_gst.checks import check_views
+    from keras_gst.errors import ParameterError
+
+    check_views(num_frames=8, size=224, num_clips=2, num_crops=3, scale_size=256)  # passes
+    try:
+        check_views(num_crops=4)
+    except ParameterError as error:
+        print(error.param)  # num_crops
+    ```
+    """
     check_range("num_frames", num_frames, *FRAMES_RANGE)
     check_range("size", size, *SIZE_RANGE)
     check_range("scale_size", scale_size, SIZE_RANGE[0], 2 * SIZE_RANGE[1])
@@ -100,9 +192,24 @@ def check_views(num_frames=None, size=None, num_clips=1, num_crops=1, scale_size
         raise ParameterError("num_clips", f"{num_clips} clips x {num_crops} crops is over {MAX_VIEWS} views per video")
 
 
-def check_predict_args(model, videos, labels=None, top_k=5, num_frames=None, size=None, num_clips=1, num_crops=1,
-                       timing=False, runs=5, num_threads=2):
-    """Raise the error `keras_gst.export.predict` would raise for these arguments, before anything is loaded."""
+def check_predict_args(model: Any, videos: str | os.PathLike | Sequence[str | os.PathLike],
+                       labels: str | os.PathLike | Sequence[str] | None = None, top_k: int = 5,
+                       num_frames: int | None = None, size: int | None = None, num_clips: int = 1, num_crops: int = 1,
+                       timing: bool = False, runs: int = 5, num_threads: int = 2) -> None:
+    """Raise the error `keras_gst.export.predict` would raise for these arguments, before anything is loaded.
+
+    Example:
+
+    ```python
+    from keras_gst.checks import check_predict_args
+    from keras_gst.errors import ParameterError
+
+    try:
+        check_predict_args("model.keras", ["clip.mp4"], top_k=0)  # checked before the files
+    except ParameterError as error:
+        print(error.param)  # top_k
+    ```
+    """
     check_range("top_k", top_k, 1, None, allow_none=False)
     check_views(num_frames, size, num_clips, num_crops)
     check_range("runs", runs, 1, MAX_RUNS, allow_none=False)
@@ -115,10 +222,25 @@ def check_predict_args(model, videos, labels=None, top_k=5, num_frames=None, siz
     check_inputs("video", [videos] if isinstance(videos, (str, os.PathLike)) else videos, "video file or frame folder")
 
 
-def check_eval_args(model, num_frames=None, size=None, scale_size=None, num_clips=1, num_crops=1, average="logits",
-                    batch_size=4, max_batches=None, output_dir=None, num_threads=2):
+def check_eval_args(model: Any, num_frames: int | None = None, size: int | None = None, scale_size: int | None = None,
+                    num_clips: int = 1, num_crops: int = 1, average: str = "logits", batch_size: int = 4,
+                    max_batches: int | None = None, output_dir: str | os.PathLike | None = None,
+                    num_threads: int = 2) -> None:
     """Raise the error `keras_gst.export.evaluate_model` would raise for these arguments, before anything
-    is loaded (the annotations are checked by `evaluate_model` itself)."""
+    is loaded (the annotations are checked by `evaluate_model` itself).
+
+    Example:
+
+    ```python
+    from keras_gst.checks import check_eval_args
+    from keras_gst.errors import ParameterError
+
+    try:
+        check_eval_args("model.keras", size=224, scale_size=128)
+    except ParameterError as error:
+        print(error.param)  # scale_size
+    ```
+    """
     check_views(num_frames, size, num_clips, num_crops, scale_size)
     if average not in ("logits", "softmax"):
         raise ParameterError("average", f"must be 'logits' or 'softmax', got {average!r}")
@@ -130,13 +252,37 @@ def check_eval_args(model, num_frames=None, size=None, scale_size=None, num_clip
         check_output("output_dir", output_dir, directory=True)
 
 
-def is_camera(source):
-    """A camera index ("0", "1", ...) that is not also a file or folder name."""
+def is_camera(source: str | os.PathLike) -> bool:
+    """A camera index ("0", "1", ...) that is not also a file or folder name.
+
+    Example:
+
+    ```python
+    from keras_gst.checks import is_camera
+
+    print(is_camera("0"), is_camera("clip.mp4"))  # True False
+    ```
+    """
     return str(source).isdigit() and not os.path.exists(source)
 
 
-def check_stream_args(model, sources, labels=None, top_k=5, num_threads=2, max_frames=None, plot=None):
-    """Raise the error `load_stream` / `stream_source` would raise for these arguments, before loading."""
+def check_stream_args(model: str | os.PathLike | None, sources: Sequence[str | os.PathLike],
+                      labels: str | os.PathLike | None = None, top_k: int = 5, num_threads: int = 2,
+                      max_frames: int | None = None, plot: str | os.PathLike | None = None) -> None:
+    """Raise the error `load_stream` / `stream_source` would raise for these arguments, before loading.
+
+    Example:
+
+    ```python
+    from keras_gst.checks import check_stream_args
+    from keras_gst.errors import ModelFileError
+
+    try:
+        check_stream_args("missing_stream.tflite", ["0"])  # "0": the first camera
+    except ModelFileError as error:
+        print(error.param)  # model
+    ```
+    """
     check_range("top_k", top_k, 1, None, allow_none=False)
     check_range("num_threads", num_threads, 1, MAX_THREADS, allow_none=False)
     check_range("max_frames", max_frames, 1, None)

@@ -31,13 +31,9 @@ PACKAGES = (
     "keras_gst.export", "keras_gst.training", "keras_gst.evaluation", "keras_gst.analysis", "keras_gst.weights",
     "keras_gst.errors", "keras_gst.atomic", "keras_gst.checks", "keras_gst.quiet",
 )
-COVERED = (
-    "keras_gst.evaluation", "keras_gst.data.annotations", "keras_gst.data.decode", "keras_gst.data.decode_errors",
-    "keras_gst.data.sampling", "keras_gst.data.extract", "keras_gst.data.folders", "keras_gst.data.shard_reader",
-    "keras_gst.errors", "keras_gst.quiet", "keras_gst.analysis.bn", "keras_gst.atomic",
-)
-# examples that build a GST model (seconds each on 2 cores)
-MODEL = re.compile(r"\bGSTResNet\d+\(|\bGSTBackbone\(")
+COVERED = ("keras_gst",)
+# examples that build a GST model or convert or save a TensorFlow graph (seconds each on 2 cores)
+MODEL = re.compile(r"\bGSTResNet\d*\(|\bGSTBackbone\(|\bTFLiteConverter\b|\btf\.saved_model\.save\(|convert_\w*tflite\(|\bsubprocess\b|\bfit\(|\bfine_tune\(")
 
 
 def covered(module_name):

@@ -10,9 +10,12 @@ with ``num_clips * num_crops > 1`` views yields ``(B, V, T, S, S, 3)`` with view
 averaged by the evaluator.
 """
 
+from __future__ import annotations
+
 import logging
 import os
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -34,7 +37,18 @@ class SkipLog:
     """Items skipped with ``on_error="skip"``: each is logged with its file and reason as it happens;
     at the end of every pass over the data the number of distinct files skipped in it is logged and the
     pass's items appended to `epochs`. `total` is the number of distinct files skipped so far (a file
-    that fails in every epoch, or is loaded again by a prefetch that runs ahead, counts once)."""
+    that fails in every epoch, or is loaded again by a prefetch that runs ahead, counts once).
+
+    Example:
+
+    ```python
+    from keras_gst.data import SkipLog
+
+    log = SkipLog()  # pass it as build_dataset(..., skip_log=log) with DataSpec(on_error="skip")
+    log.add("videos/broken.mp4", "videos/broken.mp4: cannot decode")  # what the pipeline does per bad item
+    print(log.end_epoch(total=10), log.files)  # 1 ['videos/broken.mp4']
+    ```
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -114,24 +128,24 @@ def _flip_setting(flip, flip_map, class_names):
 
 
 def build_dataset(
-    source,
-    spec=None,
+    source: Annotations | Sequence[VideoRecord] | str | os.PathLike | shard_reader.Shards,
+    spec: DataSpec | None = None,
     *,
-    training=False,
-    batch_size=8,
-    class_names=None,
-    num_classes=None,
-    shuffle=None,
-    shuffle_buffer=None,
-    cache=False,
-    repeat=False,
-    drop_remainder=None,
-    skip_log=None,
-    seed=None,
-    input_context=None,
-    num_parallel_calls=AUTOTUNE,
-    normalize=True,
-):
+    training: bool = False,
+    batch_size: int = 8,
+    class_names: Sequence[str] | None = None,
+    num_classes: int | None = None,
+    shuffle: bool | None = None,
+    shuffle_buffer: int | None = None,
+    cache: bool | str = False,
+    repeat: bool = False,
+    drop_remainder: bool | None = None,
+    skip_log: SkipLog | None = None,
+    seed: int | None = None,
+    input_context: tf.distribute.InputContext | None = None,
+    num_parallel_calls: int = AUTOTUNE,
+    normalize: bool = True,
+) -> tf.data.Dataset:
     """Build the input pipeline.
 
     Args:
@@ -159,10 +173,13 @@ def build_dataset(
     Example:
 
     ```python
-    from keras_gst.data import DataSpec, build_dataset, read_list_file
+    from keras_gst.data import DataSpec, build_dataset, read_list_file, write_synthetic_dataset
 
-    train = read_list_file("train.txt")
-    ds = build_dataset(train, DataSpec(num_frames=8, crop_size=224), training=True, batch_size=8, seed=0)
+    train_list, _, _ = write_synthetic_dataset("synthetic", num_videos_per_class=2, frames=8, size=32, num_classes=2)
+    train = read_list_file(train_list)  # "videos/c0_train_0000.mp4 0", ...
+    ds = build_dataset(train, DataSpec(num_frames=4, crop_size=32, scale_size=32), training=True, batch_size=2, seed=0)
+    clips, labels = next(iter(ds))
+    print(tuple(clips.shape), clips.dtype.name, tuple(labels.shape))  # (2, 4, 32, 32, 3) float32 (2,)
     ```
     """
     spec = DataSpec() if spec is None else spec

@@ -14,6 +14,8 @@ so OUT never holds a mix of two runs. Apache Beam is the optional extra ``keras-
 imported only when a pipeline runs (`shard_beam`).
 """
 
+from __future__ import annotations
+
 import contextlib
 import dataclasses
 import json
@@ -21,11 +23,17 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterable, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from keras_gst.atomic import replace_lock
 from keras_gst.errors import ParameterError
 from keras_gst.data.annotations import Annotations, read_label_map, read_list_file
 from keras_gst.data.extract import find_videos
+
+if TYPE_CHECKING:
+    from apache_beam.options.pipeline_options import PipelineOptions
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +53,7 @@ class ShardError(ValueError):
     """A bad `shard` request (OUT not empty, bad runner or option, bad source); names the fix."""
 
 
-def import_beam():
+def import_beam() -> ModuleType:
     """`apache_beam`, or an ImportError that says how to install it."""
     try:
         import apache_beam
@@ -81,7 +89,8 @@ def _class_folder_labels(root, videos):
     return {v: index[os.path.relpath(v, root).split(os.sep)[0]] for v in videos}, names
 
 
-def list_source(source, *, labels=None, class_file=None):
+def list_source(source: str | os.PathLike | Annotations, *, labels: str | os.PathLike | None = None,
+                class_file: str | os.PathLike | None = None) -> ShardSource:
     """The videos of `source` (a folder, searched recursively, an MMAction2 video list ``path label``, or
     `Annotations` of video records from any reader) with their labels, as a `ShardSource`.
 
@@ -171,7 +180,7 @@ def _annotation_source(annotations, labels):
     return ShardSource(items, names, "annotations", [], dead)
 
 
-def sequence_example(jpegs, media_id, label, label_string=""):
+def sequence_example(jpegs: Iterable[bytes], media_id: str, label: int, label_string: str = "") -> bytes:
     """One video's `tf.train.SequenceExample` (serialised) in the DMVR / Model Garden schema."""
     import tensorflow as tf
 
@@ -190,7 +199,7 @@ def _runner_kind(name):
     return name.lower().removesuffix("runner")
 
 
-def pipeline_options(runner=None, beam_args=()):
+def pipeline_options(runner: str | None = None, beam_args: Sequence[str] = ()) -> PipelineOptions:
     """Beam `PipelineOptions` for `runner` (default DirectRunner, multi-processing on every core) and
     `beam_args`, checked before any work with Beam's public `PipelineOptions.get_all_options`: an unknown
     runner, an unknown option (the options kept only with ``retain_unknown_options``) or a bad value is a
@@ -245,8 +254,11 @@ def _out_entries(out):
     return os.listdir(out) if os.path.isdir(out) else []
 
 
-def write_shards(source, out, *, num_shards, name=None, labels=None, class_file=None, short_side=256,
-                 quality=95, timeout=600.0, runner=None, beam_args=(), overwrite=False, progress=True):
+def write_shards(source: str | os.PathLike | Annotations, out: str | os.PathLike, *, num_shards: int,
+                 name: str | None = None, labels: str | os.PathLike | None = None,
+                 class_file: str | os.PathLike | None = None, short_side: int = 256, quality: int = 95,
+                 timeout: float = 600.0, runner: str | None = None, beam_args: Sequence[str] = (),
+                 overwrite: bool = False, progress: bool = True) -> dict:
     """Run the Beam pipeline: videos of `source` (see `list_source`) -> `out` shards, failed.tsv,
     manifest.json. Returns the manifest (a dict). Raises `ShardError` before any work for a bad
     number, a non-empty `out` without `overwrite`, a bad runner or option, or a bad source, and
@@ -318,7 +330,8 @@ def _swap_into_place(stage, out):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def make_manifest(entries, shard_files, failed_count, listed, settings):
+def make_manifest(entries: Iterable[tuple[str, int, int, int]], shard_files: Iterable[str], failed_count: int,
+                  listed: ShardSource, settings: dict) -> dict:
     """The manifest dict (see the module docstring) from the pipeline's per-video entries
     ``(media_id, frames, label, claimed)``."""
     entries = sorted(entries)
@@ -339,7 +352,7 @@ def make_manifest(entries, shard_files, failed_count, listed, settings):
     }
 
 
-def read_manifest(out):
+def read_manifest(out: str | os.PathLike) -> dict:
     """OUT/manifest.json as a dict (local or any Beam filesystem)."""
     path = f"{os.fspath(out).rstrip('/')}/{MANIFEST}"
     if _is_remote(path):

@@ -40,10 +40,15 @@ class DataSpec:
     Example:
 
     ```python
-    from keras_gst.data import DataSpec, build_dataset, read_list_file
+    from keras_gst.data import DataSpec
+    from keras_gst.errors import ParameterError
 
-    spec = DataSpec(num_frames=8, crop_size=224, on_error="skip")
-    ds = build_dataset(read_list_file("train.txt"), spec, training=True, batch_size=8)
+    spec = DataSpec(num_frames=8, crop_size=224, on_error="skip")  # build_dataset(records, spec, training=True)
+    print(spec.scale_size, spec.sampling, spec.num_clips * spec.num_crops)  # 256 segment 1
+    try:
+        DataSpec(crop_size=224, scale_size=128)
+    except ParameterError as error:
+        print(error.param)  # scale_size
     ```
     """
 

@@ -10,6 +10,10 @@ decoding), like the authors' resize-then-crop. Pixels stay in [0, 255]: normalis
 preprocessor's (`keras_gst.models.gst_video_classifier_preprocessor.normalize_clips`).
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import tensorflow as tf
 
@@ -17,8 +21,19 @@ from keras_gst.checks import CROPS
 from keras_gst.data.spec import MULTISCALE_SCALES
 
 
-def crop_size_pairs(scale_size=256, crop_size=224, scales=MULTISCALE_SCALES, max_distort=1):
-    """(crop_w, crop_h) candidates in the resized frame, as the authors' `_sample_crop_size`."""
+def crop_size_pairs(scale_size: int = 256, crop_size: int = 224, scales: Sequence[float] = MULTISCALE_SCALES,
+                    max_distort: int = 1) -> list[tuple[int, int]]:
+    """(crop_w, crop_h) candidates in the resized frame, as the authors' `_sample_crop_size`.
+
+    Example:
+
+    ```python
+    from keras_gst.data.transforms import crop_size_pairs
+
+    # sides int(256 * (1, .875, .75, .66)) = 256, 224, 192, 168; neighbouring sides mixed
+    print(crop_size_pairs(256, 224)[:3])  # [(256, 256), (224, 256), (256, 224)]
+    ```
+    """
     sizes = [int(scale_size * s) for s in scales]
     sizes = [crop_size if abs(x - crop_size) < 3 else x for x in sizes]
     return [(w, h) for i, h in enumerate(sizes) for j, w in enumerate(sizes) if abs(i - j) <= max_distort]
@@ -29,8 +44,18 @@ FIX_OFFSETS = ((0, 0), (4, 0), (0, 4), (4, 4), (2, 2), (0, 2), (4, 2), (2, 4), (
                (1, 1), (3, 1), (1, 3), (3, 3))
 
 
-def resized_shape(height, width, scale_size):
-    """(h, w) after resizing the short side to `scale_size` (torchvision Resize rounding)."""
+def resized_shape(height: int | tf.Tensor, width: int | tf.Tensor, scale_size: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """(h, w) after resizing the short side to `scale_size` (torchvision Resize rounding).
+
+    Example:
+
+    ```python
+    from keras_gst.data.transforms import resized_shape
+
+    h, w = resized_shape(240, 320, 256)  # 320 * 256 / 240 = 341.33
+    print(float(h), float(w))  # 256.0 341.0
+    ```
+    """
     height = tf.cast(height, tf.float32)
     width = tf.cast(width, tf.float32)
     short = tf.minimum(height, width)
@@ -46,8 +71,9 @@ def _window(resized_h, resized_w, top, left, crop_h, crop_w):
     return tf.stack([top / resized_h, left / resized_w, crop_h / resized_h, crop_w / resized_w])
 
 
-def multiscale_crop_box(height, width, seed, *, scale_size=256, crop_size=224,
-                           scales=MULTISCALE_SCALES, max_distort=1):
+def multiscale_crop_box(height: int | tf.Tensor, width: int | tf.Tensor, seed: tf.Tensor, *, scale_size: int = 256,
+                       crop_size: int = 224, scales: Sequence[float] = MULTISCALE_SCALES,
+                       max_distort: int = 1) -> tf.Tensor:
     """A random multi-scale crop window (fractions top, left, height, width; stateless: `seed` is a
     shape-(2,) int tensor)."""
     pairs = tf.constant(crop_size_pairs(scale_size, crop_size, scales, max_distort), tf.float32)
@@ -62,7 +88,8 @@ def multiscale_crop_box(height, width, seed, *, scale_size=256, crop_size=224,
     return _window(resized_h, resized_w, offset[1] * h_step, offset[0] * w_step, crop_h, crop_w)
 
 
-def view_crop_boxes(height, width, num_crops=1, *, scale_size=256, crop_size=224):
+def view_crop_boxes(height: int | tf.Tensor, width: int | tf.Tensor, num_crops: int = 1, *, scale_size: int = 256,
+                    crop_size: int = 224) -> tuple[tf.Tensor, list[bool]]:
     """Windows and flip flags of the test views: 1 centre; 3 along the long side; 5 corners + centre;
     10 = the 5 and their flips. Returns (windows (num_crops, 4) as fractions, flips: list of bool)."""
     if num_crops not in CROPS:
@@ -115,7 +142,8 @@ def _crop_one(frames, window, size, flip):
     return tf.cond(flip, lambda: tf.reverse(out, axis=[2]), lambda: out)
 
 
-def crop_resize(frames, boxes, size, flips=None, scale_size=256):
+def crop_resize(frames: tf.Tensor | np.ndarray, boxes: tf.Tensor, size: int,
+                flips: Sequence[bool | tf.Tensor] | None = None, scale_size: int = 256) -> tf.Tensor:
     """Crop every frame (T, H, W, C) with each window of `boxes` (V, 4) (fractions top, left, height,
     width; V static), resize to `size` x `size` (bilinear, half-pixel centres, as PIL/torchvision) and
     mirror the views whose `flips` entry (python bool or scalar bool tensor) is true:
@@ -128,7 +156,7 @@ def crop_resize(frames, boxes, size, flips=None, scale_size=256):
     return tf.stack([_crop_one(frames, boxes[i], size, flips[i]) for i in range(num_views)])
 
 
-def flip_lookup(flip_map, num_classes):
+def flip_lookup(flip_map: Mapping[int, int] | None, num_classes: int) -> tf.Tensor:
     """Dense int32 table: label -> label after a horizontal flip (identity outside `flip_map`)."""
     table = np.arange(num_classes, dtype=np.int32)
     for a, b in (flip_map or {}).items():
@@ -140,7 +168,7 @@ def flip_lookup(flip_map, num_classes):
     return tf.constant(table)
 
 
-def swap_label(label, table):
+def swap_label(label: tf.Tensor, table: tf.Tensor) -> tf.Tensor:
     """Flip-swap an int label (-1 = unlabeled stays) or a multi-hot vector."""
     if label.shape.rank == 0:
         return tf.where(label >= 0, tf.gather(table, tf.maximum(label, 0)), label)

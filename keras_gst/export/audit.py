@@ -6,8 +6,12 @@ compute op (CONV_2D, CONV_3D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ...) reads a f
 weight, or if the model contains Flex (SELECT_TF_OPS) or custom ops.
 """
 
+from __future__ import annotations
+
 import collections
 import dataclasses
+import os
+from collections.abc import Iterable
 
 from ai_edge_litert import schema_py_generated as schema
 
@@ -35,8 +39,24 @@ def _read_model(path_or_bytes):
     return schema.ModelT.InitFromPackedBuf(bytearray(buf), 0)
 
 
-def audit_tflite(path_or_bytes):
-    """Every operator of every subgraph, in order, as `OpInfo`."""
+def audit_tflite(path_or_bytes: str | os.PathLike | bytes) -> list[OpInfo]:
+    """Every operator of every subgraph, in order, as `OpInfo`.
+
+    Example:
+
+    ```python
+    import tensorflow as tf
+    from keras_gst.export import audit_tflite
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 8, 8, 3), tf.float32)])
+    def conv(x):
+        return tf.nn.conv2d(x, tf.ones((3, 3, 3, 4)), 1, "SAME")
+
+    flatbuffer = tf.lite.TFLiteConverter.from_concrete_functions([conv.get_concrete_function()], conv).convert()
+    ops = audit_tflite(flatbuffer)  # or the path of a .tflite file
+    print([(op.name, op.input_types[0]) for op in ops])  # [('CONV_2D', 'float32')]
+    ```
+    """
     model = _read_model(path_or_bytes)
     ops = []
     for subgraph in model.subgraphs:
@@ -54,13 +74,39 @@ def audit_tflite(path_or_bytes):
     return ops
 
 
-def op_counts(ops):
-    """Counter of (op name, first input type) -> occurrences."""
+def op_counts(ops: Iterable[OpInfo]) -> collections.Counter:
+    """Counter of (op name, first input type) -> occurrences.
+
+    Example:
+
+    ```python
+    from keras_gst.export import op_counts
+    from keras_gst.export.audit import OpInfo
+
+    ops = [OpInfo(0, "CONV_2D", False, ("int8", "int8", "int32"), ("int8",)),
+           OpInfo(1, "CONV_2D", False, ("int8", "int8", "int32"), ("int8",)),
+           OpInfo(2, "FULLY_CONNECTED", False, ("float32", "float32", "float32"), ("float32",))]
+    print(op_counts(ops)[("CONV_2D", "int8")])  # 2
+    ```
+    """
     return collections.Counter((op.name, op.input_types[0] if op.input_types else "") for op in ops)
 
 
-def float_compute_ops(ops):
-    """Compute ops (see COMPUTE_OPS) whose activation or weight input is float."""
+def float_compute_ops(ops: Iterable[OpInfo]) -> list[OpInfo]:
+    """Compute ops (see COMPUTE_OPS) whose activation or weight input is float.
+
+    Example:
+
+    ```python
+    from keras_gst.export import float_compute_ops
+    from keras_gst.export.audit import OpInfo
+
+    ops = [OpInfo(0, "CONV_2D", False, ("int8", "int8", "int32"), ("int8",)),
+           OpInfo(1, "CONV_2D", False, ("int8", "int8", "int32"), ("int8",)),
+           OpInfo(2, "FULLY_CONNECTED", False, ("float32", "float32", "float32"), ("float32",))]
+    print([op.index for op in float_compute_ops(ops)])  # [2]
+    ```
+    """
     bad = []
     for op in ops:
         if op.name in COMPUTE_OPS and any(t.startswith("float") for t in op.input_types[:2]):
@@ -72,10 +118,27 @@ def flex_or_custom_ops(ops):
     return [op for op in ops if op.custom or op.name.startswith("Flex")]
 
 
-def check_int8(path_or_bytes):
+def check_int8(path_or_bytes: str | os.PathLike | bytes) -> list[OpInfo]:
     """Raise `OpAuditError` unless every compute op reads int8 and no Flex/custom op is present.
 
     Returns the audit (list of `OpInfo`) when the model passes.
+
+    Example:
+
+    ```python
+    import tensorflow as tf
+    from keras_gst.export import OpAuditError, check_int8
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 8, 8, 3), tf.float32)])
+    def conv(x):
+        return tf.nn.conv2d(x, tf.ones((3, 3, 3, 4)), 1, "SAME")
+
+    flatbuffer = tf.lite.TFLiteConverter.from_concrete_functions([conv.get_concrete_function()], conv).convert()
+    try:
+        check_int8(flatbuffer)  # a float model
+    except OpAuditError as error:
+        print([op.name for op in error.offending])  # ['CONV_2D']
+    ```
     """
     ops = audit_tflite(path_or_bytes)
     problems = []
@@ -93,6 +156,19 @@ def check_int8(path_or_bytes):
     return ops
 
 
-def format_audit(ops):
-    """One line per (op, input type) with counts, most frequent first."""
+def format_audit(ops: Iterable[OpInfo]) -> str:
+    """One line per (op, input type) with counts, most frequent first.
+
+    Example:
+
+    ```python
+    from keras_gst.export import format_audit
+    from keras_gst.export.audit import OpInfo
+
+    ops = [OpInfo(0, "CONV_2D", False, ("int8", "int8", "int32"), ("int8",)),
+           OpInfo(1, "CONV_2D", False, ("int8", "int8", "int32"), ("int8",)),
+           OpInfo(2, "FULLY_CONNECTED", False, ("float32", "float32", "float32"), ("float32",))]
+    print(format_audit(ops))  # 2 x CONV_2D (int8)
+    ```
+    """
     return "\n".join(f"  {count:4d} x {name} ({dtype})" for (name, dtype), count in op_counts(ops).most_common())

@@ -10,11 +10,15 @@ Clips are float32 RGB pixel values in [0, 255], shape (T, size, size, 3) (not ye
 preprocessor (`normalize_clip`), or rounded uint8 pixels for models exported with `input_dtype="uint8"`.
 """
 
+from __future__ import annotations
+
 import logging
 import os
 import time
+from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 import keras
 
@@ -28,7 +32,19 @@ logger = logging.getLogger(__name__)
 
 
 class ClipReadError(VideoDecodeError):
-    """A video or frame folder that cannot be read; the message names the file and the reason."""
+    """A video or frame folder that cannot be read; the message names the file and the reason.
+
+    Example:
+
+    ```python
+    from keras_gst.export import ClipReadError, load_clips
+
+    try:
+        load_clips("missing_folder", num_frames=4, size=32)
+    except ClipReadError as error:
+        print(error)  # missing_folder does not exist
+    ```
+    """
 
 
 def scale_size_for(size):
@@ -94,14 +110,39 @@ def load_video_clips(path, num_frames, size, num_clips=1, timings=None, record_f
     return clips
 
 
-def load_clip(path, num_frames, size, timings=None):
-    """The evaluation view of a video or frame folder: (T, size, size, 3) float32 pixels in [0, 255]."""
+def load_clip(path: str | os.PathLike, num_frames: int, size: int, timings: dict | None = None) -> np.ndarray:
+    """The evaluation view of a video or frame folder: (T, size, size, 3) float32 pixels in [0, 255].
+
+    Example:
+
+    ```python
+    from keras_gst.data import write_synthetic_dataset
+    from keras_gst.export import load_clip
+
+    write_synthetic_dataset("synthetic", num_videos_per_class=1, frames=8, size=32, num_classes=2)
+    timings = {}
+    clip = load_clip("synthetic/videos/c0_train_0000.mp4", num_frames=4, size=32, timings=timings)
+    print(clip.shape, clip.dtype, 0 <= clip.min() <= clip.max() <= 255)  # (4, 32, 32, 3) float32 True
+    print(sorted(timings))  # ['decode', 'preprocess']
+    ```
+    """
     return load_video_clips(path, num_frames, size, 1, timings)[0]
 
 
-def normalize_clip(clips):
+def normalize_clip(clips: ArrayLike) -> np.ndarray:
     """Pixels in [0, 255], (..., T, H, W, 3) -> float32 NumPy frames as the Keras models take them: the
-    classifier's normalisation (`keras_gst.models.gst_video_classifier_preprocessor.normalize_clips`)."""
+    classifier's normalisation (`keras_gst.models.gst_video_classifier_preprocessor.normalize_clips`).
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.export import normalize_clip
+
+    x = normalize_clip(np.full((4, 32, 32, 3), 255.0))  # white: (1 - mean) / std per channel
+    print(x.shape, [round(float(v), 3) for v in x[0, 0, 0]])  # (4, 32, 32, 3) [2.249, 2.429, 2.64]
+    ```
+    """
     from keras_gst.models.gst_video_classifier_preprocessor import normalize_clips
 
     clips = np.asarray(clips)
@@ -115,8 +156,20 @@ def to_uint8(clips):
     return np.clip(np.round(np.asarray(clips, np.float32)), 0, 255).astype(np.uint8)
 
 
-def model_input(clips, input_dtype):
-    """Pixel clips -> a model file's input: "uint8" rounded pixels, or "float32" normalised frames."""
+def model_input(clips: ArrayLike, input_dtype: str) -> np.ndarray:
+    """Pixel clips -> a model file's input: "uint8" rounded pixels, or "float32" normalised frames.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.export import model_input
+
+    clips = np.full((1, 4, 32, 32, 3), 127.6, "float32")
+    print(model_input(clips, "uint8").dtype, model_input(clips, "uint8").max())  # uint8 128
+    print(model_input(clips, "float32").dtype)  # float32
+    ```
+    """
     return to_uint8(clips) if input_dtype == "uint8" else normalize_clip(clips)
 
 
@@ -145,7 +198,9 @@ def find_sources(source, root=None):
     raise ClipReadError(f"{source} does not exist")
 
 
-def load_clips(sources, num_frames, size, clips_per_video=1, max_clips=None, root=None, skipped=None):
+def load_clips(sources: str | os.PathLike | Sequence[str | os.PathLike], num_frames: int, size: int,
+               clips_per_video: int = 1, max_clips: int | None = None, root: str | os.PathLike | None = None,
+               skipped: list | None = None) -> tuple[np.ndarray, list[str]]:
     """Pixel clips (N, T, size, size, 3) float32 from every source (see `find_sources`),
     `clips_per_video` temporal views each (TSN test phases), at most `max_clips`. Returns (clips, names).
 
@@ -153,6 +208,17 @@ def load_clips(sources, num_frames, size, clips_per_video=1, max_clips=None, roo
     logged warning naming it, and (path, reason) appended to `skipped` (a list) when given. Only when no
     item can be read is it an error (`ClipReadError` naming the skipped items). A source that does not
     exist, or a directory without videos, is an error at once.
+
+    Example:
+
+    ```python
+    from keras_gst.data import write_synthetic_dataset
+    from keras_gst.export import load_clips
+
+    train_list, _, _ = write_synthetic_dataset("synthetic", num_videos_per_class=1, frames=8, size=32, num_classes=2)
+    clips, names = load_clips(train_list, num_frames=4, size=32, clips_per_video=2)  # 2 videos, 2 views each
+    print(clips.shape, names[0].endswith(".mp4#0"))  # (4, 4, 32, 32, 3) True
+    ```
     """
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]

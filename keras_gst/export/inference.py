@@ -12,9 +12,13 @@ graph with its weights as constants and BatchNorm folded (`keras_gst.export.froz
 SavedModel's serving function is frozen the same way after its ops passed `check_savedmodel`.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
 import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,11 +26,26 @@ from keras_gst.checks import check_eval_args, check_model_path, check_predict_ar
 from keras_gst.errors import DataFileError, ModelFileError, ParameterError
 from keras_gst.export.predictor import Predictor, load_predictor, read_labels, top_k as rank_classes
 
+if TYPE_CHECKING:
+    from keras_gst.data.annotations import Annotations, VideoRecord
+
 
 @dataclasses.dataclass
 class Prediction:
     """One video's result: `topk` [{rank, index, label, probability, logit}], best first; `logits` (C,)
-    averaged over `views` = clips x crops; `timing` (ms: decode, preprocess, model, first call) or None."""
+    averaged over `views` = clips x crops; `timing` (ms: decode, preprocess, model, first call) or None.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.export import Prediction
+
+    best = {"rank": 1, "index": 1, "label": "right", "probability": 0.9, "logit": 2.0}
+    result = Prediction("v.mp4", "m.keras", "keras", 8, 224, 1, [best], np.array([-0.2, 2.0]))
+    print(result.topk[0]["label"], result.timing)  # right None
+    ```
+    """
 
     video: str
     model: str
@@ -62,8 +81,10 @@ def class_names_for(predictor, labels):
     return names
 
 
-def predict(model, video, labels=None, top_k=5, num_frames=None, size=None, num_clips=1, num_crops=1, timing=False,
-            runs=5, num_threads=2, trust_savedmodel=False):
+def predict(model: str | os.PathLike | Predictor, video: str | os.PathLike,
+            labels: Sequence[str] | str | os.PathLike | None = None, top_k: int = 5, num_frames: int | None = None,
+            size: int | None = None, num_clips: int = 1, num_crops: int = 1, timing: bool = False, runs: int = 5,
+            num_threads: int = 2, trust_savedmodel: bool = False) -> Prediction:
     """Top-k classes of one video or frame folder (see `Prediction`).
 
     Args:
@@ -74,6 +95,20 @@ def predict(model, video, labels=None, top_k=5, num_frames=None, size=None, num_
         num_clips, num_crops: multi-view test (logits averaged, as `evaluate_model`).
         timing: time decode, preprocessing and the model (median of `runs` warm passes), one view only.
         trust_savedmodel: run a SavedModel without checking its ops (see `check_savedmodel`).
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.data import write_synthetic_dataset
+    from keras_gst.export import predict
+
+    write_synthetic_dataset("synthetic", num_videos_per_class=1, frames=8, size=32, num_classes=2)
+    keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3)).save("m.keras")
+    result = predict("m.keras", "synthetic/videos/c0_train_0000.mp4", labels=["left", "right"], top_k=2)
+    print(result.format, result.num_frames, result.size, sorted(c["label"] for c in result.topk))  # keras 4 32 ['left', 'right']
+    print(round(sum(c["probability"] for c in result.topk), 3))  # 1.0
+    ```
     """
     check_predict_args(model, video, labels, top_k, num_frames, size, num_clips, num_crops, timing, runs, num_threads)
     predictor = open_model(model, num_frames, size, num_threads, trust_savedmodel)
@@ -169,7 +204,18 @@ def _labelled(annotations, class_names):
 @dataclasses.dataclass
 class EvalResult:
     """Metrics of `evaluate_model`: top1, top5, mean class accuracy over `num_samples` clips, the
-    confusion matrix and per-class rows; `unlabeled` entries were left out."""
+    confusion matrix and per-class rows; `unlabeled` entries were left out.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.export import EvalResult
+
+    result = EvalResult("m.keras", 1, 0.5, 1.0, 0.5, 4, 0, np.array([[1, 1], [1, 1]]), [])
+    print(result.headline()["top1"], result.headline()["num_samples"])  # 0.5 4
+    ```
+    """
 
     model: str
     views: int
@@ -186,10 +232,13 @@ class EvalResult:
                 "num_samples": self.num_samples, "views": self.views, "unlabeled": self.unlabeled}
 
 
-def evaluate_model(model, annotations, class_names=None, num_frames=None, size=None, scale_size=None,
-                   sampling="segment", num_clips=1, num_crops=1, average="logits", batch_size=4, max_batches=None,
-                   output_dir=None, template="auto", on_error="skip", num_threads=2, trust_savedmodel=False,
-                   progress=None):
+def evaluate_model(model: str | os.PathLike | Predictor, annotations: Annotations | Sequence[VideoRecord],
+                   class_names: Sequence[str] | None = None, num_frames: int | None = None, size: int | None = None,
+                   scale_size: int | None = None, sampling: str = "segment", num_clips: int = 1, num_crops: int = 1,
+                   average: str = "logits", batch_size: int = 4, max_batches: int | None = None,
+                   output_dir: str | os.PathLike | None = None, template: str = "auto", on_error: str = "skip",
+                   num_threads: int = 2, trust_savedmodel: bool = False,
+                   progress: Callable[[int], None] | None = None) -> EvalResult:
     """Top-1 / top-5 / mean class accuracy of a model file on annotated videos (an `EvalResult`).
 
     Args:
@@ -201,6 +250,19 @@ def evaluate_model(model, annotations, class_names=None, num_frames=None, size=N
             `keras_gst.data.build_dataset`, averaged per video as `keras_gst.evaluation.predict_scores`).
         output_dir: also write the confusion matrix, per-class report, metrics.json and scores.npz there.
         progress: None or a function called with the number of videos after each batch.
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.data import read_list_file, write_synthetic_dataset
+    from keras_gst.export import evaluate_model
+
+    _, val_list, classes = write_synthetic_dataset("synthetic", num_videos_per_class=1, frames=8, size=32, num_classes=2)
+    keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3)).save("m.keras")
+    result = evaluate_model("m.keras", read_list_file(val_list), classes, batch_size=2)
+    print(result.num_samples, result.top5, result.confusion.sum())  # 2 1.0 2
+    ```
     """
     from keras_gst.evaluation import evaluate
 

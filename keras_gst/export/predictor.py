@@ -5,6 +5,8 @@ SavedModel dir (the workflows over it: `keras_gst.export.inference`).
 file takes) and `logits(clips)` for pixel clips (N, T, size, size, 3) in [0, 255] (see `clips.model_input`).
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
 
@@ -19,6 +21,23 @@ DEFAULT_SIZE = 224
 
 @dataclasses.dataclass
 class Predictor:
+    """A model file opened for inference (`load_predictor`): `logits(clips)` of pixel clips (N, T, size, size, 3)
+    in [0, 255], whatever the file's format (`kind`) and input dtype.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import load_predictor
+
+    keras_gst.GSTResNet18(num_classes=2, weights=None, input_shape=(32, 32, 3)).save("m.keras")  # any number of frames
+    predictor = load_predictor("m.keras", num_frames=4)
+    logits = predictor.logits(np.zeros((1, 4, 32, 32, 3), "float32"))  # pixel clips in [0, 255]
+    print(predictor.kind, predictor.name, predictor.input_dtype, logits.shape)  # keras m.keras float32 (1, 2)
+    ```
+    """
+
     kind: str  # "keras", "preset", "tflite" or "savedmodel"
     path: str
     num_frames: int
@@ -52,7 +71,8 @@ def _square(h, w, path):
     return h
 
 
-def load_predictor(path, num_frames=None, size=None, num_threads=2, trust_savedmodel=False):
+def load_predictor(path: str | os.PathLike, num_frames: int | None = None, size: int | None = None,
+                   num_threads: int = 2, trust_savedmodel: bool = False) -> Predictor:
     """Open a .keras file, a keras-hub preset directory, a .tflite file or a SavedModel directory for inference.
 
     `num_frames`/`size` choose T and the crop size where the model file leaves them open (default 8
@@ -60,6 +80,19 @@ def load_predictor(path, num_frames=None, size=None, num_threads=2, trust_savedm
     a preset and a SavedModel run as one frozen graph (weights as constants, BatchNorm folded: see
     `frozen_function`); a SavedModel's ops are checked first (`check_savedmodel`, skipped with
     `trust_savedmodel=True`). A file that cannot be used raises `ModelFileError` naming it.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import load_predictor
+
+    keras_gst.GSTResNet18(num_classes=2, weights=None, input_shape=(32, 32, 3)).save("m.keras")  # any number of frames
+    predictor = load_predictor("m.keras", num_frames=4)
+    logits = predictor.logits(np.zeros((1, 4, 32, 32, 3), "float32"))  # pixel clips in [0, 255]
+    print(predictor.num_frames, predictor.size, logits.shape)  # 4 32 (1, 2)
+    ```
     """
     path = os.fspath(path)
     if not os.path.exists(path):

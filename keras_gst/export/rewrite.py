@@ -7,10 +7,16 @@ with the same weights, so rebuilding the model from its config with that option 
 gives a model TFLite quantizes completely.
 """
 
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
 from keras_gst.models import GSTVideoClassifier, rebuild
 
 
-def rewrite_for_export(model, num_frames=None, frame_size=None, temporal_impl="conv2d"):
+def rewrite_for_export(model: GSTVideoClassifier, num_frames: int | None = None,
+                       frame_size: int | Sequence[int] | None = None, temporal_impl: str = "conv2d") -> GSTVideoClassifier:
     """A copy of a `GSTVideoClassifier` with fixed input shape and `temporal_impl`, sharing no state but equal
     weights (and no preprocessor: exports take normalised frames, or uint8 with their own normalisation).
 
@@ -21,6 +27,20 @@ def rewrite_for_export(model, num_frames=None, frame_size=None, temporal_impl="c
         temporal_impl: "conv2d" (int8-capable, the default) or "conv3d".
 
     Returns a new `GSTVideoClassifier` computing the same function (up to float summation order).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import rewrite_for_export
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, input_shape=(32, 32, 3))  # any number of frames
+    static = rewrite_for_export(model, num_frames=4)
+    x = np.random.default_rng(0).normal(size=(1, 4, 32, 32, 3)).astype("float32")
+    print(static.input_shape, static.temporal_impl)  # (None, 4, 32, 32, 3) conv2d
+    print(np.allclose(model(x), static(x), atol=1e-4))  # True
+    ```
     """
     if not isinstance(model, GSTVideoClassifier):
         raise TypeError(
@@ -48,9 +68,21 @@ def static_input_shape(model, num_frames=None, frame_size=None):
     return t, h, w
 
 
-def load_keras_model(path):
+def load_keras_model(path: str | os.PathLike) -> GSTVideoClassifier:
     """A `GSTVideoClassifier` from a .keras file (0.1 `GSTResNet` files upgraded) or a preset directory,
-    without its preprocessor (exports and parity reports feed normalised clips)."""
+    without its preprocessor (exports and parity reports feed normalised clips).
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.export import load_keras_model
+
+    keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3)).save("m.keras")
+    model = load_keras_model("m.keras")
+    print(type(model).__name__, model.preprocessor)  # GSTVideoClassifier None
+    ```
+    """
     from keras_gst.models import load_model
 
     return load_model(path, compile=False, preprocessor=False)

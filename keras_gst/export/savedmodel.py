@@ -10,10 +10,14 @@ freeze into constants when converted to TFLite (a plain `tf.Module` wrapper conv
 READ_VARIABLE ops and gives NaN).
 """
 
+from __future__ import annotations
+
 import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
@@ -24,6 +28,9 @@ from keras_gst.export.errors import ParityError
 
 from keras_gst.export.clips import model_input, normalize_clip, to_uint8
 from keras_gst.export.rewrite import static_input_shape
+
+if TYPE_CHECKING:
+    import keras
 
 INPUT_DTYPES = ("float32", "uint8")
 SAVEDMODEL_TOLERANCE = 1e-5
@@ -60,7 +67,7 @@ WRITE_ERRORS = {"No space left on device": errno.ENOSPC, "File too large": errno
 
 
 @contextlib.contextmanager
-def savedmodel_write_errors(folder):
+def savedmodel_write_errors(folder: str) -> Iterator[None]:
     """TensorFlow's errors writing a SavedModel in `folder` (a full disk, a file size limit) as an `OSError`
     naming the folder (before: a TensorFlow traceback). A TFLite conversion writes its intermediate
     SavedModel in the temporary folder (TMPDIR)."""
@@ -74,7 +81,8 @@ def savedmodel_write_errors(folder):
         raise
 
 
-def export_savedmodel(model, path, num_frames=None, frame_size=None, input_dtype="float32"):
+def export_savedmodel(model: keras.Model, path: str | os.PathLike, num_frames: int | None = None,
+                      frame_size: int | Sequence[int] | None = None, input_dtype: str = "float32") -> str | os.PathLike:
     """Export `model` as a SavedModel with a dynamic-batch serving signature (see module docstring).
 
     Args:
@@ -84,6 +92,20 @@ def export_savedmodel(model, path, num_frames=None, frame_size=None, input_dtype
         num_frames, frame_size: fix T and H, W in the signature (default: the model's input shape;
             dimensions the model leaves open stay dynamic).
         input_dtype: "float32" (normalised frames) or "uint8" (raw RGB, normalised inside).
+
+    Example:
+
+    ```python
+    import keras_gst
+    import tensorflow as tf
+    from keras_gst.export import export_savedmodel
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    export_savedmodel(model, "gst_savedmodel", input_dtype="uint8")  # takes raw RGB pixels
+    outputs = tf.saved_model.load("gst_savedmodel").signatures["serving_default"](
+        frames=tf.zeros((2, 4, 32, 32, 3), tf.uint8))
+    print(sorted(outputs), tuple(outputs["logits"].shape))  # ['logits', 'probabilities'] (2, 2)
+    ```
     """
     t, h, w = static_input_shape(model, num_frames, frame_size)
     with atomic_dir(path) as tmp, savedmodel_write_errors(os.path.dirname(os.path.abspath(path))):
@@ -91,8 +113,23 @@ def export_savedmodel(model, path, num_frames=None, frame_size=None, input_dtype
     return path
 
 
-def load_savedmodel(path):
-    """The `serving_default` function of a SavedModel and its input spec."""
+def load_savedmodel(path: str | os.PathLike) -> tuple[Any, Callable, str, tf.TensorSpec]:
+    """The `serving_default` function of a SavedModel and its input spec: (loaded object, function, input
+    name, input spec).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import export_savedmodel, load_savedmodel
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    export_savedmodel(model, "gst_savedmodel", input_dtype="uint8")  # takes raw RGB pixels
+    loaded, serve, name, spec = load_savedmodel("gst_savedmodel")
+    print(name, spec.shape, spec.dtype.name)  # frames (None, 4, 32, 32, 3) uint8
+    ```
+    """
     loaded = tf.saved_model.load(str(path))
     if "serving_default" not in loaded.signatures:
         raise ValueError(f"{path} has no serving_default signature (it has {sorted(loaded.signatures)}): a streaming "
@@ -130,9 +167,25 @@ def compare_logits(reference, candidate):
     }
 
 
-def savedmodel_parity(model, path, clips, tolerance=SAVEDMODEL_TOLERANCE, raise_on_failure=True):
+def savedmodel_parity(model: keras.Model, path: str | os.PathLike, clips: np.ndarray,
+                      tolerance: float = SAVEDMODEL_TOLERANCE, raise_on_failure: bool = True) -> dict:
     """Load the SavedModel at `path` with `tf.saved_model.load`, run it and the Keras `model` on uint8
-    `clips` and report (dict) the max abs logit diff; raise `ParityError` beyond `tolerance`."""
+    `clips` and report (dict) the max abs logit diff; raise `ParityError` beyond `tolerance`.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import export_savedmodel, savedmodel_parity
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    export_savedmodel(model, "gst_savedmodel", input_dtype="uint8")  # takes raw RGB pixels
+    clips = np.random.default_rng(0).integers(0, 256, (2, 4, 32, 32, 3)).astype("uint8")
+    report = savedmodel_parity(model, "gst_savedmodel", clips)
+    print(report["passed"], report["max_abs_diff"] <= 1e-5)  # True True
+    ```
+    """
     _, fn, name, spec = load_savedmodel(path)
     candidate = run_savedmodel(fn, name, clips, spec.dtype.name)
     report = compare_logits(keras_logits(model, clips, spec.dtype.name), candidate)

@@ -14,8 +14,11 @@ a .keras model (streamed in process with `StreamingGST`).
 the clip logits (their mean, computed here, so the int8 file without the clip state gives it too).
 """
 
+from __future__ import annotations
+
 import os
 import time
+from collections.abc import Generator, Iterable, Sequence
 
 import numpy as np
 
@@ -24,15 +27,45 @@ from keras_gst.errors import DataFileError, ModelFileError
 
 
 class StreamKindError(ModelFileError):
-    """The file is not a streaming model (e.g. a clip model given to `keras-gst stream`)."""
+    """The file is not a streaming model (e.g. a clip model given to `keras-gst stream`).
+
+    Example:
+
+    ```python
+    import os
+    from keras_gst.export import StreamKindError, load_stream
+
+    os.mkdir("not_a_model")
+    try:
+        load_stream("not_a_model")
+    except StreamKindError as error:
+        print(error.param)  # model
+    ```
+    """
 
 
 class FrameStream:
-    """Common part: shapes, delay and the frame loop. Subclasses set `_init` and `_step`."""
+    """Common part: shapes, delay and the frame loop. Subclasses set `_init` and `_step`.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import FrameStream, load_stream
+
+    keras_gst.GSTResNet18(num_classes=2, weights=None, input_shape=(32, 32, 3)).save("m.keras")
+    stream = load_stream("m.keras")  # also a streaming .tflite file or SavedModel folder
+    states = stream.init_states()  # zeros, at the start of every video
+    out, states = stream.step(np.zeros((32, 32, 3), "float32"), 1.0, states)  # one normalised frame
+    print(isinstance(stream, FrameStream), out["frame_logits"].shape)  # True (2,)
+    ```
+    """
 
     kind = "?"
 
-    def __init__(self, path, frame_size, num_classes, state_names):
+    def __init__(self, path: str | os.PathLike, frame_size: Sequence[int], num_classes: int,
+                 state_names: Iterable[str]):
         self.path = os.fspath(path)
         self.frame_size = tuple(int(s) for s in frame_size)  # (H, W)
         self.num_classes = int(num_classes)
@@ -153,12 +186,25 @@ class KerasStream(FrameStream):
         return {k: v.numpy() for k, v in out.items()}, {f"state_{k}": v for k, v in new.items()}
 
 
-def load_stream(path, num_threads=2, trust_savedmodel=False):
+def load_stream(path: str | os.PathLike, num_threads: int = 2, trust_savedmodel: bool = False) -> FrameStream:
     """A `FrameStream` over a streaming .tflite file, a streaming SavedModel directory (its ops checked
     first, see `keras_gst.export.trust`) or a .keras model.
 
     Raises `ModelFileError` for a missing or unreadable path and `StreamKindError` (a ValueError) for a
     model of the wrong kind (a clip model, an unknown format).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import load_stream
+
+    keras_gst.GSTResNet18(num_classes=2, weights=None, input_shape=(32, 32, 3)).save("m.keras")
+    stream = load_stream("m.keras")  # also a streaming .tflite file or SavedModel folder
+    frame_logits, clip_logits = stream.run(np.zeros((4, 32, 32, 3), "float32"))  # one normalised clip
+    print(stream.kind, frame_logits.shape, clip_logits.shape)  # keras (4, 2) (2,)
+    ```
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -227,10 +273,25 @@ def iter_frames(source, max_frames=None):
     return limited(), info
 
 
-def stream_source(stream, source, max_frames=None):
+def stream_source(stream: FrameStream, source: str | os.PathLike, max_frames: int | None = None
+                  ) -> Generator[tuple[int, np.ndarray, float], None, tuple[int, int]]:
     """Run one input (video file, frame folder or camera index) through `stream` from zero states: yields
     (frame index, frame logits, ms) for every emitted frame, then flushes. Returns (via
-    StopIteration.value) (frames read, frames the container claims or 0)."""
+    StopIteration.value) (frames read, frames the container claims or 0).
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.data import write_synthetic_dataset
+    from keras_gst.export import load_stream, stream_source
+
+    write_synthetic_dataset("synthetic", num_videos_per_class=1, frames=8, size=32, num_classes=2)
+    keras_gst.GSTResNet18(num_classes=2, weights=None, input_shape=(32, 32, 3)).save("m.keras")
+    emitted = list(stream_source(load_stream("m.keras"), "synthetic/videos/c0_train_0000.mp4"))
+    print(len(emitted), emitted[0][0], emitted[0][1].shape)  # 8 0 (2,)
+    ```
+    """
     from keras_gst.export.clips import crop_clips, normalize_clip
 
     h, w = stream.frame_size

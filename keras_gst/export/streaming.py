@@ -27,6 +27,10 @@ GPU / NNAPI delegates require): `state_<unit>_h0`, `_h1` (past inputs), `_valid`
 writes the `call` step as a .tflite file (float32, fp16, dynamic or calibrated all-int8).
 """
 
+from __future__ import annotations
+
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -35,9 +39,24 @@ from keras_gst.models import GSTVideoClassifier
 
 class StreamingGST:
     """Frame-by-frame inference of a `GSTVideoClassifier` (block "gst" or "c2d", static frame size),
-    exactly equal to the offline model: `GSTVideoClassifier.stream_step` plus the running clip mean."""
+    exactly equal to the offline model: `GSTVideoClassifier.stream_step` plus the running clip mean.
 
-    def __init__(self, model):
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import StreamingGST
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    stream = StreamingGST(model)
+    clips = np.random.default_rng(0).normal(size=(1, 4, 32, 32, 3)).astype("float32")  # normalised frames
+    frame_logits, clip_logits = stream.run(clips)  # frame by frame, then `stream.delay` flush steps
+    print(frame_logits.shape, np.allclose(clip_logits, model(clips), atol=1e-4))  # (1, 4, 2) True
+    ```
+    """
+
+    def __init__(self, model: GSTVideoClassifier):
         if not isinstance(model, GSTVideoClassifier):
             raise ValueError(f"StreamingGST needs a keras_gst GSTVideoClassifier. Received: {type(model).__name__}")
         self.model = model
@@ -85,9 +104,25 @@ class StreamingGST:
         return np.stack([np.asarray(f) for f in frames], axis=1), np.asarray(out["clip_logits"])
 
 
-def export_streaming_savedmodel(model, path):
+def export_streaming_savedmodel(model: GSTVideoClassifier, path: str | os.PathLike) -> StreamingGST:
     """SavedModel with signatures `init_states(batch_size)` -> state_* tensors and
-    `call(frame, valid, state_*)` -> frame_logits, valid, clip_logits and the new state_* tensors."""
+    `call(frame, valid, state_*)` -> frame_logits, valid, clip_logits and the new state_* tensors.
+    Returns the `StreamingGST` it exported.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import export_streaming_savedmodel, load_stream
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    export_streaming_savedmodel(model, "gst_stream")
+    stream = load_stream("gst_stream")  # runs its `init_states` and `call` signatures
+    frame_logits, clip_logits = stream.run(np.zeros((4, 32, 32, 3), "float32"))
+    print(stream.kind, frame_logits.shape)  # savedmodel (4, 2)
+    ```
+    """
     stream = StreamingGST(model)
     names = sorted(stream.init_states(1))
     h, w, _ = stream.frame_shape

@@ -18,9 +18,12 @@ clip model (clip logits = mean of the per-frame logits), with the thresholds and
 export (`PARITY_THRESHOLDS`).
 """
 
+from __future__ import annotations
+
 import os
 import tempfile
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +33,9 @@ from keras_gst.export.savedmodel import ParityError, compare_logits, savedmodel_
 from keras_gst.export.stream_runner import load_stream
 from keras_gst.export.streaming import StreamingGST
 from keras_gst.export.tflite import PARITY_THRESHOLDS, QUANTIZE_MODES, write_flatbuffer
+
+if TYPE_CHECKING:
+    from keras_gst.models import GSTVideoClassifier
 
 
 def _stream_inputs(stream, clips, clip_state):
@@ -48,7 +54,8 @@ def _stream_inputs(stream, clips, clip_state):
             states = step(frame, valid, states)[1]
 
 
-def convert_streaming_tflite(model, path, quantize="none", calibration_clips=None, audit=True):
+def convert_streaming_tflite(model: GSTVideoClassifier, path: str | os.PathLike, quantize: str = "none",
+                             calibration_clips: np.ndarray | None = None, audit: bool = True) -> StreamingGST:
     """Write the stream step of a `GSTResNet` (block "gst" or "c2d", static frame size) as a .tflite file.
 
     Args:
@@ -59,6 +66,20 @@ def convert_streaming_tflite(model, path, quantize="none", calibration_clips=Non
     Returns the `StreamingGST`. Goes through `keras.export.ExportArchive` -> SavedModel ->
     `TFLiteConverter.from_saved_model` (a plain tf.Module keeps the Keras variables as READ_VARIABLE ops
     in TFLite and gives NaN).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import convert_streaming_tflite, load_stream
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    convert_streaming_tflite(model, "gst_stream.tflite")  # quantize="int8" needs calibration_clips (real clips)
+    stream = load_stream("gst_stream.tflite")
+    frame_logits, clip_logits = stream.run(np.zeros((4, 32, 32, 3), "float32"))  # normalised frames
+    print(stream.kind, frame_logits.shape, clip_logits.shape)  # tflite (4, 2) (2,)
+    ```
     """
     import keras
     import tensorflow as tf
@@ -111,7 +132,9 @@ def convert_streaming_tflite(model, path, quantize="none", calibration_clips=Non
 export_streaming_tflite = convert_streaming_tflite
 
 
-def streaming_parity(model, path, clips, quantize="none", thresholds=None, num_threads=2, raise_on_failure=True):
+def streaming_parity(model: GSTVideoClassifier, path: str | os.PathLike, clips: np.ndarray, quantize: str = "none",
+                     thresholds: tuple[float, float] | None = None, num_threads: int = 2,
+                     raise_on_failure: bool = True) -> dict:
     """Parity report of the stream file at `path` (.tflite or streaming SavedModel dir) on real pixel `clips`.
 
     Two comparisons: per-frame logits against the fp32 stream (`StreamingGST`, equal to the offline
@@ -120,6 +143,20 @@ def streaming_parity(model, path, clips, quantize="none", thresholds=None, num_t
     max_abs_logit, rel_diff, top1_agreement), `frames` with the per-frame ones, the thresholds and
     `passed` (both comparisons within `PARITY_THRESHOLDS[quantize]` or `thresholds`). Raises `ParityError`
     on failure unless `raise_on_failure=False`.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import convert_streaming_tflite, streaming_parity
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    convert_streaming_tflite(model, "gst_stream.tflite")  # quantize="int8" needs calibration_clips (real clips)
+    clips = np.random.default_rng(0).integers(0, 256, (1, 4, 32, 32, 3)).astype("float32")  # real clips in use
+    report = streaming_parity(model, "gst_stream.tflite", clips)
+    print(report["passed"], report["clips"])  # True 1
+    ```
     """
     max_rel, min_top1 = thresholds or PARITY_THRESHOLDS[quantize]
     x = normalize_clip(clips)

@@ -16,8 +16,12 @@ with the Keras model on real clips: max abs logit diff relative to the largest K
 agreement, against per-mode thresholds (`PARITY_THRESHOLDS`); `ParityError` beyond them.
 """
 
+from __future__ import annotations
+
 import os
 import tempfile
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -28,6 +32,11 @@ from keras_gst.export.audit import check_int8
 from keras_gst.export.clips import model_input
 from keras_gst.export.rewrite import rewrite_for_export, static_input_shape
 from keras_gst.export.savedmodel import ParityError, compare_logits, keras_logits, savedmodel_write_errors, write_archive
+
+if TYPE_CHECKING:
+    import keras
+
+    from keras_gst.models import GSTVideoClassifier
 
 QUANTIZE_MODES = ("none", "fp16", "dynamic", "int8")
 
@@ -91,17 +100,29 @@ def _converter(saved_model_dir, quantize, calibration_clips, input_dtype):
 
 
 def convert_tflite_modes(
-    model,
-    paths,
-    calibration_clips=None,
-    num_frames=None,
-    frame_size=None,
-    input_dtype="float32",
-    temporal_impl="conv2d",
-    audit=True,
-):
+    model: GSTVideoClassifier,
+    paths: dict[str, str | os.PathLike],
+    calibration_clips: np.ndarray | None = None,
+    num_frames: int | None = None,
+    frame_size: int | Sequence[int] | None = None,
+    input_dtype: str = "float32",
+    temporal_impl: str = "conv2d",
+    audit: bool = True,
+) -> dict[str, str | os.PathLike]:
     """Convert a `GSTVideoClassifier` to several .tflite files, `paths` = {quantize mode: path}, from one
     rewritten model and one intermediate SavedModel. Arguments as `convert_tflite`; returns `paths`.
+
+    Example:
+
+    ```python
+    import os
+    import keras_gst
+    from keras_gst.export import convert_tflite_modes
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    convert_tflite_modes(model, {"none": "gst_f32.tflite", "fp16": "gst_f16.tflite"})
+    print(os.path.getsize("gst_f16.tflite") < 0.6 * os.path.getsize("gst_f32.tflite"))  # True
+    ```
     """
     t, h, w = tflite_input_shape(model, num_frames, frame_size, calibration_clips)
     for quantize in paths:
@@ -130,16 +151,16 @@ def write_flatbuffer(flatbuffer, path, audit=False):
 
 
 def convert_tflite(
-    model,
-    path,
-    quantize="none",
-    calibration_clips=None,
-    num_frames=None,
-    frame_size=None,
-    input_dtype="float32",
-    temporal_impl="conv2d",
-    audit=True,
-):
+    model: GSTVideoClassifier,
+    path: str | os.PathLike,
+    quantize: str = "none",
+    calibration_clips: np.ndarray | None = None,
+    num_frames: int | None = None,
+    frame_size: int | Sequence[int] | None = None,
+    input_dtype: str = "float32",
+    temporal_impl: str = "conv2d",
+    audit: bool = True,
+) -> str | os.PathLike:
     """Convert a `GSTVideoClassifier` to a .tflite file at `path`; returns the path.
 
     Args:
@@ -153,6 +174,19 @@ def convert_tflite(
         temporal_impl: "conv2d" (default, all-int8-capable) or "conv3d" (keeps CONV_3D, float in int8).
         audit: for "int8", raise `OpAuditError` (and write nothing) if any compute op reads float or a
             Flex op is present.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import TFLiteModel, convert_tflite
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    convert_tflite(model, "gst.tflite", input_dtype="uint8")  # quantize="int8" needs calibration_clips (real clips)
+    tflite = TFLiteModel("gst.tflite")
+    print(tflite.input_shape, tflite.input_dtype)  # (1, 4, 32, 32, 3) uint8
+    ```
     """
     convert_tflite_modes(model, {quantize: path}, calibration_clips, num_frames, frame_size, input_dtype,
                          temporal_impl, audit)
@@ -164,9 +198,22 @@ class TFLiteModel:
 
     Attributes: `input_shape` (1, T, H, W, 3), `input_dtype` ("float32" or "uint8").
     Call with (N, T, H, W, 3) inputs of `input_dtype`: returns {"logits": (N, classes), ...}.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import TFLiteModel, convert_tflite
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    convert_tflite(model, "gst.tflite", input_dtype="uint8")  # quantize="int8" needs calibration_clips (real clips)
+    outputs = TFLiteModel("gst.tflite", num_threads=2)(np.zeros((2, 4, 32, 32, 3), "uint8"))  # pixels
+    print(sorted(outputs), outputs["logits"].shape)  # ['logits', 'probabilities'] (2, 2)
+    ```
     """
 
-    def __init__(self, path, num_threads=2):
+    def __init__(self, path: str | os.PathLike, num_threads: int = 2):
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = os.fspath(path)
@@ -192,12 +239,28 @@ class TFLiteModel:
         return self(model_input(clips, self.input_dtype))["logits"]
 
 
-def tflite_parity(model, path, clips, quantize="none", thresholds=None, num_threads=2, raise_on_failure=True):
+def tflite_parity(model: keras.Model, path: str | os.PathLike, clips: np.ndarray, quantize: str = "none",
+                  thresholds: tuple[float, float] | None = None, num_threads: int = 2,
+                  raise_on_failure: bool = True) -> dict:
     """Parity report of the .tflite file at `path` against the Keras `model` on real pixel `clips`.
 
     Returns a dict: clips, max_abs_diff, max_abs_logit, rel_diff (= max_abs_diff / max_abs_logit),
     top1_agreement, the thresholds used and `passed`. Raises `ParityError` when rel_diff exceeds the
     mode's threshold or top-1 agreement falls below it (unless `raise_on_failure=False`).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.export import convert_tflite, tflite_parity
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    convert_tflite(model, "gst.tflite", input_dtype="uint8")  # quantize="int8" needs calibration_clips (real clips)
+    clips = np.random.default_rng(0).integers(0, 256, (2, 4, 32, 32, 3)).astype("float32")  # real clips in use
+    report = tflite_parity(model, "gst.tflite", clips)
+    print(report["passed"], report["clips"])  # True 2
+    ```
     """
     max_rel, min_top1 = thresholds or PARITY_THRESHOLDS[quantize]
     tflite = TFLiteModel(path, num_threads=num_threads)

@@ -10,6 +10,8 @@ itself and never runs them). Anything else raises `ModelFileError` naming the op
 `trust=True` (the CLI's `--trust-savedmodel`) skips the check for a SavedModel from a trusted source.
 """
 
+from __future__ import annotations
+
 import os
 
 from keras_gst.errors import ModelFileError
@@ -64,9 +66,25 @@ def _reach(roots, calls):
     return seen
 
 
-def unsafe_ops(path):
+def unsafe_ops(path: str | os.PathLike) -> dict[str, list[str]]:
     """{op: sorted places ("graph" or a function name)} of the ops of the SavedModel at `path` that
-    `check_savedmodel` refuses; empty when every op is allowed."""
+    `check_savedmodel` refuses; empty when every op is allowed.
+
+    Example:
+
+    ```python
+    import tensorflow as tf
+    from keras_gst.export import unsafe_ops
+
+    class Reader(tf.Module):  # a SavedModel that reads any file it is given
+        @tf.function(input_signature=[tf.TensorSpec((), tf.string)])
+        def read(self, path):
+            return tf.io.read_file(path)
+
+    tf.saved_model.save(Reader(), "reader")
+    print(list(unsafe_ops("reader")))  # ['ReadFile']
+    ```
+    """
     from tensorflow.core.protobuf import saved_model_pb2
 
     pb = os.path.join(os.fspath(path), "saved_model.pb")
@@ -97,9 +115,30 @@ def unsafe_ops(path):
     return {op: sorted(where) for op, where in sorted(bad.items())}
 
 
-def check_savedmodel(path, trust=False):
+def check_savedmodel(path: str | os.PathLike, trust: bool = False) -> None:
     """Raise `ModelFileError` when the SavedModel at `path` holds ops outside `ALLOWED_OPS` (see the
-    module docstring); `trust=True` skips the check."""
+    module docstring); `trust=True` skips the check.
+
+    Example:
+
+    ```python
+    import tensorflow as tf
+    from keras_gst.export import check_savedmodel
+
+    class Reader(tf.Module):  # a SavedModel that reads any file it is given
+        @tf.function(input_signature=[tf.TensorSpec((), tf.string)])
+        def read(self, path):
+            return tf.io.read_file(path)
+
+    tf.saved_model.save(Reader(), "reader")
+    from keras_gst.errors import ModelFileError
+
+    try:
+        check_savedmodel("reader")
+    except ModelFileError as error:
+        print(error.param)  # model
+    ```
+    """
     if trust:
         return
     bad = unsafe_ops(path)

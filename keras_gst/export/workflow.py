@@ -24,13 +24,22 @@ broken video) is logged, counted in `ExportResult.skipped` and left out; only wh
 be read is it an error (`ParameterError` on `calibration` / `parity_data`).
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from keras_gst.atomic import replace_lock
 from keras_gst.checks import FRAMES_RANGE, MAX_THREADS, SIZE_RANGE, check_input, check_output
 from keras_gst.errors import ModelFileError, ParameterError
 from keras_gst.models.specs import MIN_SIZE
+
+if TYPE_CHECKING:
+    from keras_gst.models import GSTVideoClassifier
+
+    Sources = str | os.PathLike | Sequence[str | os.PathLike]
 
 FORMATS = ("savedmodel", "tflite", "streaming")
 QUANTIZE = ("none", "fp16", "dynamic", "int8")
@@ -49,6 +58,15 @@ class ExportResult:
     None without parity); audit: the int8 op audit (`OpInfo` list, None unless int8); skipped: (path,
     reason) of every unreadable calibration / parity input left out; rebuilt_from: the (T, H, W) the model
     file fixed when it was rebuilt at `input_shape`; delay: frames of delay of a streaming export.
+
+    Example:
+
+    ```python
+    from keras_gst.export import ExportResult
+
+    result = ExportResult("gst.tflite", "tflite", "fp16", "float32", (8, 224, 224), size_bytes=22_000_000)
+    print(result.calibration_clips, result.report, result.skipped)  # 0 None []
+    ```
     """
 
     path: str
@@ -79,12 +97,28 @@ def _check_sources(sources, param):
     return [os.fspath(check_input(param, s, "video, frame folder, directory of them or list file")) for s in sources]
 
 
-def check_export_arguments(model, out, format="savedmodel", quantize="none", calibration=None, parity_data=None,
-                           parity=True, num_frames=None, size=None, input_dtype="float32", max_calibration_clips=32,
-                           temporal_impl="conv2d", threads=2, max_rel_diff=None, min_top1=None):
+def check_export_arguments(model: GSTVideoClassifier | str | os.PathLike, out: str | os.PathLike,
+                           format: str = "savedmodel", quantize: str = "none", calibration: Sources | None = None,
+                           parity_data: Sources | None = None, parity: bool = True, num_frames: int | None = None,
+                           size: int | None = None, input_dtype: str = "float32", max_calibration_clips: int = 32,
+                           temporal_impl: str = "conv2d", threads: int = 2, max_rel_diff: float | None = None,
+                           min_top1: float | None = None) -> tuple[list | None, list | None]:
     """Every check of `export_model` that needs neither the model nor a video (no TensorFlow import);
     raises `ParameterError` (a missing calibration / parity path: `DataFileError`) naming the argument.
-    Returns (calibration, parity_data) as lists or None."""
+    Returns (calibration, parity_data) as lists or None.
+
+    Example:
+
+    ```python
+    from keras_gst.errors import ParameterError
+    from keras_gst.export import check_export_arguments
+
+    try:
+        check_export_arguments("m.keras", "gst.tflite", "tflite", quantize="int4")
+    except ParameterError as error:
+        print(error.param)  # quantize
+    ```
+    """
 
     def choice(name, value, choices):
         if value not in choices:
@@ -184,9 +218,12 @@ def _size(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
-def export_model(model, out, format="savedmodel", *, quantize="none", calibration=None, parity_data=None,
-                 parity=True, num_frames=None, size=None, input_dtype="float32", max_calibration_clips=32,
-                 temporal_impl="conv2d", data_root=None, threads=2, max_rel_diff=None, min_top1=None, verbose=False):
+def export_model(model: GSTVideoClassifier | str | os.PathLike, out: str | os.PathLike, format: str = "savedmodel", *,
+                 quantize: str = "none", calibration: Sources | None = None, parity_data: Sources | None = None,
+                 parity: bool = True, num_frames: int | None = None, size: int | None = None,
+                 input_dtype: str = "float32", max_calibration_clips: int = 32, temporal_impl: str = "conv2d",
+                 data_root: str | os.PathLike | None = None, threads: int = 2, max_rel_diff: float | None = None,
+                 min_top1: float | None = None, verbose: bool = False) -> ExportResult:
     """Export a GST model and check it (see the module docstring); returns an `ExportResult`.
 
     Args:
@@ -209,6 +246,19 @@ def export_model(model, out, format="savedmodel", *, quantize="none", calibratio
 
     Raises `ParameterError`, `ModelFileError`, `DataFileError`, `OpAuditError` (nothing written), `ParityError` (file
     kept; `.report` and `.result`) or `keras_gst.atomic.FolderLockedError` (another process exports into `out`).
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.data import write_synthetic_dataset
+    from keras_gst.export import export_model
+
+    write_synthetic_dataset("synthetic", num_videos_per_class=1, frames=8, size=32, num_classes=2)
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    result = export_model(model, "gst.tflite", "tflite", parity_data="synthetic/videos")  # int8: calibration=...
+    print(result.kind, result.input_shape, result.report["passed"])  # tflite (4, 32, 32) True
+    ```
     """
     calibration, parity_data = check_export_arguments(
         model, out, format, quantize, calibration, parity_data, parity, num_frames, size, input_dtype,

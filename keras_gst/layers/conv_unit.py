@@ -154,9 +154,21 @@ class ConvUnit(keras.layers.Layer):
 class FrameConvBN(ConvUnit):
     """Per-frame k x k Conv2D -> BN -> [ReLU] on a (B, T, H, W, C) video (a PyTorch Conv3d with kernel
     (1, k, k), stride (1, s, s), padding (0, k//2, k//2), then BatchNorm3d). Weights: `kernel`
-    (k, k, Cin, filters), the Keras Conv2D layout, and the BatchNormalization sublayer `bn`."""
+    (k, k, Cin, filters), the Keras Conv2D layout, and the BatchNormalization sublayer `bn`.
 
-    def __init__(self, filters, kernel_size=3, strides=1, activation=True, **kwargs):
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.layers import FrameConvBN
+
+    conv = FrameConvBN(16, kernel_size=1, strides=2)  # a ResNet shortcut: 1x1, stride 2, per frame
+    y = conv(np.zeros((1, 4, 32, 32, 8), "float32"))
+    print(tuple(y.shape), conv.kernel.shape)  # (1, 4, 16, 16, 16) (1, 1, 8, 16)
+    ```
+    """
+
+    def __init__(self, filters: int, kernel_size: int = 3, strides: int = 1, activation: bool = True, **kwargs):
         if int(kernel_size) != kernel_size or kernel_size < 1 or kernel_size % 2 != 1:
             raise ValueError(f"`kernel_size` must be a positive odd integer. Received: kernel_size={kernel_size}")
         super().__init__(filters, strides=strides, activation=activation, **kwargs)

@@ -110,9 +110,19 @@ class FrameMaxPooling2D(keras.layers.Layer):
 
     Zero padding equals PyTorch's -inf padding here because the input follows a ReLU (>= 0) and every
     window holds at least one real element.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.layers import FrameMaxPooling2D
+
+    y = FrameMaxPooling2D(pool_size=3, strides=2)(np.zeros((1, 4, 32, 32, 8), "float32"))  # the ResNet stem's pool
+    print(tuple(y.shape))  # (1, 4, 16, 16, 8)
+    ```
     """
 
-    def __init__(self, pool_size=3, strides=2, **kwargs):
+    def __init__(self, pool_size: int = 3, strides: int = 2, **kwargs):
         super().__init__(**kwargs)
         self.pool_size = int(pool_size)
         self.strides = int(strides)
@@ -136,7 +146,18 @@ class FrameMaxPooling2D(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_gst")
 class FrameGlobalAveragePooling(keras.layers.Layer):
-    """(B, T, H, W, C) -> (B, T, C): spatial mean per frame."""
+    """(B, T, H, W, C) -> (B, T, C): spatial mean per frame.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.layers import FrameGlobalAveragePooling
+
+    x = np.arange(4 * 2 * 2, dtype="float32").reshape(1, 4, 2, 2, 1)  # frame t holds 4t .. 4t + 3
+    print(np.asarray(FrameGlobalAveragePooling()(x))[0, :, 0])  # [ 1.5  5.5  9.5 13.5]
+    ```
+    """
 
     def call(self, x):
         return ops.mean(x, axis=(2, 3))

@@ -44,9 +44,22 @@ class GSTBlock(ConvUnit):
 
     Weights: `spatial_kernel` (3, 3, beta*Cin, (1-alpha)*filters), `temporal_kernel` (3, 3, 3, Cin_t,
     alpha*filters), and the BatchNormalization sublayer `bn` over all `filters` channels.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.layers import GSTBlock
+
+    block = GSTBlock(16, alpha=0.25, beta=0.5, strides=2)
+    y = block(np.zeros((1, 4, 32, 32, 8), "float32"))
+    print(tuple(y.shape))  # (1, 4, 16, 16, 16)
+    print(block.spatial_kernel.shape, block.temporal_kernel.shape)  # (3, 3, 4, 12) (3, 3, 3, 4, 4)
+    ```
     """
 
-    def __init__(self, filters, alpha=0.25, beta=0.5, strides=1, activation=True, **kwargs):
+    def __init__(self, filters: int, alpha: float = 0.25, beta: float = 0.5, strides: int = 1, activation: bool = True,
+                 **kwargs):
         super().__init__(filters, strides=strides, activation=activation, **kwargs)
         self.alpha = float(check_alpha(alpha, (self.filters,)))
         self.beta = float(check_beta(beta))
@@ -148,7 +161,19 @@ class GSTBlock(ConvUnit):
 
 @keras.saving.register_keras_serializable(package="keras_gst")
 class C2DBlock(FrameConvBN):
-    """Per-frame 3x3 Conv2D -> BN -> [ReLU] (the C2D / TSN baseline). Weight: `kernel` (3, 3, Cin, filters)."""
+    """Per-frame 3x3 Conv2D -> BN -> [ReLU] (the C2D / TSN baseline). Weight: `kernel` (3, 3, Cin, filters).
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.layers import C2DBlock
+
+    block = C2DBlock(16)
+    y = block(np.zeros((1, 4, 32, 32, 8), "float32"))
+    print(tuple(y.shape), block.kernel.shape)  # (1, 4, 32, 32, 16) (3, 3, 8, 16)
+    ```
+    """
 
 
 @keras.saving.register_keras_serializable(package="keras_gst")
@@ -158,9 +183,20 @@ class C3DBlock(ConvUnit):
     Grouped convolution runs as one Conv3D per channel group on channel slices (grouped convs are not
     TFLite builtins and not supported by every TF CPU kernel). Weight: `kernel` (3, 3, 3, Cin/groups,
     filters), output filters of group g read input channels of group g (as PyTorch's `groups=`).
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.layers import C3DBlock
+
+    block = C3DBlock(16, groups=2)  # C3D-groups
+    y = block(np.zeros((1, 4, 32, 32, 8), "float32"))
+    print(tuple(y.shape), block.kernel.shape)  # (1, 4, 32, 32, 16) (3, 3, 3, 4, 16)
+    ```
     """
 
-    def __init__(self, filters, strides=1, groups=1, activation=True, **kwargs):
+    def __init__(self, filters: int, strides: int = 1, groups: int = 1, activation: bool = True, **kwargs):
         super().__init__(filters, strides=strides, activation=activation, **kwargs)
         self.groups = check_groups(groups, (self.filters,))
 
@@ -207,9 +243,20 @@ class P3DBlock(ConvUnit):
     """P3D-A: per-frame 3x3 conv -> BN (`spatial_bn`) -> ReLU -> 3x1x1 temporal conv -> BN -> [ReLU].
 
     Weights: `spatial_kernel` (3, 3, Cin, filters), `temporal_kernel` (3, 1, 1, filters, filters).
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.layers import P3DBlock
+
+    block = P3DBlock(16, strides=2)
+    y = block(np.zeros((1, 4, 32, 32, 8), "float32"))
+    print(tuple(y.shape), block.temporal_kernel.shape)  # (1, 4, 16, 16, 16) (3, 1, 1, 16, 16)
+    ```
     """
 
-    def __init__(self, filters, strides=1, activation=True, **kwargs):
+    def __init__(self, filters: int, strides: int = 1, activation: bool = True, **kwargs):
         super().__init__(filters, strides=strides, activation=activation, **kwargs)
         self.spatial_bn = keras.layers.BatchNormalization(
             epsilon=1e-5, momentum=0.9, name="spatial_bn", dtype=self.dtype_policy

@@ -17,9 +17,12 @@ the frame-by-frame mode (`GSTBackbone.stream_step`, MoViNet style) walks the sam
 time, each unit stepping with its own state (`keras_gst.layers.conv_unit.ConvUnit.stream_step`).
 """
 
+from __future__ import annotations
+
 import dataclasses
 import json
 import os
+from collections.abc import Sequence
 
 import keras
 from keras_hub.models import FeaturePyramidBackbone
@@ -166,20 +169,31 @@ class GSTBackbone(FeaturePyramidBackbone):
             layer; None uses the global policy. Saved presets and `.keras` files reload in the policy they
             were saved with (keras-hub's loaders alone would apply the global one), unless
             `from_preset(..., dtype=...)` names another.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.models import GSTBackbone
+
+    backbone = GSTBackbone(depth=18, num_frames=4, image_shape=(32, 32, 3))
+    features = backbone(np.zeros((1, 4, 32, 32, 3), "float32"))  # normalised frames
+    print(tuple(features.shape), sorted(backbone.pyramid_outputs))  # (1, 4, 1, 1, 512) ['P2', 'P3', 'P4', 'P5']
+    ```
     """
 
     def __init__(
         self,
-        depth=50,
-        block="gst",
-        alpha=0.25,
-        beta=0.5,
-        groups=1,
-        num_frames=None,
-        image_shape=(None, None, 3),
-        temporal_impl="conv3d",
-        causal=False,
-        dtype=None,
+        depth: int = 50,
+        block: str = "gst",
+        alpha: float = 0.25,
+        beta: float = 0.5,
+        groups: int = 1,
+        num_frames: int | None = None,
+        image_shape: Sequence[int | None] = (None, None, 3),
+        temporal_impl: str = "conv3d",
+        causal: bool = False,
+        dtype: str | keras.DTypePolicy | None = None,
         **kwargs,
     ):
         image_shape = check_architecture(depth, block, alpha, beta, groups, num_frames, image_shape)

@@ -6,6 +6,8 @@ stays registered, config-only, so those files still load with `keras.saving.load
 turns one into today's `GSTVideoClassifier` with the same weights and outputs.
 """
 
+from __future__ import annotations
+
 import os
 import zipfile
 
@@ -24,10 +26,23 @@ class GSTResNet(keras.Model):
 
     The layers, their order and names are those of 0.1, so the saved weights land where they were. A
     `weights` entry in a config is refused: a saved config never loads weights.
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.models import upgrade_legacy
+
+    old = keras_gst.GSTResNet(depth=18, num_classes=2, num_frames=4, input_shape=(32, 32, 3))  # as 0.1 built it
+    model = upgrade_legacy(old)
+    print(type(model).__name__, model.num_classes)  # GSTVideoClassifier 2
+    ```
     """
 
-    def __init__(self, depth=50, num_classes=174, block="gst", alpha=0.25, beta=0.5, groups=1, num_frames=None,
-                 input_shape=None, dropout=0.3, temporal_impl="conv3d", **kwargs):
+    def __init__(self, depth: int = 50, num_classes: int = 174, block: str = "gst", alpha: float = 0.25,
+                 beta: float = 0.5, groups: int = 1, num_frames: int | None = None,
+                 input_shape: tuple[int, int, int] | None = None, dropout: float = 0.3, temporal_impl: str = "conv3d",
+                 **kwargs):
         if "weights" in kwargs:
             raise ValueError(
                 "GSTResNet no longer takes `weights`: build with keras_gst.GSTResNet50(...) (or another depth), "
@@ -51,8 +66,22 @@ class GSTResNet(keras.Model):
         return cls(**config)
 
 
-def upgrade_legacy(model):
-    """A `GSTVideoClassifier` with the architecture, name and weights of a keras-gst 0.1 `GSTResNet`."""
+def upgrade_legacy(model: GSTResNet) -> GSTVideoClassifier:
+    """A `GSTVideoClassifier` with the architecture, name and weights of a keras-gst 0.1 `GSTResNet`.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.models import upgrade_legacy
+
+    old = keras_gst.GSTResNet(depth=18, num_classes=2, num_frames=4, input_shape=(32, 32, 3))
+    new = upgrade_legacy(old)
+    x = np.random.default_rng(0).normal(size=(1, 4, 32, 32, 3)).astype("float32")
+    print(np.allclose(old(x), new(x), atol=1e-5))  # True
+    ```
+    """
     config = model.get_config()
     backbone = GSTBackbone(
         depth=config["depth"], block=config["block"], alpha=config["alpha"], beta=config["beta"],
@@ -71,13 +100,23 @@ MAX_UNPACKED_BYTES = 16 << 30  # a .keras file's members, unpacked
 MAX_PACKING_RATIO = 200  # unpacked / packed size of a member over 64 MiB (weights barely compress)
 
 
-def load_model(path, compile=False, preprocessor=True):
+def load_model(path: str | os.PathLike, compile: bool = False, preprocessor: bool = True) -> GSTVideoClassifier:
     """A `GSTVideoClassifier` from a keras-hub preset directory (`save_to_preset`, `keras-gst
     convert-torch --out DIR`) or a `.keras` file (keras-gst 0.1 files are upgraded, see `upgrade_legacy`).
 
     `preprocessor=False` drops a preset's preprocessor: for callers that feed normalised clips through
     `predict` / `evaluate`. `.keras` files load with Keras' `safe_mode` (no Lambda code runs). Anything
     that is not a loadable keras_gst classifier raises `keras_gst.errors.ModelFileError` naming the file.
+
+    Example:
+
+    ```python
+    import keras_gst
+
+    keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3)).save("m.keras")
+    model = keras_gst.load_model("m.keras")
+    print(type(model).__name__, model.input_shape)  # GSTVideoClassifier (None, 4, 32, 32, 3)
+    ```
     """
     path = os.fspath(path)
     if os.path.isdir(path):

@@ -8,6 +8,10 @@ As every keras-hub Task: `fit` / `predict` / `evaluate` run the `preprocessor` (
 calling the model, `classifier(x)`, runs the bare network on normalised float frames.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import keras
 from keras_hub.models import Task
 
@@ -35,7 +39,20 @@ def head_layers(num_classes, dropout, dtype=None):
 @keras.saving.register_keras_serializable(package="keras_gst")
 class VideoClassifier(Task):
     """Base class of video classification tasks: inputs (B, T, H, W, 3) clips, outputs (B, classes)
-    logits; `compile()` defaults to sparse categorical cross-entropy on logits and top-1 accuracy."""
+    logits; `compile()` defaults to sparse categorical cross-entropy on logits and top-1 accuracy.
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.models import VideoClassifier
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    model.compile()  # then model.fit(uint8_clips, labels)
+    print(isinstance(model, VideoClassifier), type(model.optimizer).__name__)  # True Adam
+    print(type(model.loss).__name__, model.loss.from_logits)  # SparseCategoricalCrossentropy True
+    ```
+    """
 
     def compile(self, optimizer="auto", loss="auto", *, metrics="auto", **kwargs):
         if optimizer == "auto":
@@ -76,12 +93,26 @@ class GSTVideoClassifier(VideoClassifier):
         dropout: dropout rate before the classifier (0.3 as the authors).
 
     The head layers take the backbone's dtype policy; the clip logits are float32.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+
+    backbone = keras_gst.GSTBackbone(depth=18, num_frames=4, image_shape=(32, 32, 3))
+    preprocessor = keras_gst.GSTVideoClassifierPreprocessor.for_image_shape(backbone.image_shape)
+    model = keras_gst.GSTVideoClassifier(backbone, num_classes=2, preprocessor=preprocessor)
+    logits = model.predict(np.zeros((1, 4, 32, 32, 3), "uint8"), verbose=0)  # pixels in [0, 255]
+    print(logits.shape)  # (1, 2)
+    ```
     """
 
     backbone_cls = GSTBackbone
     preprocessor_cls = GSTVideoClassifierPreprocessor
 
-    def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.3, **kwargs):
+    def __init__(self, backbone: GSTBackbone, num_classes: int,
+                 preprocessor: GSTVideoClassifierPreprocessor | None = None, dropout: float = 0.3, **kwargs):
         if not isinstance(backbone, GSTBackbone):
             raise ValueError(f"`backbone` must be a keras_gst.GSTBackbone. Received: {type(backbone).__name__}")
         if int(num_classes) != num_classes or num_classes < 1:
@@ -170,19 +201,56 @@ class GSTVideoClassifier(VideoClassifier):
             return self.backbone.get_layer(name)
 
 
-def per_frame_model(model):
-    """A model sharing `model`'s weights that returns per-frame logits (B, T, classes) (paper Fig. 5)."""
+def per_frame_model(model: GSTVideoClassifier) -> keras.Model:
+    """A model sharing `model`'s weights that returns per-frame logits (B, T, classes) (paper Fig. 5).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    frame_logits = keras_gst.per_frame_model(model)(np.zeros((1, 4, 32, 32, 3), "float32"))
+    print(tuple(frame_logits.shape))  # (1, 4, 2)
+    ```
+    """
     return keras.Model(model.input, model.get_layer("frame_logits").output, name=f"{model.name}_per_frame")
 
 
-def feature_model(model):
-    """A model sharing `model`'s weights that returns the last block's feature maps (B, T, h, w, C)."""
+def feature_model(model: GSTVideoClassifier) -> keras.Model:
+    """A model sharing `model`'s weights that returns the last block's feature maps (B, T, h, w, C).
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    features = keras_gst.feature_model(model)(np.zeros((1, 4, 32, 32, 3), "float32"))
+    print(tuple(features.shape))  # (1, 4, 1, 1, 512)
+    ```
+    """
     return keras.Model(model.input, model.get_layer("avg_pool").input, name=f"{model.name}_features")
 
 
-def rebuild(model, num_frames=None, frame_size=None, **backbone_changes):
+def rebuild(model: GSTVideoClassifier, num_frames: int | None = None, frame_size: int | Sequence[int] | None = None,
+            **backbone_changes) -> GSTVideoClassifier:
     """A new `GSTVideoClassifier` from `model`'s config (no preprocessor, fresh weights) with the input
-    shape fixed to `num_frames` / `frame_size` where given and other backbone arguments changed."""
+    shape fixed to `num_frames` / `frame_size` where given and other backbone arguments changed.
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.models import rebuild
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, input_shape=(32, 32, 3))  # any number of frames
+    fixed = rebuild(model, num_frames=4, frame_size=48, causal=True)
+    print(fixed.input_shape, fixed.causal)  # (None, 4, 48, 48, 3) True
+    ```
+    """
     config = model.get_config()
     backbone = dict(config["backbone"]["config"], **backbone_changes)
     if num_frames is not None:

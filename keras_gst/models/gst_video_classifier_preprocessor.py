@@ -14,8 +14,11 @@ This module is keras_gst's one normalisation: `IMAGENET_MEAN` / `IMAGENET_STD` a
 predict / eval and the uint8 export signature call.
 """
 
+from __future__ import annotations
+
 import functools
 import sys
+from collections.abc import Sequence
 
 import keras
 from keras_hub.layers import VideoConverter
@@ -33,12 +36,25 @@ DEFAULT_SIZE = 224
 
 @keras.saving.register_keras_serializable(package="keras_gst")
 class GSTVideoConverter(VideoConverter):
-    """keras-hub `VideoConverter` with GST's defaults (224x224, ImageNet normalisation of [0, 255] pixels)."""
+    """keras-hub `VideoConverter` with GST's defaults (224x224, ImageNet normalisation of [0, 255] pixels).
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.models import GSTVideoConverter
+
+    converter = GSTVideoConverter(image_size=(32, 32))
+    x = np.asarray(converter(np.full((1, 4, 64, 48, 3), 255, "uint8")))  # white frames
+    print(x.shape, [round(float(v), 3) for v in x[0, 0, 0, 0]])  # (1, 4, 32, 32, 3) [2.249, 2.429, 2.64]
+    ```
+    """
 
     backbone_cls = GSTBackbone
 
-    def __init__(self, image_size=(DEFAULT_SIZE, DEFAULT_SIZE), scale=IMAGENET_SCALE, offset=IMAGENET_OFFSET,
-                 **kwargs):
+    def __init__(self, image_size: Sequence[int] | None = (DEFAULT_SIZE, DEFAULT_SIZE),
+                 scale: float | Sequence[float] | None = IMAGENET_SCALE,
+                 offset: float | Sequence[float] | None = IMAGENET_OFFSET, **kwargs):
         super().__init__(image_size=tuple(image_size) if image_size is not None else None, scale=scale,
                          offset=offset, **kwargs)
 
@@ -80,12 +96,24 @@ def normalize_clips(clips):
 class GSTVideoClassifierPreprocessor(MissingVideoConverter, Preprocessor):
     """keras-hub `Preprocessor` of `GSTVideoClassifier`: applies its `video_converter` to x, passes y and
     sample_weight through (so `classifier.fit(uint8_clips, labels)` and `.predict(uint8_clips)` work).
-    `from_preset` on a backbone-only preset (no video_converter.json) uses `default_video_converter`."""
+    `from_preset` on a backbone-only preset (no video_converter.json) uses `default_video_converter`.
+
+    Example:
+
+    ```python
+    import numpy as np
+    from keras_gst.models import GSTVideoClassifierPreprocessor, GSTVideoConverter
+
+    preprocessor = GSTVideoClassifierPreprocessor(GSTVideoConverter(image_size=(32, 32)))
+    x, y = preprocessor(np.zeros((2, 4, 64, 64, 3), "uint8"), np.array([0, 1]))
+    print(tuple(x.shape), np.asarray(y).tolist())  # (2, 4, 32, 32, 3) [0, 1]
+    ```
+    """
 
     backbone_cls = GSTBackbone
     video_converter_cls = GSTVideoConverter
 
-    def __init__(self, video_converter=None, **kwargs):
+    def __init__(self, video_converter: GSTVideoConverter | None = None, **kwargs):
         super().__init__(**kwargs)
         self.video_converter = video_converter
 

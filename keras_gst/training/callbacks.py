@@ -2,6 +2,8 @@
 a clear stop on a non-finite loss, BN statistics averaged over replicas at each epoch end. The backup,
 best model and resume are `keras_gst.training.commit.EpochCommit`."""
 
+from __future__ import annotations
+
 import math
 import os
 
@@ -17,7 +19,22 @@ from keras_gst.training.distribute import sync_batchnorm_statistics
 
 class LearningRateLogger(keras.callbacks.Callback):
     """Adds the `learning_rate` used during the epoch (read at its start) to the epoch logs (history, CSV
-    log, TensorBoard)."""
+    log, TensorBoard).
+
+    Example:
+
+    ```python
+    import keras
+    import numpy as np
+    from keras_gst.training import LearningRateLogger, step_decay_schedule
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(step_decay_schedule(0.1, 1, decay_epochs=[1])), loss="mse")
+    history = model.fit(np.zeros((4, 2)), np.zeros((4, 1)), batch_size=4, epochs=2, verbose=0,
+                        callbacks=[LearningRateLogger()])
+    print([round(lr, 4) for lr in history.history["learning_rate"]])  # [0.1, 0.01]
+    ```
+    """
 
     def __init__(self):
         super().__init__()
@@ -42,9 +59,25 @@ class TensorBoard(KeepEpochLearningRate, keras.callbacks.TensorBoard):
 
 class BatchNormGammaHistograms(keras.callbacks.Callback):
     """Each epoch, writes |gamma| histograms of every unit's BN to TensorBoard: `bn_gamma/<unit>/spatial`
-    and `bn_gamma/<unit>/temporal` (GST units; baselines: `all`), plus their means as scalars."""
+    and `bn_gamma/<unit>/temporal` (GST units; baselines: `all`), plus their means as scalars.
 
-    def __init__(self, log_dir):
+    Example:
+
+    ```python
+    import os
+    import numpy as np
+    import keras_gst
+    from keras_gst.training import BatchNormGammaHistograms
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    model.compile()
+    model.fit(np.zeros((2, 4, 32, 32, 3), "uint8"), np.array([0, 1]), verbose=0,
+              callbacks=[BatchNormGammaHistograms("logs/bn")])
+    print(len(os.listdir("logs/bn")) > 0)  # True
+    ```
+    """
+
+    def __init__(self, log_dir: str | os.PathLike):
         super().__init__()
         self.log_dir = log_dir
         self._writer = None
@@ -87,7 +120,19 @@ def save_model(model, path, include_optimizer=True):
 
 
 class NonFiniteLossError(RuntimeError):
-    """Training stopped because a loss or metric became NaN or infinite."""
+    """Training stopped because a loss or metric became NaN or infinite.
+
+    Example:
+
+    ```python
+    from keras_gst.training import NonFiniteLossError
+
+    try:  # what keras_gst.training.fit raises after `StopOnNaN` stopped the run
+        raise NonFiniteLossError("loss became nan at epoch 3, batch 7: training stopped")
+    except RuntimeError as error:
+        print(type(error).__name__)  # NonFiniteLossError
+    ```
+    """
 
 
 def _non_finite(logs):
@@ -111,6 +156,20 @@ class StopOnNaN(keras.callbacks.Callback):
     Callbacks placed after it (backup, checkpoints) see `message` set in the same `on_epoch_end` and save
     nothing. Unlike `keras.callbacks.TerminateOnNaN`, the stop is an error a script cannot mistake for
     success, and the backup of the last good epoch is kept for a resume.
+
+    Example:
+
+    ```python
+    import keras
+    import numpy as np
+    from keras_gst.training import StopOnNaN
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    stop = StopOnNaN()
+    model.fit(np.array([[np.nan]]), np.array([[1.0]]), epochs=3, verbose=0, callbacks=[stop])
+    print(stop.last_finite_epoch, stop.message.startswith("loss became nan at epoch 1, batch 1"))  # 0 True
+    ```
     """
 
     def __init__(self):
@@ -159,9 +218,26 @@ class StopOnNaN(keras.callbacks.Callback):
 
 class SyncBatchNormStatistics(keras.callbacks.Callback):
     """At each epoch end, averages the BN moving statistics over the strategy's replicas, so checkpoints
-    and validation use the same statistics on every replica and worker."""
+    and validation use the same statistics on every replica and worker.
 
-    def __init__(self, strategy):
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.training import SyncBatchNormStatistics, get_strategy
+
+    strategy = get_strategy("mirrored")
+    with strategy.scope():
+        model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+        model.compile()
+    history = model.fit(np.zeros((2, 4, 32, 32, 3), "uint8"), np.array([0, 1]), verbose=0,
+                        callbacks=[SyncBatchNormStatistics(strategy)])
+    print(len(history.history["loss"]))  # 1
+    ```
+    """
+
+    def __init__(self, strategy: tf.distribute.Strategy):
         super().__init__()
         self.strategy = strategy
 

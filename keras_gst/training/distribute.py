@@ -7,18 +7,36 @@ loop there (`loop.py`). BatchNorm moving statistics are per replica in both; `sy
 averages them across all replicas (and workers), so every worker saves the same model.
 """
 
+from __future__ import annotations
+
 import json
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
+
+if TYPE_CHECKING:
+    import keras
 
 STRATEGIES = ("auto", "mirrored", "multi_worker", "default")
 
 
-def split_cpu(num_devices):
+def split_cpu(num_devices: int) -> list[str]:
     """Split the first physical CPU into `num_devices` logical devices (tests, CPU smoke runs).
 
     Must run before TensorFlow initialises its devices. Returns the logical CPU device names.
+
+    Example:
+
+    ```python
+    import subprocess
+    import sys
+
+    # in a fresh process: TensorFlow allows it only before its first use
+    code = "from keras_gst.training import split_cpu; print(len(split_cpu(2)))"
+    print(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip())  # 2
+    ```
     """
     cpus = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * int(num_devices))
@@ -36,12 +54,21 @@ def num_workers_in_tf_config():
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
-def get_strategy(kind="auto", devices=None):
+def get_strategy(kind: str = "auto", devices: Sequence[str] | None = None) -> tf.distribute.Strategy:
     """A `tf.distribute.Strategy`.
 
     kind: "auto" (multi-worker if `TF_CONFIG` names more than one worker, else mirrored), "mirrored"
         (all local GPUs, else the CPU(s); `devices` overrides), "multi_worker" (`TF_CONFIG`), or
         "default" (no distribution).
+
+    Example:
+
+    ```python
+    from keras_gst.training import get_strategy
+
+    strategy = get_strategy("default")  # "auto": TF_CONFIG's workers, else every local GPU (or the CPU)
+    print(strategy.num_replicas_in_sync)  # 1
+    ```
     """
     if kind not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}. Received: {kind!r}")
@@ -88,10 +115,22 @@ def batchnorm_statistics(model):
     return [v for v in model.non_trainable_variables if "moving_" in v.path]
 
 
-def sync_batchnorm_statistics(model, strategy):
+def sync_batchnorm_statistics(model: keras.Model, strategy: tf.distribute.Strategy) -> None:
     """Average the BN moving statistics over all replicas (and workers) of `strategy`, in place.
 
     A collective op under multi-worker strategies: every worker must call it at the same point.
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.training import get_strategy, sync_batchnorm_statistics
+
+    strategy = get_strategy("mirrored")
+    with strategy.scope():
+        model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    sync_batchnorm_statistics(model, strategy)  # after training: every replica holds the mean statistics
+    ```
     """
     variables = batchnorm_statistics(model)
     if strategy.num_replicas_in_sync == 1 or not variables:

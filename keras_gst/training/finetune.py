@@ -11,11 +11,17 @@
   optional TFLite export; returns a `FineTuneResult`. Every argument is checked before any work.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
 import warnings
+from typing import TYPE_CHECKING
 
 from keras_gst.errors import ParameterError
+
+if TYPE_CHECKING:
+    from keras_gst.training.recipe import Recipe
 
 EXPORTS = ("int8", "fp32", "none")
 EXPORT_VIDEOS = 16  # training videos calibrating the export (2 clips each); validation videos for its parity
@@ -110,7 +116,17 @@ class FineTuneResult:
     that is not the chief), the `ExportResult` of OUT/model.tflite (None without export), the error that
     stopped the export step (`ParameterError`, `ModelFileError`, `OpAuditError`, `ParityError`; the model
     and labels are written all the same; None when it succeeded) and the annotation entries skipped when
-    the records were read."""
+    the records were read.
+
+    Example:
+
+    ```python
+    from keras_gst.training import FineTuneResult
+
+    result = FineTuneResult(fit=None, model_path="run/model.keras", labels_path="run/labels.txt")
+    print(result.export, result.export_error, result.skipped_entries)  # None None []
+    ```
+    """
 
     fit: object
     model_path: str | None
@@ -182,7 +198,8 @@ def unread_class_warnings(train, skipped_files, class_names=()):
     return messages
 
 
-def fine_tune(recipe, data_dir=None, val_split=None, export=None):
+def fine_tune(recipe: Recipe, data_dir: str | os.PathLike | None = None, val_split: float | None = None,
+              export: str | None = None) -> FineTuneResult:
     """The `keras-gst train` workflow: train `recipe` on class folders (`data_dir`: DIR/<class>/<videos>)
     or on its annotation files, write OUT/labels.txt and OUT/model.keras (the best model), then export
     OUT/model.tflite with its parity report. Returns a `FineTuneResult`.
@@ -198,6 +215,21 @@ def fine_tune(recipe, data_dir=None, val_split=None, export=None):
     (`ParameterError` naming the argument). A failed export step does not raise: the trained model stays
     and `FineTuneResult.export_error` holds the error. With `recipe.verbose`, progress and results are
     printed.
+
+    Example:
+
+    ```python
+    from keras_gst.data import write_synthetic_dataset
+    from keras_gst.training import Recipe, fine_tune
+
+    train_list, val_list, _ = write_synthetic_dataset("synthetic", num_videos_per_class=2, frames=8, size=32,
+                                                      num_classes=2)
+    recipe = Recipe(train_annotations=train_list, val_annotations=val_list, class_file="synthetic/classes.txt",
+                    num_frames=4, scale_size=36, crop_size=32, depth=18, weights=None, epochs=1, batch_size=2,
+                    decay_epochs=(), output_dir="run", strategy="default", histograms=False, verbose=0)
+    result = fine_tune(recipe, export="none")  # export="int8": also run/model.tflite and its parity report
+    print(result.model_path, open(result.labels_path).readline().strip())  # run/model.keras moving something from left to right
+    ```
     """
     from keras_gst.training import fit
     from keras_gst.weights import check_weights

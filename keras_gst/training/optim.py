@@ -18,6 +18,10 @@ replica's partial gradient before the sum, so there the clip runs after the sum
 (`keras_gst.private_api.ClipAfterCrossReplicaSum`, the one private Keras method this module extends).
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+
 import keras
 
 from keras_gst.private_api import ClipAfterCrossReplicaSum
@@ -25,18 +29,37 @@ from keras_gst.private_api import ClipAfterCrossReplicaSum
 BASE_BATCH = 24  # the paper's batch for lr 0.01
 
 
-def scaled_learning_rate(base_lr, global_batch, base_batch=BASE_BATCH):
-    """Linear scaling rule: `base_lr` is for `base_batch` clips; returns the lr for `global_batch`."""
+def scaled_learning_rate(base_lr: float, global_batch: int, base_batch: int = BASE_BATCH) -> float:
+    """Linear scaling rule: `base_lr` is for `base_batch` clips; returns the lr for `global_batch`.
+
+    Example:
+
+    ```python
+    from keras_gst.training import scaled_learning_rate
+
+    print(scaled_learning_rate(0.01, global_batch=48))  # 0.02
+    ```
+    """
     if global_batch < 1:
         raise ValueError(f"global_batch must be >= 1. Received: global_batch={global_batch}")
     return float(base_lr) * float(global_batch) / float(base_batch)
 
 
-def step_decay_schedule(learning_rate, steps_per_epoch, decay_epochs=(), factor=0.1):
+def step_decay_schedule(learning_rate: float, steps_per_epoch: int, decay_epochs: Iterable[int] = (),
+                        factor: float = 0.1) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """Piecewise-constant lr: `learning_rate`, times `factor` from each (0-based) epoch in `decay_epochs` on
     (the authors' ``lr * 0.1 ** sum(epoch >= lr_steps)``).
 
     Returns a plain float when there is no decay epoch (a constant schedule).
+
+    Example:
+
+    ```python
+    from keras_gst.training import step_decay_schedule
+
+    schedule = step_decay_schedule(0.1, steps_per_epoch=10, decay_epochs=[2])
+    print(round(float(schedule(19)), 4), round(float(schedule(20)), 4))  # 0.1 0.01
+    ```
     """
     decay_epochs = sorted(int(e) for e in decay_epochs)
     if not decay_epochs:
@@ -68,8 +91,14 @@ class GSTSGD(ClipAfterCrossReplicaSum, keras.optimizers.SGD):
     Example:
 
     ```python
-    model.compile(optimizer=keras_gst.training.GSTSGD(0.01, weight_decay=5e-4, clip_norm=20.0),
+    import keras
+    import keras_gst
+    from keras_gst.training import GSTSGD
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    model.compile(optimizer=GSTSGD(0.01, weight_decay=5e-4, clip_norm=20.0),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    print(type(model.optimizer).__name__, model.optimizer.momentum)  # GSTSGD 0.9
     ```
     """
 
@@ -111,17 +140,27 @@ class GSTSGD(ClipAfterCrossReplicaSum, keras.optimizers.SGD):
 
 
 def build_optimizer(
-    base_lr=0.01,
-    global_batch=BASE_BATCH,
-    steps_per_epoch=1,
-    decay_epochs=(),
-    decay_factor=0.1,
-    momentum=0.9,
-    weight_decay=5e-4,
-    clip_norm=20.0,
-    base_batch=BASE_BATCH,
-):
-    """`GSTSGD` with lr `base_lr * global_batch / base_batch` and step decay at `decay_epochs`."""
+    base_lr: float = 0.01,
+    global_batch: int = BASE_BATCH,
+    steps_per_epoch: int = 1,
+    decay_epochs: Iterable[int] = (),
+    decay_factor: float = 0.1,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    clip_norm: float = 20.0,
+    base_batch: int = BASE_BATCH,
+) -> GSTSGD:
+    """`GSTSGD` with lr `base_lr * global_batch / base_batch` and step decay at `decay_epochs`.
+
+    Example:
+
+    ```python
+    from keras_gst.training import build_optimizer
+
+    optimizer = build_optimizer(base_lr=0.01, global_batch=48, steps_per_epoch=10, decay_epochs=[2])
+    print(type(optimizer).__name__, round(float(optimizer.learning_rate), 4))  # GSTSGD 0.02
+    ```
+    """
     lr = scaled_learning_rate(base_lr, global_batch, base_batch)
     schedule = step_decay_schedule(lr, steps_per_epoch, decay_epochs, decay_factor)
     return GSTSGD(learning_rate=schedule, momentum=momentum, weight_decay=weight_decay, clip_norm=clip_norm)

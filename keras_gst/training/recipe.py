@@ -6,9 +6,15 @@ matching reader; `recipe.data` is the clip fields as one `keras_gst.data.DataSpe
 which `keras_gst.data.build_dataset` takes whole (`dataset_options`).
 """
 
+from __future__ import annotations
+
 import dataclasses
 import json
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from keras_gst.data import Annotations, Shards
 
 DATASETS = ("list", "sthv1", "sthv2", "diving48", "epic-kitchens", "egtea", "shards")
 
@@ -35,6 +41,15 @@ class Recipe:
 
     Clips (`num_frames`, `sampling`, `scale_size`, `crop_size`, `val_num_clips` x `val_num_crops` test views of
     the final evaluation, with the data fields `template`, `flip`, `on_error`) are `recipe.data`, a `DataSpec`.
+
+    Example:
+
+    ```python
+    from keras_gst.training import Recipe
+
+    recipe = Recipe(train_annotations="train.txt", num_frames=4, crop_size=32, scale_size=32)
+    print(recipe.data.num_frames, recipe.data.crop_size, recipe.data.sampling)  # 4 32 segment
+    ```
     """
 
     name: str = "gst"
@@ -154,10 +169,24 @@ def _class_names_from_file(path):
     return read_label_map(path) if path else None
 
 
-def load_annotations(recipe, split="train"):
-    """The split's `keras_gst.data.Annotations`, read with the recipe's dataset reader.
+def load_annotations(recipe: Recipe, split: str = "train") -> Annotations | Shards | None:
+    """The split's `keras_gst.data.Annotations` (`Shards` for dataset "shards"; None for a split the recipe
+    has no file for), read with the recipe's dataset reader.
 
     Missing sources are skipped and counted with `on_error="skip"` (the default).
+
+    Example:
+
+    ```python
+    from keras_gst.data import write_synthetic_dataset
+    from keras_gst.training import Recipe, load_annotations
+
+    train_list, val_list, _ = write_synthetic_dataset("synthetic", num_videos_per_class=1, frames=8, size=32,
+                                                      num_classes=2)
+    recipe = Recipe(train_annotations=train_list, val_annotations=val_list, class_file="synthetic/classes.txt")
+    train = load_annotations(recipe, "train")
+    print(len(train.records), train.class_names[0])  # 2 moving something from left to right
+    ```
     """
     from keras_gst import data
 
@@ -216,9 +245,18 @@ def dataset_options(recipe, training, class_names, num_classes, single_view=Fals
     return options
 
 
-def output_paths(output_dir):
+def output_paths(output_dir: str | os.PathLike) -> dict[str, str]:
     """Where a run writes: best model (model.keras: the same file, from the CLI), backup (resume, removed
-    when the run completes), optional epoch checkpoints, TensorBoard, logs, plots."""
+    when the run completes), optional epoch checkpoints, TensorBoard, logs, plots.
+
+    Example:
+
+    ```python
+    from keras_gst.training import output_paths
+
+    print(output_paths("runs/gst")["model"])  # runs/gst/model.keras
+    ```
+    """
     return {
         "root": output_dir,
         "checkpoints": os.path.join(output_dir, "checkpoints"),

@@ -12,12 +12,15 @@ machines (`TF_CONFIG` with more than one worker): `MultiWorkerMirroredStrategy` 
 (which one, fresh or resumed, checkpoints, write errors) is `keras_gst.training.output`'s.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
 import shutil
 import signal
 import time
 import warnings
+from typing import TYPE_CHECKING
 
 import keras
 import tensorflow as tf
@@ -31,10 +34,26 @@ from keras_gst.training.output import (WRITE_ERRORS, EpochCheckpoint, OutputWrit
 from keras_gst.training.optim import build_optimizer, scaled_learning_rate
 from keras_gst.training.recipe import dataset_options, load_annotations, num_classes_of, output_paths
 
+if TYPE_CHECKING:
+    from keras_gst.data import Annotations
+    from keras_gst.training.recipe import Recipe
+
 
 @dataclasses.dataclass
 class FitResult:
-    """What `fit` returns: the history (epoch -> metrics), paths, the final evaluation and timing."""
+    """What `fit` returns: the history (epoch -> metrics), paths, the final evaluation and timing.
+
+    Example:
+
+    ```python
+    from keras_gst.training import FitResult
+
+    result = FitResult(history={1: {"loss": 0.69}}, paths={"model": "run/model.keras"}, num_classes=2,
+                       class_names=["left", "right"], global_batch=2, learning_rate=0.01 * 2 / 24, num_replicas=1,
+                       steps_per_epoch=5, initial_epoch=0, evaluation=None, seconds=12.0)
+    print(result.is_chief, result.skipped_items, result.skipped_files)  # True 0 []
+    ```
+    """
 
     history: dict
     paths: dict
@@ -66,7 +85,21 @@ def _build_model(recipe, num_classes):
     )
 
 
-def compile_model(model, optimizer, num_classes):
+def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer, num_classes: int) -> None:
+    """Compile `model` as `fit` trains it: cross-entropy on logits, top-1 and top-5 accuracy (top-`num_classes`
+    with fewer than 5 classes).
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.training import build_optimizer, compile_model
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    compile_model(model, build_optimizer(global_batch=2), num_classes=2)
+    print(type(model.optimizer).__name__, type(model.loss).__name__)  # GSTSGD SparseCategoricalCrossentropy
+    ```
+    """
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -95,7 +128,8 @@ def _small_run_warnings(recipe, num_clips, global_batch, steps_per_epoch):
     return messages
 
 
-def fit(recipe, strategy=None, train_records=None, val_records=None):
+def fit(recipe: Recipe, strategy: tf.distribute.Strategy | None = None, train_records: Annotations | None = None,
+        val_records: Annotations | None = None) -> FitResult:
     """Train per `recipe` (a `Recipe`); returns a `FitResult`.
 
     `strategy`: a `tf.distribute.Strategy` (default: `get_strategy(recipe.strategy, recipe.devices)`).
@@ -112,11 +146,16 @@ def fit(recipe, strategy=None, train_records=None, val_records=None):
     Example:
 
     ```python
+    from keras_gst.data import write_synthetic_dataset
     from keras_gst.training import Recipe, fit
 
-    result = fit(Recipe(train_annotations="train.txt", val_annotations="val.txt", depth=18, epochs=2,
-                        output_dir="runs/tiny"))
-    print(result.history["val_top1"], result.paths["best"])
+    train_list, val_list, _ = write_synthetic_dataset("synthetic", num_videos_per_class=2, frames=8, size=32,
+                                                      num_classes=2)
+    recipe = Recipe(train_annotations=train_list, val_annotations=val_list, class_file="synthetic/classes.txt",
+                    num_frames=4, scale_size=36, crop_size=32, depth=18, weights=None, epochs=1, batch_size=2,
+                    decay_epochs=(), output_dir="run", strategy="default", histograms=False, verbose=0)
+    result = fit(recipe)
+    print(result.num_classes, result.global_batch, result.initial_epoch)  # 2 2 0
     ```
     """
     start = time.time()

@@ -6,12 +6,21 @@ models never import weights. `load_weights(model, weights)` fills a built `GSTVi
 `GSTBackbone`; building a model never loads anything.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import os
 import warnings
+from typing import TYPE_CHECKING
 
 from keras_gst.weights.imagenet import PRESETS as IMAGENET_PRESETS
 from keras_gst.weights.imagenet import load_2d_resnet, load_imagenet
+
+if TYPE_CHECKING:
+    import keras
+
+    from keras_gst.models import GSTBackbone, GSTVideoClassifier
+    from keras_gst.weights.torch_convert import ConversionReport
 
 WEIGHT_FILE_SUFFIXES = (".keras", ".weights.h5", ".pth", ".pt", ".pth.tar")
 WEIGHTS_HELP = (
@@ -20,10 +29,23 @@ WEIGHTS_HELP = (
 )
 
 
-def check_weights(weights, depth):
+def check_weights(weights: str | os.PathLike | None, depth: int) -> str | None:
     """Validate a `weights` argument for a ResNet-`depth` before anything is built; returns its kind:
     None, "imagenet", "handle" (kaggle://, hf://, a keras-hub preset name), "preset" (a directory),
-    "keras", "weights_h5" or "torch"."""
+    "keras", "weights_h5" or "torch".
+
+    Example:
+
+    ```python
+    from keras_gst.weights import check_weights
+
+    print(check_weights("imagenet", 50), check_weights(None, 18))  # imagenet None
+    try:
+        check_weights("imagenet", 34)  # keras-hub has no plain ImageNet ResNet-34
+    except ValueError:
+        print("refused")  # refused
+    ```
+    """
     if weights is None:
         return None
     if weights == "imagenet":
@@ -72,7 +94,8 @@ def _parts(model):
     raise TypeError(f"Expected a keras_gst GSTVideoClassifier or GSTBackbone. Received: {type(model).__name__}")
 
 
-def load_weights(model, weights):
+def load_weights(model: GSTVideoClassifier | GSTBackbone,
+                 weights: str | os.PathLike | None) -> LoadReport | ConversionReport | None:
     """Fill `model` (a `GSTVideoClassifier` or `GSTBackbone`) from `weights`:
 
     - "imagenet": the keras-hub preset `resnet_{depth}_imagenet` (needs the network once, or a local
@@ -91,6 +114,18 @@ def load_weights(model, weights):
     Returns a report of what was loaded and skipped (`LoadReport`, or the converter's `ConversionReport`),
     or None for ImageNet / .weights.h5 sources, which load every weight they define. On any error the model
     is left unchanged.
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.weights import load_weights
+
+    keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3)).save("m.keras")
+    model = keras_gst.GSTResNet18(num_classes=5, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    report = load_weights(model, "m.keras")  # another class count: the head is re-initialised (and warned about)
+    print([name for name, _ in report.skipped])  # ['frame_logits']
+    ```
     """
     backbone, classifier = _parts(model)
     kind = check_weights(weights, backbone.depth)
@@ -170,7 +205,17 @@ HEAD_LAYERS = ("frame_logits",)
 
 @dataclasses.dataclass
 class LoadReport:
-    """What loading a keras_gst model's weights into another did: every layer is loaded or listed as skipped."""
+    """What loading a keras_gst model's weights into another did: every layer is loaded or listed as skipped.
+
+    Example:
+
+    ```python
+    from keras_gst.weights import LoadReport
+
+    report = LoadReport("m.keras", ["stem", "frame_logits"], [])
+    print(report)  # loaded 2 layers from m.keras
+    ```
+    """
 
     source: str
     loaded: list  # layer names whose weights were copied
@@ -182,8 +227,20 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def weight_layers(model):
-    """{layer name: layer} of every layer holding weights, the backbone's layers and the head's."""
+def weight_layers(model: GSTVideoClassifier | GSTBackbone) -> dict[str, keras.layers.Layer]:
+    """{layer name: layer} of every layer holding weights, the backbone's layers and the head's.
+
+    Example:
+
+    ```python
+    import keras_gst
+    from keras_gst.weights import weight_layers
+
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    layers = weight_layers(model)  # the stem, 8 blocks x 2 units, 3 shortcuts, the classifier
+    print(len(layers), list(layers)[0], list(layers)[-1])  # 21 stem frame_logits
+    ```
+    """
     backbone, classifier = _parts(model)
     layers = {layer.name: layer for layer in backbone.layers if layer.weights}
     if classifier is not None:
@@ -191,13 +248,28 @@ def weight_layers(model):
     return layers
 
 
-def copy_weights(source, target, source_name="source model"):
+def copy_weights(source: GSTVideoClassifier | GSTBackbone, target: GSTVideoClassifier | GSTBackbone,
+                 source_name: str = "source model") -> LoadReport:
     """Copy every weight of `source` into `target` (each a `GSTVideoClassifier` or `GSTBackbone`) by layer
     name; returns a `LoadReport`.
 
     The classifier head (`frame_logits`) is re-initialised, and reported, when its shape differs (another
     number of classes) or the source has none. Any other missing, unexpected or shape-mismatched layer is
     a ValueError naming every such layer; the target is unchanged then.
+
+    Example:
+
+    ```python
+    import numpy as np
+    import keras_gst
+    from keras_gst.weights import copy_weights
+
+    source = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    target = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    report = copy_weights(source, target)
+    x = np.random.default_rng(0).normal(size=(1, 4, 32, 32, 3)).astype("float32")
+    print(report.skipped, np.allclose(source(x), target(x)))  # [] True
+    ```
     """
     src_layers, dst_layers = weight_layers(source), weight_layers(target)
     problems, skipped, pairs = [], [], []

@@ -18,17 +18,44 @@ The layers are walked with the topology of `keras_gst.models.specs`; each unit a
 (`load_2d` of `keras_gst.layers.gst_block`).
 """
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 from keras_gst.models.specs import RESNET_SPECS, STAGE_FILTERS, block_specs
+
+if TYPE_CHECKING:
+    import keras_hub
+
+    from keras_gst.models import GSTBackbone, GSTVideoClassifier
 
 PRESETS = {18: "resnet_18_imagenet", 50: "resnet_50_imagenet", 101: "resnet_101_imagenet"}
 
 
-def load_imagenet(backbone, source="imagenet"):
+def load_imagenet(backbone: GSTBackbone, source: str | os.PathLike = "imagenet") -> None:
     """Initialise a `GSTBackbone` from a 2D keras-hub ImageNet ResNet of its depth: `source` is "imagenet"
     (the preset `resnet_{depth}_imagenet`), another keras-hub preset name, a kaggle:// / hf:// handle, or a
-    local preset directory. Returns None (every weight the source defines is loaded)."""
+    local preset directory. Returns None (every weight the source defines is loaded).
+
+    Example:
+
+    ```python
+    import keras_hub
+    import numpy as np
+    from keras_gst.models import GSTBackbone
+    from keras_gst.weights.imagenet import load_imagenet
+
+    resnet = keras_hub.models.ResNetBackbone(  # a plain 2D ResNet-18 (random here), saved as a local preset
+        input_conv_filters=[64], input_conv_kernel_sizes=[7], stackwise_num_filters=[64, 128, 256, 512],
+        stackwise_num_blocks=[2, 2, 2, 2], stackwise_num_strides=[1, 2, 2, 2], block_type="basic_block",
+        use_pre_activation=False)
+    resnet.save_to_preset("resnet18")
+    backbone = GSTBackbone(depth=18, num_frames=4, image_shape=(32, 32, 3))
+    load_imagenet(backbone, "resnet18")  # "imagenet": keras-hub's resnet_18_imagenet, downloaded once
+    print(np.allclose(backbone.get_layer("stem").kernel, resnet.get_layer("conv1_conv").kernel))  # True
+    ```
+    """
     import keras_hub
 
     preset = PRESETS.get(backbone.depth) if source == "imagenet" else os.fspath(source)
@@ -79,10 +106,29 @@ def _as_list(value):
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
-def load_2d_resnet(model, backbone, source="backbone"):
+def load_2d_resnet(model: GSTBackbone | GSTVideoClassifier, backbone: keras_hub.models.ResNetBackbone,
+                   source: str = "backbone") -> None:
     """Inflate a 2D keras-hub `ResNetBackbone` of the same depth into `model` (a `GSTBackbone`, or a
     `GSTVideoClassifier`'s backbone; see the module docstring). Every source tensor is read before any
-    weight of `model` changes."""
+    weight of `model` changes.
+
+    Example:
+
+    ```python
+    import keras_hub
+    import numpy as np
+    import keras_gst
+    from keras_gst.weights.imagenet import load_2d_resnet
+
+    resnet = keras_hub.models.ResNetBackbone(  # a plain 2D ResNet-18 (random here)
+        input_conv_filters=[64], input_conv_kernel_sizes=[7], stackwise_num_filters=[64, 128, 256, 512],
+        stackwise_num_blocks=[2, 2, 2, 2], stackwise_num_strides=[1, 2, 2, 2], block_type="basic_block",
+        use_pre_activation=False)
+    model = keras_gst.GSTResNet18(num_classes=2, weights=None, num_frames=4, input_shape=(32, 32, 3))
+    load_2d_resnet(model, resnet)
+    print(np.allclose(model.get_layer("stem").kernel, resnet.get_layer("conv1_conv").kernel))  # True
+    ```
+    """
     model = model.backbone if hasattr(model, "backbone") else model
     _check_compatible(model, backbone, source)
 
