@@ -1,5 +1,6 @@
-"""Every recipe end to end (1 training step, validation, final evaluation, plots) on the REAL annotation
-files of tests/assets/real, with the real frames/videos linked where each format expects them."""
+"""The recipes on the REAL annotation files of tests/assets/real, with the real frames/videos linked where each
+format expects them: one recipe end to end (1 training step, validation, final evaluation, plots), and for every
+recipe what differs per dataset (its flags, reader, classes and pipeline batches) without training."""
 
 import contextlib
 import importlib.util
@@ -80,6 +81,7 @@ CASES = {
     "train_epic_kitchens": (_epic, 97),
     "train_egtea": (_egtea, 106),
 }
+FULL_RUN = "train_egtea"  # the recipe that trains, evaluates and plots; the others are checked up to the model
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -101,9 +103,38 @@ def test_recipe_help_lists_the_settings(name):
     assert (d.base_lr, d.momentum, d.clip_norm, d.dropout, d.weights, d.decay_epochs) == (0.01, 0.9, 20.0, 0.3, "imagenet", (50, 60))
 
 
-@pytest.mark.large
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_recipe_runs_end_to_end_on_real_annotation_files(name, real_data, tmp_path):
+def test_recipe_reads_its_dataset_and_builds_its_batches(name, real_data, tmp_path):
+    """What differs per recipe, without training: the script's flags make the recipe (its DEFAULTS, the tiny
+    flags), its reader reads the annotation files into the class count of the model, one training batch and
+    the whole final-evaluation split (its recipe's views) come through `build_dataset` with `recipe.data`,
+    the evaluation keeping only the clips whose files exist / decode. Training, evaluation and plots run
+    once, in test_recipe_runs_end_to_end_on_real_annotation_files."""
+    from keras_gst.cli import build_parser
+    from keras_gst.commands.train import recipe_from_args
+    from keras_gst.data import build_dataset
+    from keras_gst.training.recipe import dataset_options, load_annotations, num_classes_of
+
+    setup, num_classes = CASES[name]
+    root = str(tmp_path / "data")
+    args, readable_val = setup(real_data, root)
+    flags = ["train", "--recipe", os.path.join(RECIPES, f"{name}.py"), *args, "--data-root", root, *TINY]
+    parsed = build_parser().parse_args(flags)
+    recipe = recipe_from_args(parsed, parsed.recipe)
+    assert recipe.dataset == load_recipe(name).DEFAULTS.dataset and recipe.depth == 18
+    train, val = load_annotations(recipe, "train"), load_annotations(recipe, "val")
+    assert num_classes_of(recipe, train) == num_classes
+    class_names = list(train.class_names or [])
+    options = dataset_options(recipe, True, class_names, num_classes)
+    x, y = next(iter(build_dataset(train, batch_size=1, **options)))
+    assert tuple(x.shape) == (1, 4, 32, 32, 3) and 0 <= int(y[0]) < num_classes
+    val_ds = build_dataset(val, batch_size=1, **dataset_options(recipe, False, class_names, num_classes))
+    assert sum(int(x.shape[0]) for x, _ in val_ds) == readable_val
+
+
+@pytest.mark.large
+def test_recipe_runs_end_to_end_on_real_annotation_files(real_data, tmp_path):
+    name = FULL_RUN
     setup, num_classes = CASES[name]
     root = str(tmp_path / "data")
     args, readable_val = setup(real_data, root)
