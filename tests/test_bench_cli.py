@@ -32,7 +32,7 @@ def test_bench_inference_quick_writes_rows_and_ratios(tmp_path, capsys):
     assert share["value"] == pytest.approx(2 * frozen["macs"] / frozen["seconds"] / 1e9 / peak["gflops"])
     assert share["met"] == (share["value"] >= 0.85)
     printed = capsys.readouterr().out
-    assert "fp32 peak, measured" in printed and "gst_over_c2d, frozen, batch 1" in printed
+    assert "fp32 peak (the reference), measured" in printed and "gst_over_c2d, frozen, batch 1" in printed
 
 
 def test_bench_unknown_benchmark_is_rejected():
@@ -195,3 +195,19 @@ def test_plans():
     assert ("keras", "gst", "train", 8) in full and ("torch", "gst", "train", 8) in full
     assert rows(["--batches", "8", "--models", "c2d", "--no-torch"]) == [
         ("keras", "c2d", mode, 8) for mode in ("frozen", "predict", "tf.function")]
+
+
+@pytest.mark.parametrize("measured, shown", [(140.0, True), (156.5, True), (215.1, False)])
+def test_the_theoretical_peak_is_shown_only_when_not_below_the_measured_one(measured, shown, capsys):
+    """EPYC_MILAN's formula gives 156.5 GFLOP/s at 2.45 GHz: a measured SGEMM above it means a faster clock."""
+    import argparse
+
+    from keras_gst.benchmarks.inference import _print_peaks
+    from keras_gst.benchmarks.peak import reference_theoretical, theoretical_peak
+
+    theoretical = theoretical_peak(EPYC_MILAN, threads=2, cpu_count=2)
+    assert (reference_theoretical(theoretical, measured) is theoretical) is shown
+    _print_peaks(argparse.Namespace(threads=2), {"gflops": measured, "backend": "numpy", "n": 3072}, theoretical)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("fp32 peak (the reference), measured") and f"{measured:.1f} GFLOP/s" in printed[0]
+    assert ("= 156.5 GFLOP/s" in printed[1]) is shown and "2.45 GHz" in printed[1]
