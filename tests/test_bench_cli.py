@@ -136,7 +136,10 @@ def _rows():
         ("torch", "gst", "compile", 1, 0.080, None), ("torch", "gst", "bf16", 1, 0.050, None),
         ("torch", "gst", "compile", 8, 0.640, None),
         ("keras", "gst", "train", 8, 8.0, 90e9), ("torch", "gst", "train", 8, 6.4, None),
+        ("torch", "gst", "train_compile", 8, 10.0, None),
         ("keras", "c2d", "predict", 8, 0.400, 100e9),
+        ("onnxruntime", "gst", "fp32", 1, 0.120, 90e9), ("tflite", "gst", "int8", 1, 0.060, 90e9),
+        ("onnxruntime", "gst", "int8", 1, 0.050, 90e9), ("torch", "gst", "int8", 1, 0.075, None),
     ]
     configs = [dict(framework=f, model=m, mode=mode, batch=b, size=64) for f, m, mode, b, _, _ in table]
     results = [dict(seconds=s, peak_rss_mb=500.0, **({"macs": macs} if macs else {})) for *_, s, macs in table]
@@ -165,9 +168,13 @@ def test_ratios_their_targets_and_met():
         "keras_gst_over_torch_compile, predict, batch 8 (target <= 1.00)": (1.25, False),
         "gst_frozen_share_of_measured_peak, batch 1 (target >= 0.85)": (0.8, False),
         "gst_frozen_share_of_theoretical_peak, batch 1 (target >= 0.85)": (1.0, True),
-        "keras_bf16_over_keras_fp32_tf.function, batch 1 (target <= 1.00)": (0.75, True),
+        "keras_bf16_over_keras_fp32_frozen, batch 1 (target <= 1.00)": (0.6 / 0.9, True),
         "keras_bf16_over_torch_bf16_compile, batch 1 (target <= 1.00)": (1.2, False),
+        "keras_frozen_over_onnxruntime_fp32, batch 1 (target <= 1.00)": (0.75, True),
+        "tflite_int8_over_torch_int8, batch 1 (target <= 1.00)": (0.8, True),
+        "tflite_int8_over_onnxruntime_int8, batch 1 (target <= 1.00)": (1.2, False),
         "train_step_keras_over_torch_eager, batch 8 (target <= 1.00)": (1.25, False),
+        "train_step_keras_over_torch_compile, batch 8 (target <= 1.00)": (0.8, True),
     }
     assert set(ratios) == set(expected)
     for name, (value, met) in expected.items():
@@ -190,9 +197,14 @@ def test_plans():
     assert keras_inference == {(m, mode, b) for m in ("gst", "c2d", "gst_large", "c3d", "p3d") for b in (1, 8)
                                for mode in ("tf.function", "predict", "frozen")} | {("gst", "xla", 1), ("gst", "bf16", 1)}
     assert [r for r in full if r[0] == "torch"] == sorted(
-        [("torch", "gst", mode, 1) for mode in ("eager", "compile", "bf16")]
-        + [("torch", "gst", mode, 8) for mode in ("eager", "compile", "train")])
-    assert ("keras", "gst", "train", 8) in full and ("torch", "gst", "train", 8) in full
+        [("torch", "gst", mode, 1) for mode in ("eager", "compile", "bf16", "int8")]
+        + [("torch", "gst", mode, 8) for mode in ("eager", "compile", "train", "train_compile")])
+    assert [r for r in full if r[0] in ("tflite", "onnxruntime")] == [
+        ("onnxruntime", "gst", "fp32", 1), ("onnxruntime", "gst", "int8", 1), ("tflite", "gst", "int8", 1)]
+    assert ("keras", "gst", "train", 8) in full
+    assert rows(["--quick", "--models", "gst", "--groups", "bf16", "int8", "--no-torch"]) == [
+        ("keras", "gst", "bf16", 1), ("onnxruntime", "gst", "int8", 1), ("tflite", "gst", "int8", 1)]
+    assert rows(["--no-train", "--batches", "8", "--models", "gst", "--no-torch", "--groups", "bf16", "train"]) == []
     assert rows(["--batches", "8", "--models", "c2d", "--no-torch"]) == [
         ("keras", "c2d", mode, 8) for mode in ("frozen", "predict", "tf.function")]
 

@@ -65,6 +65,15 @@ def bf16_support(flags):
     return {"avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags}
 
 
+def describe_bf16(support):
+    """One line on the CPU's native bf16 (a `bf16_support` dict), plain when there is none."""
+    have = [name.upper() for name, present in support.items() if present]
+    if have:
+        return f"bf16: this CPU has {' and '.join(have)}: native bf16 dot products (the bf16 rows use them)"
+    return ("bf16: this CPU has neither AVX512_BF16 nor AMX: bf16 is converted to and from fp32 here (slow); the "
+            "bf16 rows measure that conversion, not bf16 hardware")
+
+
 def theoretical_peak(cpuinfo_text, threads, cpu_count, max_freq_khz_text=None):
     """cores x fp32 flop/cycle x clock from a /proc/cpuinfo text (and cpuinfo_max_freq's text, in kHz).
 
