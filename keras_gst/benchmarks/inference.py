@@ -105,7 +105,7 @@ def parse_args(argv=None):
     parser.add_argument("--rounds", type=int, default=1, help="run the plan this many times, interleaved; report medians")
     parser.add_argument("--no-torch", dest="torch", action="store_false", help="skip the PyTorch rows")
     parser.add_argument("--no-torch-compile", dest="torch_compile", action="store_false",
-                        help="skip the torch.compile rows (fp32 and bf16)")
+                        help="skip the torch.compile rows (fp32, bf16, int8, training)")
     parser.add_argument("--groups", nargs="+", choices=list(GROUPS),
                         help="which rows (default: all; fp32 with --quick): "
                         + "; ".join(f"{name}: {text}" for name, text in GROUPS.items()))
