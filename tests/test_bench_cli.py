@@ -32,7 +32,7 @@ def test_bench_inference_quick_writes_rows_and_ratios(tmp_path, capsys):
     assert share["value"] == pytest.approx(2 * frozen["macs"] / frozen["seconds"] / 1e9 / peak["gflops"])
     assert share["met"] == (share["value"] >= 0.85)
     printed = capsys.readouterr().out
-    assert "fp32 peak, measured" in printed and "gst_over_c2d, frozen, batch 1" in printed
+    assert "fp32 peak (the reference), measured" in printed and "gst_over_c2d, frozen, batch 1" in printed
 
 
 def test_bench_unknown_benchmark_is_rejected():
@@ -136,7 +136,10 @@ def _rows():
         ("torch", "gst", "compile", 1, 0.080, None), ("torch", "gst", "bf16", 1, 0.050, None),
         ("torch", "gst", "compile", 8, 0.640, None),
         ("keras", "gst", "train", 8, 8.0, 90e9), ("torch", "gst", "train", 8, 6.4, None),
+        ("torch", "gst", "train_compile", 8, 10.0, None),
         ("keras", "c2d", "predict", 8, 0.400, 100e9),
+        ("onnxruntime", "gst", "fp32", 1, 0.120, 90e9), ("tflite", "gst", "int8", 1, 0.060, 90e9),
+        ("onnxruntime", "gst", "int8", 1, 0.050, 90e9), ("torch", "gst", "int8", 1, 0.075, None),
     ]
     configs = [dict(framework=f, model=m, mode=mode, batch=b, size=64) for f, m, mode, b, _, _ in table]
     results = [dict(seconds=s, peak_rss_mb=500.0, **({"macs": macs} if macs else {})) for *_, s, macs in table]
@@ -165,9 +168,13 @@ def test_ratios_their_targets_and_met():
         "keras_gst_over_torch_compile, predict, batch 8 (target <= 1.00)": (1.25, False),
         "gst_frozen_share_of_measured_peak, batch 1 (target >= 0.85)": (0.8, False),
         "gst_frozen_share_of_theoretical_peak, batch 1 (target >= 0.85)": (1.0, True),
-        "keras_bf16_over_keras_fp32_tf.function, batch 1 (target <= 1.00)": (0.75, True),
+        "keras_bf16_over_keras_fp32_frozen, batch 1 (target <= 1.00)": (0.6 / 0.9, True),
         "keras_bf16_over_torch_bf16_compile, batch 1 (target <= 1.00)": (1.2, False),
+        "keras_frozen_over_onnxruntime_fp32, batch 1 (target <= 1.00)": (0.75, True),
+        "tflite_int8_over_torch_int8, batch 1 (target <= 1.00)": (0.8, True),
+        "tflite_int8_over_onnxruntime_int8, batch 1 (target <= 1.00)": (1.2, False),
         "train_step_keras_over_torch_eager, batch 8 (target <= 1.00)": (1.25, False),
+        "train_step_keras_over_torch_compile, batch 8 (target <= 1.00)": (0.8, True),
     }
     assert set(ratios) == set(expected)
     for name, (value, met) in expected.items():
@@ -190,8 +197,29 @@ def test_plans():
     assert keras_inference == {(m, mode, b) for m in ("gst", "c2d", "gst_large", "c3d", "p3d") for b in (1, 8)
                                for mode in ("tf.function", "predict", "frozen")} | {("gst", "xla", 1), ("gst", "bf16", 1)}
     assert [r for r in full if r[0] == "torch"] == sorted(
-        [("torch", "gst", mode, 1) for mode in ("eager", "compile", "bf16")]
-        + [("torch", "gst", mode, 8) for mode in ("eager", "compile", "train")])
-    assert ("keras", "gst", "train", 8) in full and ("torch", "gst", "train", 8) in full
+        [("torch", "gst", mode, 1) for mode in ("eager", "compile", "bf16", "int8")]
+        + [("torch", "gst", mode, 8) for mode in ("eager", "compile", "train", "train_compile")])
+    assert [r for r in full if r[0] in ("tflite", "onnxruntime")] == [
+        ("onnxruntime", "gst", "fp32", 1), ("onnxruntime", "gst", "int8", 1), ("tflite", "gst", "int8", 1)]
+    assert ("keras", "gst", "train", 8) in full
+    assert rows(["--quick", "--models", "gst", "--groups", "bf16", "int8", "--no-torch"]) == [
+        ("keras", "gst", "bf16", 1), ("onnxruntime", "gst", "int8", 1), ("tflite", "gst", "int8", 1)]
+    assert rows(["--no-train", "--batches", "8", "--models", "gst", "--no-torch", "--groups", "bf16", "train"]) == []
     assert rows(["--batches", "8", "--models", "c2d", "--no-torch"]) == [
         ("keras", "c2d", mode, 8) for mode in ("frozen", "predict", "tf.function")]
+
+
+@pytest.mark.parametrize("measured, shown", [(140.0, True), (156.5, True), (215.1, False)])
+def test_the_theoretical_peak_is_shown_only_when_not_below_the_measured_one(measured, shown, capsys):
+    """EPYC_MILAN's formula gives 156.5 GFLOP/s at 2.45 GHz: a measured SGEMM above it means a faster clock."""
+    import argparse
+
+    from keras_gst.benchmarks.inference import _print_peaks
+    from keras_gst.benchmarks.peak import reference_theoretical, theoretical_peak
+
+    theoretical = theoretical_peak(EPYC_MILAN, threads=2, cpu_count=2)
+    assert (reference_theoretical(theoretical, measured) is theoretical) is shown
+    _print_peaks(argparse.Namespace(threads=2), {"gflops": measured, "backend": "numpy", "n": 3072}, theoretical)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("fp32 peak (the reference), measured") and f"{measured:.1f} GFLOP/s" in printed[0]
+    assert ("= 156.5 GFLOP/s" in printed[1]) is shown and "2.45 GHz" in printed[1]

@@ -9,6 +9,9 @@ Theoretical: cores x fp32 flop/cycle x clock, read from /proc/cpuinfo (Linux; No
 benchmark's threads (at most os.cpu_count()); flop/cycle = 2 FMA units x fp32 lanes x 2 (an FMA is 2 flops),
 16 lanes with AVX-512 except on AMD family 25 (Zen 3/4 execute AVX-512 as 2 x 256-bit FMA per cycle), 8 with
 AVX2/FMA; clock = the largest `cpu MHz` line or cpufreq's cpuinfo_max_freq (the boost clock) when present.
+The measured peak is the reference; the theoretical one is reported only when it is not below the measured one
+(`reference_theoretical`): under a hypervisor /proc/cpuinfo often shows the nominal clock while the cores run
+faster, and a "peak" below what an SGEMM reaches says nothing.
 """
 
 import platform
@@ -62,6 +65,15 @@ def bf16_support(flags):
     return {"avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags}
 
 
+def describe_bf16(support):
+    """One line on the CPU's native bf16 (a `bf16_support` dict), plain when there is none."""
+    have = [name.upper() for name, present in support.items() if present]
+    if have:
+        return f"bf16: this CPU has {' and '.join(have)}: native bf16 dot products (the bf16 rows use them)"
+    return ("bf16: this CPU has neither AVX512_BF16 nor AMX: bf16 is converted to and from fp32 here (slow); the "
+            "bf16 rows measure that conversion, not bf16 hardware")
+
+
 def theoretical_peak(cpuinfo_text, threads, cpu_count, max_freq_khz_text=None):
     """cores x fp32 flop/cycle x clock from a /proc/cpuinfo text (and cpuinfo_max_freq's text, in kHz).
 
@@ -93,6 +105,14 @@ def theoretical_peak(cpuinfo_text, threads, cpu_count, max_freq_khz_text=None):
                f"x {ghz:.2f} GHz = {gflops:.1f} GFLOP/s")
     return {"gflops": gflops, "cores": cores, "lanes": lanes, "fma_units": FMA_UNITS,
             "flop_per_cycle": flop_per_cycle, "ghz": ghz, "clock_source": clocks[mhz], "formula": formula}
+
+
+def reference_theoretical(theoretical, measured_gflops):
+    """`theoretical` (a `theoretical_peak` dict) when it is at least the measured peak (or nothing was measured),
+    else None: a formula below a measured SGEMM assumed too low a clock."""
+    if theoretical is None or (measured_gflops and theoretical["gflops"] < measured_gflops):
+        return None
+    return theoretical
 
 
 def measured_peak(cfg):

@@ -8,7 +8,7 @@ PAPER_GST_MAC_RATIO = 0.89  # GST-R50 / C2D-R50 MACs (29.0 G / 32.7 G, docs/pape
 C2D_MODES = ("tf.function", "predict", "frozen")  # the Keras modes compared across models
 TORCH_TARGETS = {"tf.function": 1.0, "predict": 1.0, "frozen": 0.95}  # Keras GST / torch.compile+freezing
 PEAK_SHARE_TARGET = 0.85
-HEADER = (f"{'framework':9} {'model':10} {'mode':12} {'batch':>5} {'size':>5} {'ms/clip':>9} {'GFLOP/s':>8} "
+HEADER = (f"{'framework':11} {'model':10} {'mode':12} {'batch':>5} {'size':>5} {'ms/clip':>9} {'GFLOP/s':>8} "
           f"{'%peak':>6} {'RSS MB':>7}")
 
 
@@ -29,13 +29,16 @@ def make_rows(configs, results, peak_gflops=None):
 
 
 def format_row(row):
-    text = f"{row['framework']:9} {row['model']:10} {row['mode']:12} {row['batch']:>5} {row['size']:>5} "
+    text = f"{row['framework']:11} {row['model']:10} {row['mode']:12} {row['batch']:>5} {row['size']:>5} "
     text += f"{row['ms_per_clip']:>9.1f} " if "ms_per_clip" in row else f"{'ERROR':>9} "
     if "gflops" in row:
         text += f"{row['gflops']:>8.1f} {100 * row.get('peak_share', float('nan')):>5.0f}% "
     else:
         text += f"{'':>8} {'':>6} "
-    return text + (f"{row['peak_rss_mb']:>7.0f}" if "peak_rss_mb" in row else row.get("error", ""))
+    text += f"{row['peak_rss_mb']:>7.0f}" if "peak_rss_mb" in row else row.get("error", "")
+    if "logit_rel_diff" in row:  # bf16 and int8 rows: against their own fp32 model
+        text += f"  vs fp32: logit rel diff {row['logit_rel_diff']:.2g}, top-1 agreement {row['top1_agreement']:.2f}"
+    return text
 
 
 def ratio(value, target, compare="<="):
@@ -82,15 +85,25 @@ def compute_ratios(rows, peak_gflops=None, theoretical_gflops=None):
                     gflops / peak, PEAK_SHARE_TARGET, ">=")
     for batch in batches:
         bf16 = ms.get(("keras", "gst", "bf16", batch))
-        for name, other in (("keras_fp32_tf.function", ("keras", "gst", "tf.function", batch)),
+        for name, other in (("keras_fp32_frozen", ("keras", "gst", "frozen", batch)),
                             ("torch_bf16_compile", ("torch", "gst", "bf16", batch))):
             if bf16 and ms.get(other):
                 out[f"keras_bf16_over_{name}, batch {batch} (target <= 1.00)"] = ratio(bf16 / ms[other], 1.0)
+        frozen, onnx = ms.get(("keras", "gst", "frozen", batch)), ms.get(("onnxruntime", "gst", "fp32", batch))
+        if frozen and onnx:
+            out[f"keras_frozen_over_onnxruntime_fp32, batch {batch} (target <= 1.00)"] = ratio(frozen / onnx, 1.0)
+        tflite = ms.get(("tflite", "gst", "int8", batch))
+        for name in ("torch", "onnxruntime"):
+            other = ms.get((name, "gst", "int8", batch))
+            if tflite and other:
+                out[f"tflite_int8_over_{name}_int8, batch {batch} (target <= 1.00)"] = ratio(tflite / other, 1.0)
     for batch in sorted({r["batch"] for r in rows if r["mode"] == "train"}):
-        keras_step, torch_step = ms.get(("keras", "gst", "train", batch)), ms.get(("torch", "gst", "train", batch))
-        if keras_step and torch_step:
-            out[f"train_step_keras_over_torch_eager, batch {batch} (target <= 1.00)"] = ratio(
-                keras_step / torch_step, 1.0)
+        keras_step = ms.get(("keras", "gst", "train", batch))
+        for name, mode in (("eager", "train"), ("compile", "train_compile")):
+            torch_step = ms.get(("torch", "gst", mode, batch))
+            if keras_step and torch_step:
+                out[f"train_step_keras_over_torch_{name}, batch {batch} (target <= 1.00)"] = ratio(
+                    keras_step / torch_step, 1.0)
     return out
 
 

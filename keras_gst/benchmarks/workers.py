@@ -22,7 +22,7 @@ MODELS = {
     "p3d": dict(block="p3d"),
 }
 KERAS_MODES = ("tf.function", "predict", "frozen", "xla", "bf16", "train")
-TORCH_MODES = ("eager", "compile", "bf16", "train")
+TORCH_MODES = ("eager", "compile", "bf16", "train", "train_compile")
 
 
 def call_seconds(fn, repeats, warmup=2):
@@ -52,6 +52,37 @@ def trained_batchnorm(channels, rng):
             rng.uniform(0.5, 1.5, channels))
 
 
+def keras_model(cfg, dtype=None, temporal_impl="conv3d"):
+    """The benchmark's Keras model of cfg (seeded weights, trained-like BatchNorm) and its MACs per clip."""
+    import keras
+    import numpy as np
+
+    from keras_gst import count_macs
+    from keras_gst.applications import build_classifier
+    from keras_gst.private_api import flatten_layers
+
+    t, s = cfg["frames"], cfg["size"]
+    keras.utils.set_random_seed(0)
+    model = build_classifier(50, 174, num_frames=t, input_shape=(s, s, 3), dtype=dtype, temporal_impl=temporal_impl,
+                             preprocessor=False, **MODELS[cfg["model"]])  # the bare network on normalised frames
+    rng = np.random.default_rng(1)
+    for layer in flatten_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            variables = (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance)
+            for v, value in zip(variables, trained_batchnorm(layer.gamma.shape[0], rng)):
+                v.assign(value.astype("float32"))
+    return model, count_macs(model, (t, s, s, 3))
+
+
+def logit_error(reference, candidate):
+    """max |candidate - reference| / max |reference| and top-1 agreement, as a dict."""
+    import numpy as np
+
+    reference, candidate = np.asarray(reference, np.float64), np.asarray(candidate, np.float64)
+    return {"logit_rel_diff": float(np.abs(candidate - reference).max() / np.abs(reference).max()),
+            "top1_agreement": float(np.mean(reference.argmax(-1) == candidate.argmax(-1)))}
+
+
 def worker_keras(cfg):
     import numpy as np
     import tensorflow as tf
@@ -60,23 +91,18 @@ def worker_keras(cfg):
     tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
 
-    from keras_gst import count_macs
-    from keras_gst.applications import build_classifier
-    from keras_gst.private_api import flatten_layers
-
     t, s, b, mode = cfg["frames"], cfg["size"], cfg["batch"], cfg["mode"]
-    dtype = "mixed_bfloat16" if mode == "bf16" else None
-    model = build_classifier(50, 174, num_frames=t, input_shape=(s, s, 3), dtype=dtype, preprocessor=False,
-                             **MODELS[cfg["model"]])  # the bare network on normalised frames
-    macs = count_macs(model, (t, s, s, 3))
-    rng = np.random.default_rng(1)
-    for layer in flatten_layers(model):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            variables = (layer.gamma, layer.beta, layer.moving_mean, layer.moving_variance)
-            for v, value in zip(variables, trained_batchnorm(layer.gamma.shape[0], rng)):
-                v.assign(value.astype("float32"))
+    model, macs = keras_model(cfg)
     x_np = np.random.default_rng(0).random((b, t, s, s, 3), dtype=np.float32)
     x = tf.constant(x_np)
+    if mode == "bf16":  # mixed_bfloat16 on the folded (frozen) graph, against the fp32 model's logits
+        from keras_gst.export import frozen_function
+
+        bf16, _ = keras_model(cfg, dtype="mixed_bfloat16")
+        bf16.set_weights(model.get_weights())
+        fn = frozen_function(bf16, x.shape)
+        error = logit_error(model(x, training=False), fn(x))
+        return {"seconds": timed(lambda: fn(x).numpy(), cfg["repeats"]), "macs": macs, **error}
     if mode == "train":
         model.compile(
             optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
@@ -91,7 +117,7 @@ def worker_keras(cfg):
 
         fn = frozen_function(model, x.shape)
         call = lambda: fn(x).numpy()  # noqa: E731
-    elif mode in ("tf.function", "xla", "bf16"):
+    elif mode in ("tf.function", "xla"):
         fn = tf.function(lambda v: model(v, training=False), jit_compile=mode == "xla")
         call = lambda: fn(x).numpy()  # noqa: E731
     else:
@@ -99,17 +125,17 @@ def worker_keras(cfg):
     return {"seconds": timed(call, cfg["repeats"]), "macs": macs}
 
 
-def worker_torch(cfg):
+def torch_model(cfg):
+    """The benchmark's PyTorch model of cfg (the authors' GST, seeded init, trained-like BatchNorm)."""
     import numpy as np
     import torch
 
     from keras_gst.benchmarks.torch_reference import TemporalModel
 
     torch.set_num_threads(cfg["threads"])
-
-    t, s, b, mode = cfg["frames"], cfg["size"], cfg["batch"], cfg["mode"]
+    torch.manual_seed(0)
     spec = MODELS[cfg["model"]]
-    model = TemporalModel(174, t, depth=50, alpha=spec["alpha"], beta=spec["beta"])
+    model = TemporalModel(174, cfg["frames"], depth=50, alpha=spec["alpha"], beta=spec["beta"])
     rng = np.random.default_rng(1)
     with torch.no_grad():
         for module in model.modules():
@@ -117,33 +143,52 @@ def worker_torch(cfg):
                 tensors = (module.weight, module.bias, module.running_mean, module.running_var)
                 for v, value in zip(tensors, trained_batchnorm(module.num_features, rng)):
                     v.copy_(torch.from_numpy(value))
+    return model
+
+
+def worker_torch(cfg):
+    import torch
+
+    t, s, b, mode = cfg["frames"], cfg["size"], cfg["batch"], cfg["mode"]
+    model = torch_model(cfg)
     x = torch.rand(b, t * 3, s, s)  # the authors feed (N, T*3, H, W)
-    if mode == "train":
+    if mode in ("train", "train_compile"):  # eager, or the model under torch.compile (inductor)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         y = torch.zeros(b, dtype=torch.long)
         model.train()
+        forward = torch.compile(model) if mode == "train_compile" else model
 
         def step():
             opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x), y).backward()
+            torch.nn.functional.cross_entropy(forward(x), y).backward()
             opt.step()
 
-        return {"seconds": timed(step, cfg["repeats"])}
+        return {"seconds": timed(step, cfg["repeats"], warmup=3 if mode == "train_compile" else 2)}
     if mode not in TORCH_MODES:
         raise ValueError(f"unknown torch mode {mode!r}; one of {TORCH_MODES}")
     model.eval()
+    result = {}
     if mode in ("compile", "bf16"):
+        if mode == "bf16":
+            with torch.no_grad():
+                reference = model(x)
         model = torch.compile(model, options={"freezing": True})  # weights as constants: what makes inductor fast on CPU
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16")
     with torch.no_grad(), autocast:
-        seconds = timed(lambda: model(x), cfg["repeats"], warmup=2 if mode == "eager" else 3)
-    return {"seconds": seconds}
+        result["seconds"] = timed(lambda: model(x), cfg["repeats"], warmup=2 if mode == "eager" else 3)
+        if mode == "bf16":
+            result.update(logit_error(reference.numpy(), model(x).float().numpy()))
+    return result
 
 
 def run_worker(cfg):
+    from keras_gst.benchmarks import quantized
     from keras_gst.benchmarks.peak import measured_peak
 
-    fn = {"keras": worker_keras, "torch": worker_torch, "matmul": measured_peak}[cfg["framework"]]
+    fn = {"keras": worker_keras, "torch": worker_torch, "matmul": measured_peak, "tflite": quantized.worker_tflite,
+          "onnxruntime": quantized.worker_onnxruntime}[cfg["framework"]]
+    if cfg["framework"] == "torch" and cfg["mode"] == "int8":
+        fn = quantized.worker_torch_int8
     result = fn(cfg)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print("RESULT " + json.dumps(result), flush=True)

@@ -1,8 +1,9 @@
-"""`keras-gst export`: a .keras GST model -> SavedModel or TFLite, with a parity report on real clips.
+"""`keras-gst export`: a .keras GST model -> SavedModel, TFLite or ONNX, with a parity report on real clips.
 
     keras-gst export --format savedmodel --model M.keras --out DIR --parity-data DATA [--input-dtype uint8]
     keras-gst export --format tflite --model M.keras --quantize int8 --calibration DATA --out M.tflite
     keras-gst export --format streaming --model M.keras --out M.tflite [--quantize int8 --calibration DATA]
+    keras-gst export --format onnx --model M.keras --out M.onnx --parity-data DATA
 
 The flags are the keyword arguments of `keras_gst.export.export_model` (this module parses, calls it and
 prints). Exit status 2 for a bad flag value or combination (before anything is loaded), an unusable model
@@ -15,6 +16,7 @@ import sys
 
 from keras_gst.commands import argtypes as A
 from keras_gst.commands.report import fail
+from keras_gst.export.workflow import FORMATS
 
 FLAGS = {}  # export_model keyword -> flag, filled as the flags are added
 
@@ -25,18 +27,19 @@ def _add(parser, flag, dest, **kwargs):
 
 
 def register(subparsers):
-    parser = subparsers.add_parser("export", help="Export a .keras model to SavedModel or TFLite, with parity report.")
+    parser = subparsers.add_parser("export", help="Export a .keras model to SavedModel, TFLite or ONNX, with parity report.")
     add_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def add_arguments(parser):
     """The flags of the export command (dest = the `export_model` keyword)."""
-    _add(parser, "--format", "format", required=True, choices=["savedmodel", "tflite", "streaming"],
+    _add(parser, "--format", "format", required=True, choices=list(FORMATS),
          help="streaming: frame-by-frame SavedModel with init_states/call signatures, or with --out M.tflite the "
-              "stream step as TFLite (any --quantize)")
+              "stream step as TFLite (any --quantize); onnx: Keras' ONNX export (batch 1, float32 frames; "
+              "pip install \"keras-gst[onnx]\")")
     _add(parser, "--model", "model", required=True, help="the Keras model: a .keras file or a keras-hub preset directory")
-    _add(parser, "--out", "out", required=True, help="output SavedModel directory or .tflite file")
+    _add(parser, "--out", "out", required=True, help="output SavedModel directory, .tflite or .onnx file")
     _add(parser, "--frames", "num_frames", type=A.positive_int, default=None,
          help="T of the exported input (default: the model's, else 8)")
     _add(parser, "--size", "size", type=A.positive_int, default=None,

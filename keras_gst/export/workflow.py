@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
     Sources = str | os.PathLike | Sequence[str | os.PathLike]
 
-FORMATS = ("savedmodel", "tflite", "streaming")
+FORMATS = ("savedmodel", "tflite", "streaming", "onnx")
+
 QUANTIZE = ("none", "fp16", "dynamic", "int8")
 INPUT_DTYPES = ("float32", "uint8")
 TEMPORAL_IMPLS = ("conv2d", "conv3d")
@@ -52,7 +53,7 @@ DATA_HELP = "videos, frame folders, directories of them or list files"
 class ExportResult:
     """What `export_model` wrote and measured.
 
-    path: the output; kind: "savedmodel", "tflite", "streaming-savedmodel" or "streaming-tflite";
+    path: the output; kind: "savedmodel", "tflite", "onnx", "streaming-savedmodel" or "streaming-tflite";
     quantize, input_dtype, input_shape (T, H, W); size_bytes (a folder: all its files);
     calibration_clips: how many clips calibrated int8 (0 otherwise); report: the parity report (dict,
     None without parity); audit: the int8 op audit (`OpInfo` list, None unless int8); skipped: (path,
@@ -140,8 +141,12 @@ def check_export_arguments(model: GSTVideoClassifier | str | os.PathLike, out: s
     if quantize != "none" and not tflite:
         raise ParameterError("quantize", f"applies to TFLite files only (format 'tflite', or 'streaming' with a "
                                          f".tflite out), got {quantize!r} with format {format!r}")
-    if format == "streaming" and input_dtype != "float32":
-        raise ParameterError("input_dtype", "a streaming export takes float32 (normalised) frames only")
+    if format in ("streaming", "onnx") and input_dtype != "float32":
+        raise ParameterError("input_dtype", f"a {format} export takes float32 (normalised) frames only")
+    if format == "onnx":
+        from keras_gst.export.onnx_export import check_onnx_installed
+
+        check_onnx_installed()
     if quantize == "int8" and not calibration:
         raise ParameterError("calibration", f"int8 calibrates on real clips: pass {DATA_HELP}")
     if parity and not (parity_data or (calibration if tflite else None)):
@@ -149,7 +154,7 @@ def check_export_arguments(model: GSTVideoClassifier | str | os.PathLike, out: s
                                             f"the report")
     if isinstance(model, (str, os.PathLike)) and not os.path.exists(model):
         raise ModelFileError(model, "no such file or directory (a .keras file or a keras-hub preset directory)")
-    check_output("out", out, directory=not tflite)
+    check_output("out", out, directory=not (tflite or format == "onnx"))
     return (_check_sources(calibration, "calibration") if calibration else None,
             _check_sources(parity_data, "parity_data") if parity_data else None)
 
@@ -228,8 +233,9 @@ def export_model(model: GSTVideoClassifier | str | os.PathLike, out: str | os.Pa
 
     Args:
         model: a `GSTVideoClassifier`, or the path of a .keras file or keras-hub preset directory.
-        out: the SavedModel folder or .tflite file to write.
-        format: "savedmodel" (serving signature, dynamic batch), "tflite", or "streaming" (frame by frame:
+        out: the SavedModel folder, .tflite or .onnx file to write.
+        format: "savedmodel" (serving signature, dynamic batch), "tflite", "onnx" (Keras' ONNX export, batch 1,
+            float32 frames; needs `keras-gst[onnx]`), or "streaming" (frame by frame:
             a SavedModel folder, or with a .tflite `out` the stream step as TFLite).
         quantize: TFLite only: "none" (float32), "fp16", "dynamic" or "int8".
         calibration: int8 representative data (videos, frame folders, directories, list files).
@@ -240,7 +246,7 @@ def export_model(model: GSTVideoClassifier | str | os.PathLike, out: str | os.Pa
         max_calibration_clips: at most this many calibration clips.
         temporal_impl: TFLite: "conv2d" (all-int8 capable) or "conv3d" (keeps CONV_3D; int8 then fails the audit).
         data_root: root of the paths in list files (default: the list's folder).
-        threads: interpreter threads for the parity run.
+        threads: interpreter (TFLite, ONNX Runtime) threads for the parity run.
         max_rel_diff, min_top1: override the mode's parity thresholds (`PARITY_THRESHOLDS`).
         verbose: print one line per step (calibration, file written).
 
@@ -280,7 +286,8 @@ def _export(model, out, format, quantize, calibration, parity_data, parity, num_
         say(f"rebuilt {label} for input {shape[0]}x{shape[1]}x{shape[2]} (it fixes {fixed})")
     check_finite(model, label, shape)
     tflite = is_tflite_output(format, out)
-    kind = ("streaming-" if format == "streaming" else "") + ("tflite" if tflite else "savedmodel")
+    kind = "onnx" if format == "onnx" else ("streaming-" if format == "streaming" else "") + (
+        "tflite" if tflite else "savedmodel")
     result = ExportResult(out, kind, quantize, input_dtype, shape, rebuilt_from=fixed)
     skipped = []
     calibration_clips = None
@@ -322,6 +329,11 @@ def _convert(model, out, format, tflite, quantize, calibration_clips, shape, inp
         with atomic_dir(out) as tmp:
             stream = export_streaming_savedmodel(model, tmp)
         return stream
+    if format == "onnx":
+        from keras_gst.export.onnx_export import export_onnx
+
+        export_onnx(model, out, shape)
+        return None
     if format == "savedmodel":
         from keras_gst.export.savedmodel import export_savedmodel
 
@@ -345,6 +357,10 @@ def _parity(model, out, format, tflite, quantize, stream, clips, threads, max_re
         return streaming_parity(model, out, clips, quantize, thresholds, num_threads=threads, raise_on_failure=False)
     if format == "streaming":
         return _streaming_savedmodel_parity(stream, model, clips)
+    if format == "onnx":
+        from keras_gst.export.onnx_export import onnx_parity
+
+        return onnx_parity(model, out, clips, thresholds, num_threads=threads)
     if format == "savedmodel":
         from keras_gst.export.savedmodel import savedmodel_parity
 
@@ -374,6 +390,7 @@ def describe(result):
     t, h, w = result.input_shape
     what = {"savedmodel": f"SavedModel {result.path} (frames {t}x{h}x{w}, input {result.input_dtype}, dynamic batch",
             "tflite": f"{result.path} ({result.quantize}",
+            "onnx": f"ONNX {result.path} (frames {t}x{h}x{w}, input float32, batch 1",
             "streaming-savedmodel": f"streaming SavedModel {result.path} (frames {h}x{w}, delay {result.delay} frames",
             "streaming-tflite": f"streaming {result.path} ({result.quantize}, frames {h}x{w}, delay {result.delay} frames",
             }[result.kind]
@@ -387,7 +404,7 @@ def format_parity(report):
 
     if "frames" in report:
         return format_streaming_report(report)
-    if report["format"] == "tflite":
+    if report["format"] in ("tflite", "onnx"):
         return format_report(report)
     return (f"{report['format']} ({report['input_dtype']} input): {report['clips']} real clips, max |logit diff| "
             f"{report['max_abs_diff']:.3g} (tolerance {report['tolerance']:g}), top-1 agreement "
