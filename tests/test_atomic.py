@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from keras_gst import atomic
+from keras_gst import atomic, locks
 
 
 def _fsynced(monkeypatch):
@@ -80,7 +80,7 @@ def test_copy_file_is_a_separate_file(tmp_path):
 
 HOLDER = textwrap.dedent('''
     import os, sys, time
-    from keras_gst.atomic import output_lock
+    from keras_gst.locks import output_lock
     with output_lock(sys.argv[1], command="keras-gst train --out x"):
         print("locked", flush=True)
         if sys.argv[2] == "die":
@@ -100,8 +100,8 @@ def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path):
     proc = _holder(out, "hold")
     try:
         start = time.time()
-        with pytest.raises(atomic.FolderLockedError) as e:
-            with atomic.output_lock(out):
+        with pytest.raises(locks.FolderLockedError) as e:
+            with locks.output_lock(out):
                 pass
         assert time.time() - start < 1
         message = str(e.value)
@@ -110,26 +110,26 @@ def test_a_second_writer_is_refused_at_once_naming_the_holder(tmp_path):
     finally:
         proc.kill()
         proc.wait()
-    with atomic.output_lock(out):  # the holder died: the lock is free
-        assert os.path.exists(out / atomic.LOCK_NAME)
-    assert not os.path.exists(out / atomic.LOCK_NAME)
+    with locks.output_lock(out):  # the holder died: the lock is free
+        assert os.path.exists(out / locks.LOCK_NAME)
+    assert not os.path.exists(out / locks.LOCK_NAME)
 
 
 def test_the_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     out = tmp_path / "run"
     proc = _holder(out, "die")
     proc.wait()
-    assert (out / atomic.LOCK_NAME).exists() and str(proc.pid) in (out / atomic.LOCK_NAME).read_text()
-    with atomic.output_lock(out, command="second"):
-        assert '"second"' in (out / atomic.LOCK_NAME).read_text()
+    assert (out / locks.LOCK_NAME).exists() and str(proc.pid) in (out / locks.LOCK_NAME).read_text()
+    with locks.output_lock(out, command="second"):
+        assert '"second"' in (out / locks.LOCK_NAME).read_text()
 
 
 def test_the_lock_nests_in_one_process_and_leaves_no_new_empty_folder(tmp_path):
     out = tmp_path / "new"
-    with atomic.output_lock(out):
-        with atomic.output_lock(out):  # e.g. train, then its export step into the same folder
+    with locks.output_lock(out):
+        with locks.output_lock(out):  # e.g. train, then its export step into the same folder
             pass
-        assert (out / atomic.LOCK_NAME).exists()
+        assert (out / locks.LOCK_NAME).exists()
     assert not out.exists()  # created by the lock, left empty: removed
 
 

@@ -18,7 +18,7 @@ from keras_gst.cli import main
 
 HOLDER = textwrap.dedent('''
     import sys, time
-    from keras_gst.atomic import replace_lock
+    from keras_gst.locks import replace_lock
     with replace_lock(sys.argv[1], command="the first writer"):
         print("locked", flush=True)
         time.sleep(120)
@@ -74,7 +74,7 @@ def test_a_second_shard_into_a_busy_out_is_refused_naming_the_holder(tmp_path):
         code, _, err = _cli("shard", videos, out, "--shards", "1", "--no-progress")
         _refused("shard", code, err, out, holder)
         assert not out.exists() and sorted(os.listdir(tmp_path)) == [".shards.keras-gst.lock", "videos"]
-    from keras_gst.atomic import replace_lock
+    from keras_gst.locks import replace_lock
 
     with replace_lock(out):  # the holder was killed (its lock file stays): the lock is free
         pass

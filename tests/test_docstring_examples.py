@@ -29,7 +29,7 @@ import docs_runner
 PACKAGES = (
     "keras_gst", "keras_gst.layers", "keras_gst.models", "keras_gst.data", "keras_gst.data.annotations",
     "keras_gst.export", "keras_gst.training", "keras_gst.evaluation", "keras_gst.analysis", "keras_gst.weights",
-    "keras_gst.errors", "keras_gst.atomic", "keras_gst.checks", "keras_gst.quiet",
+    "keras_gst.errors", "keras_gst.atomic", "keras_gst.locks", "keras_gst.checks", "keras_gst.quiet",
 )
 COVERED = ("keras_gst",)
 # examples that build a GST model or convert or save a TensorFlow graph (seconds each on 2 cores)

@@ -18,6 +18,7 @@ ALLOWED = {
     "applications": {"models", "weights"},
     "analysis": {"layers", "models", "analysis"},
     "atomic": set(),
+    "locks": set(),
     "errors": set(),
     "checks": {"errors"},
     "quiet": set(),
@@ -29,9 +30,9 @@ ALLOWED = {
     "training": {"layers", "models", "weights", "applications", "data", "analysis", "evaluation", "export", "training"},
 }
 CLI = {"commands", "cli"}
-# stdlib-only helpers any package may use: atomic file writes, typed errors, argument checks, the log filter,
+# stdlib-only helpers any package may use: atomic file writes, output locks, typed errors, argument checks, the log filter,
 # the private Keras, keras-hub and TensorFlow APIs in one place, the packages' names imported on first use
-BASE = {"atomic", "errors", "checks", "quiet", "private_api", "lazy"}
+BASE = {"atomic", "locks", "errors", "checks", "quiet", "private_api", "lazy"}
 # modules of an optional extra: name -> the package it needs
 OPTIONAL = {"keras_gst.benchmarks.torch_reference": "torch"}
 

@@ -68,7 +68,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from keras_gst.atomic import FolderLockedError
+    from keras_gst.locks import FolderLockedError
     from keras_gst.errors import KerasGSTError
     from keras_gst.export.errors import OpAuditError, ParityError
     from keras_gst.export.workflow import export_model

@@ -27,7 +27,7 @@ def register(subparsers):
 
 
 def run(args):
-    from keras_gst.atomic import FolderLockedError
+    from keras_gst.locks import FolderLockedError
     from keras_gst.data.extract import extract_frames
 
     if getattr(args, "show_logs", False):

@@ -64,7 +64,7 @@ class _ShardParser(argparse.ArgumentParser):
 def run(args):
     import logging
 
-    from keras_gst.atomic import FolderLockedError
+    from keras_gst.locks import FolderLockedError
     from keras_gst.data.annotations import AnnotationError
     from keras_gst.data.shards import ShardError, write_shards
 

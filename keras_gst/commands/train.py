@@ -246,7 +246,7 @@ def _run_args(args, defaults):
 
 
 def _run(recipe, args):
-    from keras_gst.atomic import FolderLockedError
+    from keras_gst.locks import FolderLockedError
     from keras_gst.data import AnnotationError
     from keras_gst.errors import KerasGSTError
     from keras_gst.training import fine_tune, split_cpu

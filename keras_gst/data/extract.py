@@ -20,7 +20,8 @@ import shutil
 import cv2
 from tqdm import tqdm
 
-from keras_gst.atomic import output_lock, write_text
+from keras_gst.atomic import write_text
+from keras_gst.locks import output_lock
 from keras_gst.data import decode
 from keras_gst.data.annotations import VIDEO_EXTENSIONS, FrameGapError, count_frames_in_folder, read_list_file
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from keras_gst.atomic import replace_lock
+from keras_gst.locks import replace_lock
 from keras_gst.errors import ParameterError
 from keras_gst.data.annotations import Annotations, read_label_map, read_list_file
 from keras_gst.data.extract import find_videos
@@ -262,7 +262,7 @@ def write_shards(source: str | os.PathLike | Annotations, out: str | os.PathLike
     """Run the Beam pipeline: videos of `source` (see `list_source`) -> `out` shards, failed.tsv,
     manifest.json. Returns the manifest (a dict). Raises `ShardError` before any work for a bad
     number, a non-empty `out` without `overwrite`, a bad runner or option, or a bad source, and
-    `keras_gst.atomic.FolderLockedError` when another process writes a local `out`.
+    `keras_gst.locks.FolderLockedError` when another process writes a local `out`.
 
     `progress`: a bar of the videos done on stderr when it is a terminal, for a local OUT on the
     DirectRunner (other runners show progress in their own UI). Beam's workers log at the level of

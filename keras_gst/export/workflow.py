@@ -7,7 +7,7 @@ Order (nothing is loaded before the arguments pass `check_export_arguments`, whi
 1. arguments and paths: choices, ranges, combinations, the output path (its folder must be creatable and
    writable; a .tflite path must not be a folder, a SavedModel path must not be a file), the model and
    data paths exist (`keras_gst.checks`). A bad one raises `ParameterError` (a missing data path
-   `DataFileError`) naming the keyword argument. Then `out` is locked (`keras_gst.atomic.replace_lock`):
+   `DataFileError`) naming the keyword argument. Then `out` is locked (`keras_gst.locks.replace_lock`):
    a second export into it is refused at once with `FolderLockedError` naming the first.
 2. the model (a `GSTVideoClassifier`, or a .keras file / preset directory: `ModelFileError` naming it),
    rebuilt at the requested T / frame size if it fixes others; NaN or infinite weights or logits are
@@ -31,7 +31,7 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from keras_gst.atomic import replace_lock
+from keras_gst.locks import replace_lock
 from keras_gst.checks import FRAMES_RANGE, MAX_THREADS, SIZE_RANGE, check_input, check_output
 from keras_gst.errors import ModelFileError, ParameterError
 from keras_gst.models.specs import MIN_SIZE
@@ -251,7 +251,7 @@ def export_model(model: GSTVideoClassifier | str | os.PathLike, out: str | os.Pa
         verbose: print one line per step (calibration, file written).
 
     Raises `ParameterError`, `ModelFileError`, `DataFileError`, `OpAuditError` (nothing written), `ParityError` (file
-    kept; `.report` and `.result`) or `keras_gst.atomic.FolderLockedError` (another process exports into `out`).
+    kept; `.report` and `.result`) or `keras_gst.locks.FolderLockedError` (another process exports into `out`).
 
     Example:
 

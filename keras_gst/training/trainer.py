@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import keras
 import tensorflow as tf
 
-from keras_gst import atomic
+from keras_gst import atomic, locks
 from keras_gst.training import callbacks as C
 from keras_gst.training.commit import EpochCommit, is_complete_keras_file
 from keras_gst.training import distribute as D
@@ -136,7 +136,7 @@ def fit(recipe: Recipe, strategy: tf.distribute.Strategy | None = None, train_re
     `train_records` / `val_records`: `keras_gst.data.Annotations` overriding the recipe's annotation
     files (e.g. the synthetic dataset, class folders).
 
-    The output folder is locked for the run (`keras_gst.atomic.output_lock`: a second writer gets
+    The output folder is locked for the run (`keras_gst.locks.output_lock`: a second writer gets
     `FolderLockedError` at once). Raises `NonFiniteLossError` on a NaN loss, `OutputWriteError` when the
     folder cannot be written (full disk: the message says how much an epoch needs), and
     `keras_gst.atomic.Interrupted` ("interrupted at epoch N; the same command resumes") on SIGINT / SIGTERM.
@@ -161,7 +161,7 @@ def fit(recipe: Recipe, strategy: tf.distribute.Strategy | None = None, train_re
     start = time.time()
     strategy = strategy or D.get_strategy(recipe.strategy, recipe.devices)
     output_dir, is_chief = worker_output_dir(recipe, strategy)
-    with atomic.output_lock(output_dir):
+    with locks.output_lock(output_dir):
         plan = _check(recipe, strategy, output_paths(output_dir), is_chief, train_records, val_records)
         data = _build_data(plan)
         model = _build_compiled_model(plan)

@@ -86,7 +86,7 @@ def _check_complete(out, videos, frames):
 def test_a_second_extract_frames_into_one_out_is_refused_naming_the_first(tmp_path):
     """Before: two runs into one OUT wrote side by side (and earlier removed each other's folders); now the
     folder has one writer: a second run exits 2 at once, naming the holder, and writes nothing."""
-    from keras_gst.atomic import output_lock
+    from keras_gst.locks import output_lock
 
     src, out = _videos(str(tmp_path / "videos"), count=2, frames=8), str(tmp_path / "frames")
     cmd = [sys.executable, "-m", "keras_gst.cli", "extract-frames", src, out, "--workers", "1", "--no-progress"]

@@ -50,7 +50,7 @@ def test_model_keras_is_a_copy_of_best_keras_and_loads(tmp_path):
 
 HOLDER = textwrap.dedent('''
     import sys, time
-    from keras_gst.atomic import output_lock
+    from keras_gst.locks import output_lock
     with output_lock(sys.argv[1], command="keras-gst train --out busy"):
         print("locked", flush=True)
         time.sleep(60)

@@ -57,12 +57,12 @@ def test_a_fresh_run_keeps_the_finished_runs_models_until_it_replaces_them(tmp_p
 
 def test_a_second_run_into_the_same_folder_is_refused_at_once(synthetic_data, tmp_path):
     """Before: two `train` runs into one OUT overwrote each other's files."""
-    from keras_gst.atomic import FolderLockedError
+    from keras_gst.locks import FolderLockedError
 
     out = tmp_path / "run"
     holder = subprocess.Popen([PYTHON, "-c", textwrap.dedent('''
         import sys, time
-        from keras_gst.atomic import output_lock
+        from keras_gst.locks import output_lock
         with output_lock(sys.argv[1]):
             print("locked", flush=True)
             time.sleep(60)
