@@ -369,6 +369,25 @@ def test_cli_convert_then_load_model_gives_same_logits(default_pair, clips, tmp_
     assert _max_diff(loaded(clips, training=False), expected) <= TOL
 
 
+def test_cli_convert_failing_midway_keeps_the_previous_output(default_pair, tmp_path, monkeypatch):
+    """Before: convert-torch saved under the final name, so a save that failed midway (a full disk, a kill)
+    left a torn out.keras in place of the previous good one."""
+    _, checkpoint, _ = default_pair
+    path, out = tmp_path / "gst_ssv2_8f.pth.tar", tmp_path / "gst_r50.keras"
+    torch.save(checkpoint, path)
+    out.write_bytes(b"the previous, complete model")
+
+    def torn_save(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as f:
+            f.write(b"PK\x03\x04 half a zip")
+        raise OSError(28, "No space left on device", str(filepath))
+
+    monkeypatch.setattr(GSTVideoClassifier, "save", torn_save)
+    assert cli_main(["convert-torch", str(path), "--out", str(out)]) != 0  # cli.main: one line naming the file
+    assert out.read_bytes() == b"the previous, complete model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gst_r50.keras", "gst_ssv2_8f.pth.tar"]
+
+
 def test_cli_convert_to_preset_loads_with_from_preset_equal_to_torch(default_pair, clips, tmp_path, capsys):
     """convert-torch --out DIR writes a keras-hub preset; from_preset (on our class and on keras-hub's base
     classes) gives the torch reference's logits; its preprocessor takes uint8 pixels; labels ride along."""

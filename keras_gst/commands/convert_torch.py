@@ -92,13 +92,17 @@ def _fill_from_checkpoint(args, info):
 
 
 def run(args):
+    from keras_gst.locks import FolderLockedError
+
     try:
         return _convert(args)
-    except (FileNotFoundError, ImportError, TypeError, ValueError) as error:
+    except (FileNotFoundError, ImportError, TypeError, ValueError, FolderLockedError) as error:
         raise SystemExit(f"error: {error}") from error
 
 
 def _convert(args):
+    from keras_gst.atomic import atomic_dir, atomic_path
+    from keras_gst.locks import replace_lock
     from keras_gst.weights.torch_convert import describe_state, load_torch_weights, read_checkpoint
 
     state, meta = read_checkpoint(args.checkpoint)
@@ -118,12 +122,13 @@ def _convert(args):
     model = build_model_from_args(args, num_frames=args.num_frames, temporal_impl=args.temporal_impl,
                                   dtype=args.dtype)
     report = load_torch_weights(model, {"state_dict": state, **meta}, include_head=not args.no_head)
-    if out.endswith(".weights.h5"):
-        model.save_weights(out)
-    elif out.endswith(".keras"):
-        model.save(out)
-    else:
-        _save_preset(model, out, labels, args.size)
+    with replace_lock(out, "keras-gst convert-torch"):  # one writer; the old output stays until the new one is whole
+        if out.endswith((".weights.h5", ".keras")):
+            with atomic_path(out) as tmp:
+                (model.save_weights if out.endswith(".weights.h5") else model.save)(tmp)
+        else:
+            with atomic_dir(out) as tmp:
+                _save_preset(model, tmp, labels, args.size)
     arch = f"{model.name}, alpha={model.alpha:g}, beta={model.beta:g}" if model.block == "gst" else model.name
     print(f"{args.checkpoint} -> {out}")
     print(f"  model: {arch}, {model.num_classes} classes, dtype {model.dtype_policy.name}")
