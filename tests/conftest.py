@@ -22,9 +22,24 @@ def real_data():
     return REAL_DATA
 
 
-def pytest_collection_modifyitems(items):
-    """The files with the most slow (`large`) tests first, each file's tests in their order: under `-n 2 --dist
+def pytest_addoption(parser):
+    parser.addoption("--model-examples", action="store_true",
+                     help="also run the docstring examples that build, train, save or convert a model "
+                          "(tests/test_docstring_examples.py; about 10 minutes on 2 cores)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Docstring examples marked `model_example` are skipped unless --model-examples (they would take a third of
+    CI's time; the same calls are tested elsewhere on tiny models).
+
+    The files with the most slow (`large`) tests first, each file's tests in their order: under `-n 2 --dist
     loadfile` (setup.cfg, with --no-loadscope-reorder so xdist keeps this order) the long files start at once
     and the short ones fill in at the end, instead of a long file running alone while the other worker idles."""
-    large = collections.Counter(item.path for item in items if item.get_closest_marker("large"))
+    if not config.getoption("--model-examples"):
+        skip = pytest.mark.skip(reason="a docstring example that builds a model: run with --model-examples")
+        for item in items:
+            if item.get_closest_marker("model_example"):
+                item.add_marker(skip)
+    large = collections.Counter(item.path for item in items if item.get_closest_marker("large")
+                                and not item.get_closest_marker("model_example"))
     items.sort(key=lambda item: -large[item.path])

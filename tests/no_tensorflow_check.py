@@ -51,7 +51,7 @@ def main(out):
     keras.utils.set_random_seed(0)
     model = keras_gst.GSTResNet18(CLASSES, weights=None, num_frames=T, input_shape=(SIZE, SIZE, 3), dropout=0.0)
     rng = np.random.default_rng(1)
-    clips = rng.normal(size=(4, T, SIZE, SIZE, 3)).astype("float32")
+    clips = rng.uniform(0, 255, size=(4, T, SIZE, SIZE, 3)).astype("float32")  # pixels: the factory's preprocessor normalises
     labels = np.array([0, 1, 2, 1])
     model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))

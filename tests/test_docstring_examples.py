@@ -136,7 +136,7 @@ def restored_process_state():
 
 
 @pytest.mark.parametrize("name, index, block", [
-    pytest.param(*case, marks=[pytest.mark.large] if MODEL.search(case[2].text) else [])
+    pytest.param(*case, marks=[pytest.mark.large, pytest.mark.model_example] if MODEL.search(case[2].text) else [])
     for case in CASES], ids=[f"{name}-{index}" for name, index, _ in CASES])
 def test_example_runs_and_prints_what_it_says(name, index, block, tmp_path, capsys):
     with restored_process_state():

@@ -3,6 +3,8 @@ any work, the skip policy for unreadable inputs (the same for `keras-gst export`
 export step), atomic .tflite and SavedModel writes, the NaN / infinity refusal, and the README's API tour
 on a model built without a static input shape."""
 
+import contextlib
+import io
 import json
 import os
 import shutil
