@@ -2,7 +2,7 @@
 
 The units check their arguments with these functions, and so do `keras_gst.models.specs.check_model` (the
 whole network before it is built, which the `GSTBackbone` and the training `Recipe` call) and the command
-line's argument types (`keras_gst.commands.argtypes.checked`): each range is written once, here. A check
+line's argument types (its `checked` argparse type wraps them): each range is written once, here. A check
 returns the value or raises `keras_gst.errors.ParameterError` naming the argument. Standard library only.
 """
 
