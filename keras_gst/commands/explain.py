@@ -82,7 +82,7 @@ def _explain(args):
     ds = build_dataset([record], spec, batch_size=1, num_classes=model.num_classes, skip_log=skip_log)
     clip = next(iter(ds), None)
     if clip is None:
-        reasons = [reason for items in skip_log.epochs + [skip_log.current] for _, reason in items]
+        reasons = [reason for _, reason in skip_log.items]
         raise DataFileError(args.video, f"cannot read it: {reasons[0] if reasons else 'no clip'}", "video")
     clip = clip[0][0].numpy()
     probs = frame_probabilities(model, clip)

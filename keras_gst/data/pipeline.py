@@ -72,10 +72,15 @@ class SkipLog:
         return len(files)
 
     @property
+    def items(self):
+        """Every (path, reason) skipped so far, earlier passes first."""
+        with self._lock:
+            return [item for items in self.epochs + [self.current] for item in items]
+
+    @property
     def files(self):
         """The distinct files skipped so far, sorted."""
-        with self._lock:
-            return sorted({path for items in self.epochs + [self.current] for path, _ in items})
+        return sorted({path for path, _ in self.items})
 
     @property
     def total(self):
