@@ -1,4 +1,4 @@
-"""The private Keras and keras-hub APIs keras_gst relies on, in one module, each with the reason no public
+"""The private Keras, keras-hub, TensorFlow and PyTorch APIs keras_gst relies on, in one module, each with the reason no public
 API does.
 
 `tests/test_private_api.py` checks that each one is still there and still called where this module expects,
@@ -101,3 +101,21 @@ def variables_to_constants(concrete_function):
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     return convert_variables_to_constants_v2(concrete_function)
+
+
+def frozen_torch_compile(module):
+    """`torch.compile(module)` with TorchInductor's freezing on: weights become constants, so inductor folds
+    BatchNorm and prepacks oneDNN's convolution (and int8) kernels; PyTorch's fast CPU inference path, which
+    the benchmark's PyTorch rows compare against. Sets the flag for the whole process (the bench runs each
+    configuration in its own process).
+
+    Why private: the switch is `torch._inductor.config.freezing`. The public route,
+    `torch.compile(module, options={"freezing": True})`, is accepted but did not freeze with torch 2.13 here:
+    GST-R50 8x224 at batch 1 ran in 726 ms, no faster than eager (716 ms), and in 306 ms with the config flag
+    (2026-12-07, AMD EPYC, 2 threads; benchmarks/results/round3_224.txt).
+    """
+    import torch
+    import torch._inductor.config as inductor_config
+
+    inductor_config.freezing = True
+    return torch.compile(module)

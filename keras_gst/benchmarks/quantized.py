@@ -91,6 +91,7 @@ def worker_torch_int8(cfg):
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     from keras_gst.benchmarks.torch_reference import clip_to_torch
+    from keras_gst.private_api import frozen_torch_compile
 
     model = torch_model(cfg).eval()
     _, calibration, agreement, x = (clip_to_torch(c) for c in clips(cfg))
@@ -103,7 +104,7 @@ def worker_torch_int8(cfg):
             prepared(c[None])
         converted = convert_pt2e(prepared)
         # freezing: weights as constants, oneDNN's int8 kernels with prepacked weights
-        compiled = torch.compile(converted, options={"freezing": True})
+        compiled = frozen_torch_compile(converted)
         candidate = torch.cat([compiled(c[None]) for c in agreement]).numpy()
         seconds = timed(lambda: compiled(x), cfg["repeats"])
     return {"seconds": seconds, **logit_error(reference, candidate)}

@@ -169,10 +169,12 @@ def worker_torch(cfg):
     model.eval()
     result = {}
     if mode in ("compile", "bf16"):
+        from keras_gst.private_api import frozen_torch_compile
+
         if mode == "bf16":
             with torch.no_grad():
                 reference = model(x)
-        model = torch.compile(model, options={"freezing": True})  # weights as constants: what makes inductor fast on CPU
+        model = frozen_torch_compile(model)  # weights as constants: what makes inductor fast on CPU
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "bf16")
     with torch.no_grad(), autocast:
         result["seconds"] = timed(lambda: model(x), cfg["repeats"], warmup=2 if mode == "eager" else 3)
