@@ -206,3 +206,31 @@ def test_variables_to_constants_freezes_a_function():
     assert not frozen.graph.variables and not any(op.type == "ReadVariableOp" for op in frozen.graph.get_operations())
     w.assign([[0.0], [0.0]])  # the frozen function keeps the values it was frozen with
     np.testing.assert_allclose(frozen(tf.constant([[1.0, 1.0]]))[0].numpy(), [[5.0]])
+
+
+def test_frozen_torch_compile_freezes_where_the_public_option_does_not(monkeypatch):
+    """Inductor's freezing folds BatchNorm into the convolution as constants, so a later in-place change of the
+    BatchNorm scale does not reach a frozen model's output; it does reach a model that was not frozen. With
+    torch 2.13, `torch.compile(options={"freezing": True})` is of the second kind (the reason for the private
+    flag): when an upgrade makes it freeze, this test says so and the public route can replace it."""
+    torch = pytest.importorskip("torch")
+    import torch._inductor.config as inductor_config
+
+    from keras_gst.private_api import frozen_torch_compile
+
+    monkeypatch.setattr(inductor_config, "freezing", False)  # restored after the test
+    x = torch.rand(1, 3, 8, 8)
+
+    def output_moves_with_the_scale(compile_fn):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)).eval()
+        compiled = compile_fn(model)
+        with torch.no_grad():
+            before = compiled(x).clone()
+            model[1].weight.mul_(2.0)
+            return not torch.allclose(compiled(x), before)
+
+    assert output_moves_with_the_scale(lambda m: torch.compile(m, options={"freezing": True})), \
+        "torch.compile(options={'freezing': True}) now freezes: use it instead of private_api.frozen_torch_compile"
+    torch._dynamo.reset()
+    assert not output_moves_with_the_scale(frozen_torch_compile)

@@ -6,7 +6,9 @@ kept as {"value", "target", "compare", "met"}: `met` is value <= target (or >= f
 
 PAPER_GST_MAC_RATIO = 0.89  # GST-R50 / C2D-R50 MACs (29.0 G / 32.7 G, docs/paper.md): GST's time target over C2D
 C2D_MODES = ("tf.function", "predict", "frozen")  # the Keras modes compared across models
-TORCH_TARGETS = {"tf.function": 1.0, "predict": 1.0, "frozen": 0.95}  # Keras GST / torch.compile+freezing
+# Keras GST / torch.compile+freezing, (batch 1, larger batches). "frozen" is the path users run (keras-gst predict /
+# eval, keras_gst.export.predict and SavedModel serving run the frozen graph): <= 1.0x at batch 1, <= 0.8x batched
+TORCH_TARGETS = {"tf.function": (1.0, 1.0), "predict": (1.0, 1.0), "frozen": (1.0, 0.8)}
 PEAK_SHARE_TARGET = 0.85
 HEADER = (f"{'framework':11} {'model':10} {'mode':12} {'batch':>5} {'size':>5} {'ms/clip':>9} {'GFLOP/s':>8} "
           f"{'%peak':>6} {'RSS MB':>7}")
@@ -69,7 +71,8 @@ def compute_ratios(rows, peak_gflops=None, theoretical_gflops=None):
                         mine / c2d, target)
     for batch in batches:
         torch_compile = ms.get(("torch", "gst", "compile", batch))
-        for mode, target in TORCH_TARGETS.items():
+        for mode, targets in TORCH_TARGETS.items():
+            target = targets[0] if batch == 1 else targets[1]
             keras_gst = ms.get(("keras", "gst", mode, batch))
             if keras_gst and torch_compile:
                 out[f"keras_gst_over_torch_compile, {mode}, batch {batch} (target <= {target:.2f})"] = ratio(
