@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from keras_gst.errors import DataFileError, ModelFileError, ParameterError
+from keras_gst.layers.unit_args import check_num_frames
 
-FRAMES_RANGE = (1, 256)  # T
 SIZE_RANGE = (32, 1024)  # crop size: the network downsamples 32x
 CROPS = (1, 3, 5, 10)
 MAX_VIEWS = 100  # clips x crops per video
@@ -180,7 +180,7 @@ def check_views(num_frames: int | None = None, size: int | None = None, num_clip
         print(error.param)  # num_crops
     ```
     """
-    check_range("num_frames", num_frames, *FRAMES_RANGE)
+    check_num_frames(num_frames)
     check_range("size", size, *SIZE_RANGE)
     check_range("scale_size", scale_size, SIZE_RANGE[0], 2 * SIZE_RANGE[1])
     if scale_size is not None and size is not None and scale_size < size:

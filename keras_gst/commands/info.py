@@ -43,12 +43,13 @@ FLAGS = {"num_frames": "--frames", "size": "--size", **MODEL_FLAGS}
 
 
 def run(args):
-    from keras_gst.checks import FRAMES_RANGE, SIZE_RANGE, check_range
+    from keras_gst.checks import SIZE_RANGE, check_range
+    from keras_gst.layers.unit_args import check_num_frames
     from keras_gst.commands.report import fail
     from keras_gst.errors import KerasGSTError
 
     try:
-        check_range("num_frames", args.frames, *FRAMES_RANGE)
+        check_num_frames(args.frames)
         check_range("size", args.size, *SIZE_RANGE)
     except KerasGSTError as e:
         return fail("info", e, FLAGS)

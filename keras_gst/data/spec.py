@@ -8,7 +8,7 @@ Standard library only, so a recipe or a flag is checked before TensorFlow is imp
 
 import dataclasses
 
-from keras_gst.checks import CROPS, FRAMES_RANGE, MAX_VIEWS, check_range
+from keras_gst.checks import check_range, check_views
 from keras_gst.errors import ParameterError
 
 SAMPLING_MODES = ("segment", "dense")
@@ -73,7 +73,7 @@ class DataSpec:
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ParameterError(field, f"must be an integer, got {value!r}")
-        check_range("num_frames", self.num_frames, *FRAMES_RANGE)
+        check_views(self.num_frames, num_clips=self.num_clips, num_crops=self.num_crops)
         check_range("crop_size", self.crop_size, 1)
         check_range("scale_size", self.scale_size, self.crop_size)
         check_range("frame_interval", self.frame_interval, 1)
@@ -92,12 +92,6 @@ class DataSpec:
                 if pairs.get(b) != a:
                     raise ParameterError("flip_map", f"must be symmetric: {a} -> {b} but {b} -> {pairs.get(b)}")
             object.__setattr__(self, "flip_map", tuple(sorted((int(a), int(b)) for a, b in pairs.items())))
-        check_range("num_clips", self.num_clips, 1, MAX_VIEWS)
-        if self.num_crops not in CROPS:
-            raise ParameterError("num_crops", f"must be one of {', '.join(map(str, CROPS))}, got {self.num_crops!r}")
-        if self.num_clips * self.num_crops > MAX_VIEWS:
-            raise ParameterError("num_clips", f"{self.num_clips} clips x {self.num_crops} crops is over {MAX_VIEWS} "
-                                              "views per video")
         if not isinstance(self.template, str) or (self.template != "auto" and "{" not in self.template):
             raise ParameterError("template", f"must be 'auto' or a format string such as '{{:05d}}.jpg', "
                                              f"got {self.template!r}")

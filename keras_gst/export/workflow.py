@@ -32,7 +32,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from keras_gst.locks import replace_lock
-from keras_gst.checks import FRAMES_RANGE, MAX_THREADS, SIZE_RANGE, check_input, check_output
+from keras_gst.checks import MAX_THREADS, SIZE_RANGE, check_input, check_output
+from keras_gst.layers.unit_args import check_num_frames
 from keras_gst.errors import ModelFileError, ParameterError
 from keras_gst.models.specs import MIN_SIZE
 
@@ -129,7 +130,8 @@ def check_export_arguments(model: GSTVideoClassifier | str | os.PathLike, out: s
     choice("quantize", quantize, QUANTIZE)
     choice("input_dtype", input_dtype, INPUT_DTYPES)
     choice("temporal_impl", temporal_impl, TEMPORAL_IMPLS)
-    for name, value, low, high in (("num_frames", num_frames, 1, FRAMES_RANGE[1]), ("size", size, MIN_SIZE, SIZE_RANGE[1]),
+    check_num_frames(num_frames)
+    for name, value, low, high in (("size", size, MIN_SIZE, SIZE_RANGE[1]),
                                    ("threads", threads, 1, MAX_THREADS), ("max_calibration_clips", max_calibration_clips, 1, None)):
         if value is not None and (int(value) != value or value < low or (high is not None and value > high)):
             raise ParameterError(name, f"must be an integer >= {low}{f' and <= {high}' if high else ''}, got {value!r}")

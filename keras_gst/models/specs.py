@@ -132,25 +132,16 @@ def unit_channels(depth):
     return units
 
 
-def check_num_frames(num_frames):
-    """Frames per clip of a model: None (any) or a positive integer; `ParameterError("num_frames")` else."""
-    from keras_gst.errors import ParameterError
-
-    if num_frames is not None and (not isinstance(num_frames, numbers.Real) or int(num_frames) != num_frames
-                                   or num_frames < 1):
-        raise ParameterError("num_frames", f"must be a positive integer, got {num_frames!r}")
-    return num_frames
-
-
 def check_model(depth=50, block="gst", alpha=0.25, beta=0.5, groups=1, num_frames=None, image_size=None):
     """Check a GST-ResNet's arguments without building it (no TensorFlow): the depth, the unit kind, the
     GST channel split (`alpha` x filters and `beta` x input channels whole numbers of channels in every
-    unit), C3D `groups` dividing every unit's channels, `num_frames` >= 1 and `image_size` >= `MIN_SIZE`.
+    unit), C3D `groups` dividing every unit's channels, `num_frames` from 1 to 256 (or None) and `image_size`
+    >= `MIN_SIZE`.
     Raises `keras_gst.errors.ParameterError` naming the argument; the model builder, `Recipe` and the
     command line all call this one function, and it checks the units' arguments with the units' own checks
     (`keras_gst.layers.unit_args`)."""
     from keras_gst.errors import ParameterError
-    from keras_gst.layers.unit_args import check_alpha, check_beta, check_groups
+    from keras_gst.layers.unit_args import check_alpha, check_beta, check_groups, check_num_frames
 
     check_depth(depth)
     if block not in BLOCKS:

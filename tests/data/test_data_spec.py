@@ -73,3 +73,25 @@ def test_spec_module_needs_no_tensorflow():
     code = ("import sys; from keras_gst.data.spec import DataSpec; from keras_gst.training.recipe import Recipe; "
             "Recipe().data; DataSpec(); assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("frames", [0, -1, 257, 2.5, True])
+def test_frames_per_clip_have_one_range_for_data_model_and_flags(frames, capsys):
+    """T from 1 to 256 everywhere: the clip spec, the model check the backbone and Recipe run, and train's
+    --frames refuse the same values, naming num_frames / the flag (the one check: unit_args.check_num_frames)."""
+    from keras_gst.cli import build_parser
+    from keras_gst.models.specs import check_model
+
+    with pytest.raises(ParameterError) as spec_error:
+        DataSpec(num_frames=frames)
+    assert spec_error.value.param == "num_frames"
+    with pytest.raises(ParameterError) as model_error:
+        check_model(18, num_frames=frames)
+    assert model_error.value.param == "num_frames"
+    if not isinstance(frames, bool):
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args(["train", "--data", "x", "--frames", str(frames)])
+        assert exit_.value.code == 2 and "--frames" in capsys.readouterr().err
+    for good in (1, 8, 256):
+        assert DataSpec(num_frames=good).num_frames == good
+        check_model(18, num_frames=good)
