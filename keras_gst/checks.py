@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from keras_gst.errors import DataFileError, ModelFileError, ParameterError
-from keras_gst.layers.unit_args import check_num_frames
+
+FRAMES_RANGE = (1, 256)  # T, frames per clip
 
 SIZE_RANGE = (32, 1024)  # crop size: the network downsamples 32x
 CROPS = (1, 3, 5, 10)
@@ -162,6 +163,30 @@ def check_model_path(model: Any, param: str = "model") -> None:
         raise ModelFileError(path, "not a .keras file, a keras-hub preset folder, a .tflite file or a SavedModel "
                                    "folder (keras_gst does not read legacy .h5 models)", param)
 
+
+def check_num_frames(num_frames: int | None) -> int | None:
+    """Frames per clip T: an integer in `FRAMES_RANGE` (1 to 256), or None where a model accepts any T. The one
+    check of T: the models (`keras_gst.models.specs.check_model`), `keras_gst.data.DataSpec`, the workflows and
+    the command line's --frames use it.
+
+    Example:
+
+    ```python
+    from keras_gst.checks import check_num_frames
+    from keras_gst.errors import ParameterError
+
+    print(check_num_frames(8))  # 8
+    try:
+        check_num_frames(0)
+    except ParameterError as error:
+        print(error)  # num_frames: must be an integer >= 1 and <= 256, got 0
+    ```
+    """
+    low, high = FRAMES_RANGE
+    if num_frames is not None and (isinstance(num_frames, bool) or not isinstance(num_frames, (int, float))
+                                   or num_frames != int(num_frames) or not low <= num_frames <= high):
+        raise ParameterError("num_frames", f"must be an integer >= {low} and <= {high}, got {num_frames!r}")
+    return num_frames
 
 def check_views(num_frames: int | None = None, size: int | None = None, num_clips: int = 1, num_crops: int = 1,
                 scale_size: int | None = None) -> None:

@@ -43,8 +43,7 @@ FLAGS = {"num_frames": "--frames", "size": "--size", **MODEL_FLAGS}
 
 
 def run(args):
-    from keras_gst.checks import SIZE_RANGE, check_range
-    from keras_gst.layers.unit_args import check_num_frames
+    from keras_gst.checks import SIZE_RANGE, check_num_frames, check_range
     from keras_gst.commands.report import fail
     from keras_gst.errors import KerasGSTError
 

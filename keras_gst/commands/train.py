@@ -66,7 +66,8 @@ def add_data_arguments(parser, defaults, splits=True):
 def add_recipe_arguments(parser, defaults):
     """Add the training flags to `parser`, with `defaults` (a `Recipe`) as default values. The model flags'
     values are checked at parse time by the model's own checks (`keras_gst.layers.unit_args`, `specs`)."""
-    from keras_gst.layers.unit_args import check_alpha, check_beta, check_groups, check_num_frames
+    from keras_gst.checks import check_num_frames
+    from keras_gst.layers.unit_args import check_alpha, check_beta, check_groups
     from keras_gst.models.specs import BLOCKS, RESNET_SPECS
 
     d = defaults

@@ -32,8 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from keras_gst.locks import replace_lock
-from keras_gst.checks import MAX_THREADS, SIZE_RANGE, check_input, check_output
-from keras_gst.layers.unit_args import check_num_frames
+from keras_gst.checks import MAX_THREADS, SIZE_RANGE, check_input, check_num_frames, check_output
 from keras_gst.errors import ModelFileError, ParameterError
 from keras_gst.models.specs import MIN_SIZE
 

@@ -1,7 +1,6 @@
 """The arguments of the convolution units (`keras_gst.layers.gst_block`), checked without Keras.
 
-The units check their arguments with these functions (and `check_num_frames` checks T, the units'
-temporal axis, for the models and the data pipelines), and so do `keras_gst.models.specs.check_model` (the
+The units check their arguments with these functions, and so do `keras_gst.models.specs.check_model` (the
 whole network before it is built, which the `GSTBackbone` and the training `Recipe` call) and the command
 line's argument types (its `checked` argparse type wraps them): each range is written once, here. A check
 returns the value or raises `keras_gst.errors.ParameterError` naming the argument. Standard library only.
@@ -10,8 +9,6 @@ returns the value or raises `keras_gst.errors.ParameterError` naming the argumen
 import numbers
 
 from keras_gst.errors import ParameterError
-
-FRAMES_RANGE = (1, 256)  # T, frames per clip: the units' temporal axis
 
 
 def _whole(value):
@@ -86,20 +83,3 @@ def check_groups(groups: int, channels=()) -> int:
                                        f"ResNet: 1, 2, 4, 8, ...), got {groups}"
                                        + (f": {bad[0]} channels do not split into {groups} groups" if bad else ""))
     return int(groups)
-
-
-def check_num_frames(num_frames: int | None) -> int | None:
-    """Frames per clip T: an integer in `FRAMES_RANGE` (1 to 256), or None where a model accepts any T.
-
-    Example:
-
-    ```python
-    check_num_frames(8)
-    check_num_frames(0)  # ParameterError: num_frames: must be an integer >= 1 and <= 256, got 0
-    ```
-    """
-    low, high = FRAMES_RANGE
-    if num_frames is not None and (isinstance(num_frames, bool) or not isinstance(num_frames, numbers.Real)
-                                   or not _whole(num_frames) or not low <= num_frames <= high):
-        raise ParameterError("num_frames", f"must be an integer >= {low} and <= {high}, got {num_frames!r}")
-    return num_frames

@@ -140,8 +140,9 @@ def check_model(depth=50, block="gst", alpha=0.25, beta=0.5, groups=1, num_frame
     Raises `keras_gst.errors.ParameterError` naming the argument; the model builder, `Recipe` and the
     command line all call this one function, and it checks the units' arguments with the units' own checks
     (`keras_gst.layers.unit_args`)."""
+    from keras_gst.checks import check_num_frames
     from keras_gst.errors import ParameterError
-    from keras_gst.layers.unit_args import check_alpha, check_beta, check_groups, check_num_frames
+    from keras_gst.layers.unit_args import check_alpha, check_beta, check_groups
 
     check_depth(depth)
     if block not in BLOCKS:

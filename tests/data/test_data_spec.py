@@ -78,7 +78,7 @@ def test_spec_module_needs_no_tensorflow():
 @pytest.mark.parametrize("frames", [0, -1, 257, 2.5, True])
 def test_frames_per_clip_have_one_range_for_data_model_and_flags(frames, capsys):
     """T from 1 to 256 everywhere: the clip spec, the model check the backbone and Recipe run, and train's
-    --frames refuse the same values, naming num_frames / the flag (the one check: unit_args.check_num_frames)."""
+    --frames refuse the same values, naming num_frames / the flag (the one check: keras_gst.checks.check_num_frames)."""
     from keras_gst.cli import build_parser
     from keras_gst.models.specs import check_model
 
