@@ -8,7 +8,6 @@ the shortcut convolution (only where the shape changes).
 """
 
 import dataclasses
-import numbers
 
 RESNET_SPECS = {
     18: ("basic", (2, 2, 2, 2)),
