@@ -16,7 +16,6 @@ from typing import Any
 from keras_gst.errors import DataFileError, ModelFileError, ParameterError
 
 FRAMES_RANGE = (1, 256)  # T, frames per clip
-
 SIZE_RANGE = (32, 1024)  # crop size: the network downsamples 32x
 CROPS = (1, 3, 5, 10)
 MAX_VIEWS = 100  # clips x crops per video
@@ -187,6 +186,7 @@ def check_num_frames(num_frames: int | None) -> int | None:
                                    or num_frames != int(num_frames) or not low <= num_frames <= high):
         raise ParameterError("num_frames", f"must be an integer >= {low} and <= {high}, got {num_frames!r}")
     return num_frames
+
 
 def check_views(num_frames: int | None = None, size: int | None = None, num_clips: int = 1, num_crops: int = 1,
                 scale_size: int | None = None) -> None:

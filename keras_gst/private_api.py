@@ -1,5 +1,5 @@
-"""The private Keras, keras-hub, TensorFlow and PyTorch APIs keras_gst relies on, in one module, each with the reason no public
-API does.
+"""The private Keras, keras-hub, TensorFlow and PyTorch APIs keras_gst relies on, in one module, each with the
+reason no public API does.
 
 `tests/test_private_api.py` checks that each one is still there and still called where this module expects,
 so a Keras or keras-hub upgrade that renames or moves one fails there, by name, instead of silently changing
