@@ -28,17 +28,13 @@ def pytest_addoption(parser):
                           "(tests/test_docstring_examples.py; about 10 minutes on 2 cores)")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks added here
 def pytest_collection_modifyitems(config, items):
     """Docstring examples marked `model_example` are skipped unless --model-examples (they would take a third of
     CI's time; the same calls are tested elsewhere on tiny models).
 
-    Each test file is one xdist group (`-n 2 --dist loadgroup` in setup.cfg: a worker runs a whole file, so its
-    module fixtures are made once), except tests/test_docs.py, whose pages are a group each (a page's blocks
-    share a namespace and run in order; the pages are 9 of the slow tests' 25 minutes). The files with the most
-    slow (`large`) tests first, each file's tests in their order (--no-loadscope-reorder keeps it): the long
-    groups start at once and the short ones fill in at the end, instead of a long one running alone while the
-    other worker idles."""
+    The files with the most slow (`large`) tests first, each file's tests in their order: under `-n 2 --dist
+    loadfile` (setup.cfg, with --no-loadscope-reorder so xdist keeps this order) the long files start at once
+    and the short ones fill in at the end, instead of a long file running alone while the other worker idles."""
     if not config.getoption("--model-examples"):
         skip = pytest.mark.skip(reason="a docstring example that builds a model: run with --model-examples")
         for item in items:
@@ -47,9 +43,3 @@ def pytest_collection_modifyitems(config, items):
     large = collections.Counter(item.path for item in items if item.get_closest_marker("large")
                                 and not item.get_closest_marker("model_example"))
     items.sort(key=lambda item: -large[item.path])
-    for item in items:
-        group = item.nodeid.split("::")[0]
-        block = item.callspec.params.get("block") if hasattr(item, "callspec") else None
-        if item.path.name == "test_docs.py" and block is not None:
-            group += ":" + block.doc
-        item.add_marker(pytest.mark.xdist_group(group))
