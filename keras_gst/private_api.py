@@ -112,7 +112,7 @@ def frozen_torch_compile(module):
     Why private: the switch is `torch._inductor.config.freezing`. The public route,
     `torch.compile(module, options={"freezing": True})`, is accepted but did not freeze with torch 2.13 here:
     GST-R50 8x224 at batch 1 ran in 726 ms, no faster than eager (716 ms), and in 306 ms with the config flag
-    (2026-12-07, AMD EPYC, 2 threads; benchmarks/results/round3_224.txt).
+    (2026-12-07, AMD EPYC, 2 threads; docs/performance.md, "A PyTorch row that was not frozen").
     """
     import torch
     import torch._inductor.config as inductor_config

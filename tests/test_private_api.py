@@ -1,4 +1,4 @@
-"""keras_gst/private_api.py, the one module that uses private Keras, keras-hub and TensorFlow APIs: each one
+"""keras_gst/private_api.py, the one module that uses private Keras, keras-hub, TensorFlow and PyTorch APIs: each one
 is still there and still called where that module expects (so an upgrade that moves one fails here, by name),
 the reason it is needed still holds, and no other module of keras_gst uses a private API."""
 
