@@ -8,6 +8,8 @@ command line maps it to its flag. `check_predict_args`, `check_eval_args` and `c
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -182,8 +184,9 @@ def check_num_frames(num_frames: int | None) -> int | None:
     ```
     """
     low, high = FRAMES_RANGE
-    if num_frames is not None and (isinstance(num_frames, bool) or not isinstance(num_frames, (int, float))
-                                   or num_frames != int(num_frames) or not low <= num_frames <= high):
+    if num_frames is not None and (isinstance(num_frames, bool) or not isinstance(num_frames, numbers.Real)
+                                   or not math.isfinite(num_frames) or num_frames != int(num_frames)
+                                   or not low <= num_frames <= high):
         raise ParameterError("num_frames", f"must be an integer >= {low} and <= {high}, got {num_frames!r}")
     return num_frames
 

@@ -2,6 +2,7 @@
 
 import sys
 
+import numpy as np
 import pytest
 
 from keras_gst.data.spec import DataSpec
@@ -75,7 +76,7 @@ def test_spec_module_needs_no_tensorflow():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-@pytest.mark.parametrize("frames", [0, -1, 257, 2.5, True])
+@pytest.mark.parametrize("frames", [0, -1, 257, 2.5, True, float("nan"), float("inf")])
 def test_frames_per_clip_have_one_range_for_data_model_and_flags(frames, capsys):
     """T from 1 to 256 everywhere: the clip spec, the model check the backbone and Recipe run, and train's
     --frames refuse the same values, naming num_frames / the flag (the one check: keras_gst.checks.check_num_frames)."""
@@ -95,3 +96,4 @@ def test_frames_per_clip_have_one_range_for_data_model_and_flags(frames, capsys)
     for good in (1, 8, 256):
         assert DataSpec(num_frames=good).num_frames == good
         check_model(18, num_frames=good)
+    check_model(18, num_frames=np.int64(8))  # a NumPy integer is a whole number of frames too
