@@ -22,6 +22,25 @@ def real_data():
     return REAL_DATA
 
 
+@pytest.fixture(scope="session")
+def doc_page(tmp_path_factory):
+    """doc -> (working directory, namespace) for the docs tests (tests/test_docs.py, test_docs_reference.py),
+    made on first use: a page's blocks share both, every page has its own."""
+    import docs_runner
+    import docs_workspace
+
+    workspace = docs_workspace.make_workspace(tmp_path_factory.mktemp("docs") / "data")
+    made = {}
+
+    def page(doc):
+        if doc not in made:
+            directory = docs_runner.page_directory(workspace, workspace.parent / doc.replace("/", "_"))
+            made[doc] = (directory, {"__name__": "__main__"})
+        return made[doc]
+
+    return page
+
+
 def pytest_addoption(parser):
     parser.addoption("--model-examples", action="store_true",
                      help="also run the docstring examples that build, train, save or convert a model "

@@ -1,4 +1,4 @@
-"""Run the code blocks of README.md and docs/*.md as written (tests/test_docs.py).
+"""Run the code blocks of README.md and docs/*.md as written (tests/test_docs.py, tests/test_docs_reference.py).
 
 Blocks: a fence ```bash / ```sh / ```shell is run by bash, ```python by `exec`, every other fence (```text,
 output listings, synopses) is not run. A shell command (with its continuation lines) or a top-level Python
@@ -73,6 +73,17 @@ def all_blocks():
     return [block for path in DOCS for block in read_blocks(path)]
 
 
+# The pages are run by two test files, so that `-n 2 --dist loadfile` (setup.cfg) gives each worker about half
+# (some 4 minutes each on 2 cores) instead of one file of 9 minutes on one worker: tests/test_docs.py runs these,
+# tests/test_docs_reference.py every other page. A page's blocks stay together, in order.
+GUIDE_PAGES = ("README.md", "docs/training.md", "docs/finetune.md")
+
+
+def runnable_blocks(guides):
+    """The blocks that run (```bash and ```python) of GUIDE_PAGES (guides=True) or of every other page."""
+    return [block for block in all_blocks() if block.kind and (block.doc in GUIDE_PAGES) == guides]
+
+
 # --- what runs -------------------------------------------------------------------------------------------
 
 def _first_line_skips(text):
@@ -126,6 +137,18 @@ def _in_directory(path):
         yield
     finally:
         os.chdir(before)
+
+
+def run_block(block, page):
+    """Run a block (``pytest.skip`` when every command in it is marked as needing the network) in its page's
+    `(working directory, namespace)`."""
+    import pytest
+
+    directory, namespace = page(block.doc)
+    ran = run_python(block, namespace, directory) if block.kind == "python" else run_shell(block, directory,
+                                                                                             directory / ".ipc")
+    if not ran:
+        pytest.skip(f"{block.id}: every command is marked {NETWORK!r}")
 
 
 def run_python(block, namespace, cwd):

@@ -12,14 +12,14 @@ from keras_gst.cli import main
 def test_bench_inference_quick_writes_rows_and_ratios(tmp_path, capsys):
     out = tmp_path / "inference.json"
     code = main(["bench", "inference", "--quick", "--no-torch", "--frames", "2", "--size", "64",
-                 "--repeats", "1", "--rounds", "2", "--out", str(out)])
+                 "--repeats", "1", "--out", str(out)])
     assert code == 0
     result = json.loads(out.read_text())
     rows = {(r["model"], r["mode"]): r for r in result["rows"]}
     assert set(rows) == {(m, mode) for m in ("gst", "c2d") for mode in ("tf.function", "predict", "frozen")}
     for row in rows.values():
         assert row["ms_per_clip"] > 0 and row["peak_rss_mb"] > 100
-        assert len(row["seconds_per_round"]) == 2 and row["seconds"] == statistics.median(row["seconds_per_round"])
+        assert "seconds_per_round" not in row  # one round (the rounds: the test below)
     assert rows[("gst", "tf.function")]["macs"] < rows[("c2d", "tf.function")]["macs"]
     peak = result["matmul_peak"]
     assert result["matmul_peak_gflops"] == peak["gflops"] > 0
@@ -33,6 +33,35 @@ def test_bench_inference_quick_writes_rows_and_ratios(tmp_path, capsys):
     assert share["met"] == (share["value"] >= 0.85)
     printed = capsys.readouterr().out
     assert "fp32 peak (the reference), measured" in printed and "gst_over_c2d, frozen, batch 1" in printed
+
+
+def test_rounds_run_the_whole_plan_in_turn_and_report_each_rows_median(tmp_path, monkeypatch):
+    """--rounds 3: the plan runs three times round-robin (not each configuration three times in a row), and a
+    row is the median of its rounds (a failed round is listed, not counted), with the largest RSS."""
+    from keras_gst.benchmarks import inference
+
+    calls = []
+    seconds = {("gst", "frozen"): [0.3, 0.1, 0.2], ("c2d", "frozen"): [0.5, None, 0.4]}  # None: that round failed
+
+    def fake_spawn(cfg, timeout):
+        if cfg["framework"] == "matmul":
+            return {"gflops": 100.0, "backend": "numpy", "n": 2048, "results": []}
+        key = (cfg["model"], cfg["mode"])
+        took = seconds.get(key, [0.1, 0.1, 0.1])[sum(call == key for call in calls)]
+        calls.append(key)
+        return {"error": "killed"} if took is None else {"seconds": took, "macs": 1e9, "peak_rss_mb": 100 * len(calls)}
+
+    monkeypatch.setattr(inference, "spawn", fake_spawn)
+    out = tmp_path / "rounds.json"
+    assert inference.main(["--quick", "--no-torch", "--rounds", "3", "--out", str(out)]) == 0
+    one_round = [(m, mode) for m in ("gst", "c2d") for mode in ("tf.function", "predict", "frozen")]
+    assert calls == one_round * 3
+    rows = {(r["model"], r["mode"]): r for r in json.loads(out.read_text())["rows"]}
+    assert rows[("gst", "frozen")]["seconds"] == statistics.median([0.3, 0.1, 0.2]) == 0.2
+    assert rows[("gst", "frozen")]["seconds_per_round"] == [0.3, 0.1, 0.2]
+    assert rows[("gst", "frozen")]["peak_rss_mb"] == 100 * (2 * 6 + 3)  # its third run, the 15th call
+    assert rows[("c2d", "frozen")]["seconds"] == statistics.median([0.5, 0.4])
+    assert rows[("c2d", "frozen")]["seconds_per_round"] == [0.5, None, 0.4]
 
 
 def test_bench_unknown_benchmark_is_rejected():

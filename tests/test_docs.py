@@ -2,46 +2,28 @@
 on tiny data (tests/docs_workspace.py). Only what a `# needs the network` comment marks is skipped.
 
 One test per block, named by the doc and line; the blocks of a page run in order in one working directory and
-one Python namespace, so a block may use what an earlier one of its page wrote or defined.
+one Python namespace (the `doc_page` fixture, tests/conftest.py), so a block may use what an earlier one of its
+page wrote or defined. This file runs README.md and the training and fine-tuning guides
+(docs_runner.GUIDE_PAGES); tests/test_docs_reference.py runs the other pages.
 """
 
 import pytest
 
 import docs_runner
-import docs_workspace
 
-BLOCKS = [block for block in docs_runner.all_blocks() if block.kind]
-
-
-@pytest.fixture(scope="session")
-def workspace(tmp_path_factory):
-    return docs_workspace.make_workspace(tmp_path_factory.mktemp("docs") / "data")
-
-
-@pytest.fixture(scope="session")
-def pages(workspace):
-    """doc -> (working directory, namespace), made on first use."""
-    made = {}
-
-    def page(doc):
-        if doc not in made:
-            directory = docs_runner.page_directory(workspace, workspace.parent / doc.replace("/", "_"))
-            made[doc] = (directory, {"__name__": "__main__"})
-        return made[doc]
-
-    return page
+BLOCKS = docs_runner.runnable_blocks(guides=True)
 
 
 @pytest.mark.large
 @pytest.mark.parametrize("block", BLOCKS, ids=[block.id for block in BLOCKS])
-def test_doc_block_runs(block, pages):
-    directory, namespace = pages(block.doc)
-    if block.kind == "python":
-        ran = docs_runner.run_python(block, namespace, directory)
-    else:
-        ran = docs_runner.run_shell(block, directory, directory / ".ipc")
-    if not ran:
-        pytest.skip(f"{block.id}: every command is marked {docs_runner.NETWORK!r}")
+def test_doc_block_runs(block, doc_page):
+    docs_runner.run_block(block, doc_page)
+
+
+def test_the_guide_pages_are_here():
+    """The split between the two docs test files names pages that exist (a renamed guide would move to
+    tests/test_docs_reference.py and unbalance the two workers)."""
+    assert {block.doc for block in BLOCKS} == set(docs_runner.GUIDE_PAGES)
 
 
 def test_every_fence_is_labelled():
