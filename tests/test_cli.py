@@ -112,6 +112,7 @@ def tiny_keras(tmp_path_factory):
     return str(path)
 
 
+@pytest.mark.large
 def test_predict_prints_no_runtime_logs_unless_verbose(tiny_keras, real_data):
     video = str(real_data / "videos" / "demo.mp4")
     run = "import sys; from keras_gst.cli import main; sys.exit(main(sys.argv[1:]))"

@@ -54,6 +54,7 @@ def workspace(tmp_path_factory):
     return root, str(video), val
 
 
+@pytest.mark.large
 def test_keras_files_load_without_optimizer_warnings(tmp_path):
     """`train` writes best.keras without optimizer (training.callbacks.save_model): it loads uncompiled,
     with no "Skipping variable loading for optimizer" warning; a file saved with its trained optimizer

@@ -388,6 +388,7 @@ def test_cli_convert_failing_midway_keeps_the_previous_output(default_pair, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gst_r50.keras", "gst_ssv2_8f.pth.tar"]
 
 
+@pytest.mark.large
 def test_cli_convert_to_preset_loads_with_from_preset_equal_to_torch(default_pair, clips, tmp_path, capsys):
     """convert-torch --out DIR writes a keras-hub preset; from_preset (on our class and on keras-hub's base
     classes) gives the torch reference's logits; its preprocessor takes uint8 pixels; labels ride along."""

@@ -107,6 +107,7 @@ def test_export_refuses_bad_paths_before_loading(keras_file, tmp_path, monkeypat
 # ---------------------------------------------------------------- one skip policy
 
 
+@pytest.mark.large
 def test_export_cli_skips_an_unreadable_input_and_counts_it(keras_file, folder_with_an_empty_video, tmp_path):
     out = tmp_path / "m.tflite"
     code, stdout, err = run_cli("export", "--format", "tflite", "--model", keras_file, "--out", out,
@@ -117,6 +118,7 @@ def test_export_cli_skips_an_unreadable_input_and_counts_it(keras_file, folder_w
     assert report["clips"] == 2 and report["passed"]  # the two readable videos
 
 
+@pytest.mark.large
 def test_train_export_step_has_the_same_skip_policy(keras_file, folder_with_an_empty_video, tmp_path):
     from keras_gst.data import Annotations, VideoRecord
     from keras_gst.training.finetune import export_run
@@ -142,6 +144,7 @@ def test_nothing_readable_is_an_error_naming_the_flag(keras_file, tmp_path):
 # ---------------------------------------------------------------- atomic writes
 
 
+@pytest.mark.large
 def test_failing_tflite_conversion_leaves_the_old_file(tiny_model, tmp_path, monkeypatch):
     from keras_gst.export import convert_tflite
     from keras_gst.export import tflite
@@ -237,6 +240,7 @@ def test_export_cli_refuses_a_nan_model_with_no_parity(tiny_model, tmp_path):
 # ---------------------------------------------------------------- README API tour
 
 
+@pytest.mark.large
 def test_readme_tour_converts_a_dynamic_shape_model(real_sources, tmp_path):
     """README: `clips, _ = export.load_clips(...)`, then `export.convert_tflite(model, ..., quantize="int8",
     calibration_clips=clips)` on a model built without num_frames / input_shape: T and the frame size come

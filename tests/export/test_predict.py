@@ -65,6 +65,7 @@ def test_predict_text_output_with_int8_model(real_data, tflite_file, labels_file
     assert "decode" in lines[3] and "preprocess" in lines[3] and "model" in lines[3]
 
 
+@pytest.mark.large
 def test_predict_savedmodel_and_keras_agree(real_data, tiny_model, savedmodel_dir, tmp_path, capsys):
     sm = savedmodel_dir
     keras_path = str(tmp_path / "tiny.keras")

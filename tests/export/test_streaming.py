@@ -75,6 +75,7 @@ def test_stream_rejects_unsupported_models():
         StreamingGST(GSTResNet18(3, weights=None))
 
 
+@pytest.mark.large
 def test_export_cli_streaming(tiny_model, real_sources, tmp_path, capsys):
     import json
 

@@ -73,6 +73,7 @@ def trained(dataset, source_174, tmp_path_factory):
     return out, stdout
 
 
+@pytest.mark.large
 def test_train_on_class_folders_writes_labels_best_model_and_tflite(trained):
     out, stdout = trained
     assert (out / "labels.txt").read_text().splitlines() == CLASSES
@@ -92,6 +93,7 @@ def test_train_on_class_folders_writes_labels_best_model_and_tflite(trained):
     assert parity and parity[0].endswith("-> OK"), stdout
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("model_file", ["model.keras", "model.tflite"])
 def test_predict_names_a_class_of_labels_txt(trained, real_data, model_file):
     out, _ = trained
@@ -119,6 +121,7 @@ def test_predict_names_a_class_of_labels_txt(trained, real_data, model_file):
     assert all(result["timing"][k] > 0 for k in ("decode_ms", "preprocess_ms", "model_ms")) and result["timing"]["runs"] == 2
 
 
+@pytest.mark.large
 def test_keras_and_tflite_agree_on_the_real_video(trained, real_data):
     from keras_gst.export.predictor import load_predictor
 
@@ -275,6 +278,7 @@ def test_weights_with_another_backbone_is_an_error_naming_the_layers(tmp_path, d
     assert str(tmp_path / "missing.pth") in stderr
 
 
+@pytest.mark.large
 def test_early_stopping_on_validation_top1(dataset, tmp_path):
     """Patience 1 stops at the first epoch without a better validation top-1. With 3 validation clips top-1
     can improve at most 3 times after epoch 1, so the run stops by epoch 5 of 6 (lr 0 and frozen BNs: in
@@ -306,6 +310,7 @@ def test_failure_before_training_names_the_flag_and_writes_nothing(tmp_path, dat
     assert not out.exists()
 
 
+@pytest.mark.large
 def test_small_data_uses_every_clip_each_epoch_and_warns(tmp_path):
     """15 clips at batch 8: 2 steps per epoch (not 1 with 7 clips never used), and a warning."""
     import keras

@@ -112,6 +112,7 @@ def trained_model(synthetic_data, tmp_path_factory):
     return path
 
 
+@pytest.mark.large
 def test_explain_defaults_to_the_model_input_size_and_agrees_with_predict(trained_model, synthetic_data, tmp_path):
     """No --scale-size: explain crops like predict (short side 32 * 256 / 224), so the clip prediction
     (top class and its probability) is predict's, for every validation video."""

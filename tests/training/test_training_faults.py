@@ -71,6 +71,7 @@ def _child(out, epochs, kill_at=""):
     return proc, result
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("kill_at", ["backup:3", "best:1"])
 def test_sigkill_while_writing_then_the_same_command_finishes(tmp_path, kill_at):
     """Before: the backup was overwritten in place, so a kill during its write left a torn
@@ -97,6 +98,7 @@ def test_sigkill_while_writing_then_the_same_command_finishes(tmp_path, kill_at)
     assert not leftovers  # the killed write's leftover is gone
 
 
+@pytest.mark.large
 def test_a_torn_backup_falls_back_to_the_previous_copy(tmp_path):
     out = tmp_path / "run"
     env_kill = "backup:4"  # stop after 3 complete epoch backups

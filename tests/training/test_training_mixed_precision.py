@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 
+@pytest.mark.large
 @pytest.mark.parametrize("dtype", ["mixed_float16", "mixed_bfloat16"])
 def test_fit_in_mixed_precision(synthetic_data, tmp_path, dtype):
     from keras_gst.training import Recipe, fit
