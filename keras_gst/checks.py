@@ -165,6 +165,32 @@ def check_model_path(model: Any, param: str = "model") -> None:
                                    "folder (keras_gst does not read legacy .h5 models)", param)
 
 
+def check_integer(param: str, value: float | None, low: int, high: int | None = None) -> float | None:
+    """`value` a whole number (an int, or an integral float or NumPy number) in [low, high] (no upper bound when
+    `high` is None), or None; else `ParameterError(param)`. NaN and infinity are refused like any other
+    non-integer.
+
+    Example:
+
+    ```python
+    from keras_gst.checks import check_integer
+    from keras_gst.errors import ParameterError
+
+    print(check_integer("threads", 4, 1, 256))  # 4
+    try:
+        check_integer("max_calibration_clips", float("nan"), 1)
+    except ParameterError as error:
+        print(error)  # max_calibration_clips: must be an integer >= 1, got nan
+    ```
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                              or not math.isfinite(value) or value != int(value)
+                              or value < low or (high is not None and value > high)):
+        bounds = f">= {low}" + (f" and <= {high}" if high is not None else "")
+        raise ParameterError(param, f"must be an integer {bounds}, got {value!r}")
+    return value
+
+
 def check_num_frames(num_frames: int | None) -> int | None:
     """Frames per clip T: an integer in `FRAMES_RANGE` (1 to 256), or None where a model accepts any T. The one
     check of T: the models (`keras_gst.models.specs.check_model`), `keras_gst.data.DataSpec`, the workflows and
@@ -183,12 +209,7 @@ def check_num_frames(num_frames: int | None) -> int | None:
         print(error)  # num_frames: must be an integer >= 1 and <= 256, got 0
     ```
     """
-    low, high = FRAMES_RANGE
-    if num_frames is not None and (isinstance(num_frames, bool) or not isinstance(num_frames, numbers.Real)
-                                   or not math.isfinite(num_frames) or num_frames != int(num_frames)
-                                   or not low <= num_frames <= high):
-        raise ParameterError("num_frames", f"must be an integer >= {low} and <= {high}, got {num_frames!r}")
-    return num_frames
+    return check_integer("num_frames", num_frames, *FRAMES_RANGE)
 
 
 def check_views(num_frames: int | None = None, size: int | None = None, num_clips: int = 1, num_crops: int = 1,

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from keras_gst.locks import replace_lock
-from keras_gst.checks import MAX_THREADS, SIZE_RANGE, check_input, check_num_frames, check_output
+from keras_gst.checks import MAX_THREADS, SIZE_RANGE, check_input, check_integer, check_num_frames, check_output
 from keras_gst.errors import ModelFileError, ParameterError
 from keras_gst.models.specs import MIN_SIZE
 
@@ -130,10 +130,9 @@ def check_export_arguments(model: GSTVideoClassifier | str | os.PathLike, out: s
     choice("input_dtype", input_dtype, INPUT_DTYPES)
     choice("temporal_impl", temporal_impl, TEMPORAL_IMPLS)
     check_num_frames(num_frames)
-    for name, value, low, high in (("size", size, MIN_SIZE, SIZE_RANGE[1]),
-                                   ("threads", threads, 1, MAX_THREADS), ("max_calibration_clips", max_calibration_clips, 1, None)):
-        if value is not None and (int(value) != value or value < low or (high is not None and value > high)):
-            raise ParameterError(name, f"must be an integer >= {low}{f' and <= {high}' if high else ''}, got {value!r}")
+    check_integer("size", size, MIN_SIZE, SIZE_RANGE[1])
+    check_integer("threads", threads, 1, MAX_THREADS)
+    check_integer("max_calibration_clips", max_calibration_clips, 1)
     if max_rel_diff is not None and not max_rel_diff > 0:
         raise ParameterError("max_rel_diff", f"must be > 0, got {max_rel_diff!r}")
     if min_top1 is not None and not 0 < min_top1 <= 1:

@@ -77,6 +77,21 @@ def test_export_refuses_bad_flags_before_loading(extra, flag, keras_file, tmp_pa
     assert "Traceback" not in err and not (tmp_path / "m.tflite").exists()
 
 
+@pytest.mark.parametrize("name, bad", [("size", float("nan")), ("size", 16), ("size", 2048), ("threads", float("inf")),
+                                       ("threads", 0), ("threads", 2.5), ("max_calibration_clips", float("nan")),
+                                       ("max_calibration_clips", True), ("max_calibration_clips", "8")])
+def test_export_integer_arguments_are_a_parameter_error_naming_them(name, bad, tmp_path):
+    """Before: NaN or infinity raised a bare ValueError / OverflowError from int() (no argument named)."""
+    from keras_gst.export import check_export_arguments
+
+    model, out = tmp_path / "m.keras", tmp_path / "m.tflite"
+    model.write_bytes(b"")  # only its existence is checked here
+    with pytest.raises(ParameterError) as error:
+        check_export_arguments(model, out, "tflite", parity=False, **{name: bad})
+    assert error.value.param == name and repr(bad) in str(error.value)
+    check_export_arguments(model, out, "tflite", parity=False, size=np.int64(64), threads=4.0, max_calibration_clips=8)
+
+
 def test_export_refuses_bad_paths_before_loading(keras_file, tmp_path, monkeypatch):
     import keras_gst.export.rewrite as rewrite
 
