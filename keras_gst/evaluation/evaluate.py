@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -151,7 +152,14 @@ def format_report(result: dict, class_names: Sequence[str] | None = None, max_ro
     for row in result["per_class"][:max_rows]:
         if row["support"] == 0 and not class_names:
             continue
-        lines.append(f"{row['class']:>5}  {row['support']:>7}  {row['recall']:>6.3f}  {row['precision']:>9.3f}  {row['name']}")
+        recall, precision = (_share(row[key], width) for key, width in (("recall", 6), ("precision", 9)))
+        lines.append(f"{row['class']:>5}  {row['support']:>7}  {recall}  {precision}  {row['name']}")
     if len(result["per_class"]) > max_rows:
         lines.append(f"... {len(result['per_class']) - max_rows} more classes in per_class.csv")
     return "\n".join(lines)
+
+
+def _share(value: float, width: int) -> str:
+    """A recall or precision for the table: "-" where it is undefined (a class with no clips, or never
+    predicted), not "nan"."""
+    return f"{'-':>{width}}" if math.isnan(value) else f"{value:>{width}.3f}"

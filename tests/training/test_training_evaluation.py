@@ -38,6 +38,17 @@ def test_top_k_and_class_metrics_on_a_hand_checked_example():
     assert (result["top1"], result["num_samples"]) == (pytest.approx(0.4), 5)
 
 
+def test_report_table_shows_a_dash_where_recall_or_precision_is_undefined():
+    """A named class with no clips has no recall, one never predicted no precision: "-", not "nan"."""
+    from keras_gst.evaluation import format_report, per_class_report
+
+    scores = np.array([[0.9, 0.1, 0.0], [0.8, 0.2, 0.0]])  # labels 0 and 1, both predicted 0; class 2: no clip
+    result = classification_metrics(scores, np.array([0, 1]), num_classes=3)
+    result["per_class"] = per_class_report(result["confusion"], ["jump", "run", "walk"])
+    rows = [line.split() for line in format_report(result, ["jump", "run", "walk"]).splitlines()[2:]]
+    assert rows == [["0", "1", "1.000", "0.500", "jump"], ["1", "1", "0.000", "-", "run"], ["2", "0", "-", "-", "walk"]]
+
+
 def test_epic_action_needs_verb_and_noun_right():
     verb_scores = np.array([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0]])
     noun_scores = np.array([[5.0, 0], [5.0, 0], [0, 5.0]])
