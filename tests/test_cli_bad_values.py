@@ -180,3 +180,13 @@ def test_explain_on_an_unreadable_video_names_the_decoder_error(tiny_models, cap
     err = capsys.readouterr().err
     assert code == 2 and f"{video}: cannot read it: VideoDecodeError: cannot decode any frame" in err, err
     assert "function_node" not in err and "Traceback" not in err and not (tmp_path / "x.png").exists()
+
+
+def test_predict_on_an_unreadable_video_names_it_once_with_the_decoder_reason(tiny_models, capsys, tmp_path):
+    """Before: `argument VIDEO: X: cannot read it: cannot read X: cannot decode any frame of video X; ...`."""
+    video = tmp_path / "garbage.mp4"
+    video.write_bytes(b"garbage" * 300)
+    code = _call(["predict", str(video), "--model", str(tiny_models / "ok.keras")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"argument VIDEO: {video}: cannot read it: cannot decode any frame of video" in err, err
+    assert err.count(str(video)) == 2 and "Traceback" not in err, err  # the error's prefix and the decoder's text

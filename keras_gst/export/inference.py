@@ -121,7 +121,10 @@ def predict(model: str | os.PathLike | Predictor, video: str | os.PathLike,
         else:
             logits, measured = _single_view(predictor, os.fspath(video), timing, runs)
     except _read_errors() as e:
-        raise DataFileError(video, f"cannot read it: {str(e).strip().splitlines()[0]}", "video") from None
+        reason = str(e).strip().splitlines()[0]
+        for named in (f"cannot read {os.fspath(video)}: ", f"{os.fspath(video)}: "):  # the error names the video
+            reason = reason.removeprefix(named)
+        raise DataFileError(video, f"cannot read it: {reason}", "video") from None
     if not np.all(np.isfinite(logits)):
         raise ModelFileError(predictor.path, f"gives NaN or infinite scores for {video}: its weights are not finite "
                                              "(e.g. saved from a training run that diverged); use an earlier checkpoint")
