@@ -121,9 +121,8 @@ def predict(model: str | os.PathLike | Predictor, video: str | os.PathLike,
         else:
             logits, measured = _single_view(predictor, os.fspath(video), timing, runs)
     except _read_errors() as e:
-        reason = str(e).strip().splitlines()[0]
-        for named in (f"cannot read {os.fspath(video)}: ", f"{os.fspath(video)}: "):  # the error names the video
-            reason = reason.removeprefix(named)
+        cause = str(e.__cause__ or "").strip()  # the decoder's own error, not load_clip's "cannot read X: ..."
+        reason = (cause or str(e).strip()).splitlines()[0]
         raise DataFileError(video, f"cannot read it: {reason}", "video") from None
     if not np.all(np.isfinite(logits)):
         raise ModelFileError(predictor.path, f"gives NaN or infinite scores for {video}: its weights are not finite "
