@@ -152,8 +152,8 @@ def format_report(result: dict, class_names: Sequence[str] | None = None, max_ro
     for row in result["per_class"][:max_rows]:
         if row["support"] == 0 and not class_names:
             continue
-        recall, precision = (_share(row[key], width) for key, width in (("recall", 6), ("precision", 9)))
-        lines.append(f"{row['class']:>5}  {row['support']:>7}  {recall}  {precision}  {row['name']}")
+        lines.append(f"{row['class']:>5}  {row['support']:>7}  {_share(row['recall'], 6)}  "
+                     f"{_share(row['precision'], 9)}  {row['name']}")
     if len(result["per_class"]) > max_rows:
         lines.append(f"... {len(result['per_class']) - max_rows} more classes in per_class.csv")
     return "\n".join(lines)
